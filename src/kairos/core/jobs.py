@@ -1,0 +1,154 @@
+"""Jobs: what was asked for (``Request``), how it relates to others (``Dependency``) and
+where it stands (``JobState``).
+
+A ``Job`` is a plain mutable record.  Only the ``Scheduler`` changes its state fields; the
+request fields are fixed at submission (an admin update goes through the scheduler too).
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import math
+from dataclasses import dataclass, field
+
+
+class JobState(enum.Enum):
+    """Slurm's job states (the subset a scheduler decides or records)."""
+
+    PENDING = "PD"
+    RUNNING = "R"
+    COMPLETING = "CG"
+    COMPLETED = "CD"
+    FAILED = "F"
+    CANCELLED = "CA"
+    TIMEOUT = "TO"
+    OUT_OF_MEMORY = "OOM"
+    NODE_FAIL = "NF"
+    PREEMPTED = "PR"
+
+    @property
+    def code(self) -> str:
+        """The short code ``squeue`` prints (PD, R, CD, ...)."""
+        return self.value
+
+    @property
+    def finished(self) -> bool:
+        return self not in (JobState.PENDING, JobState.RUNNING, JobState.COMPLETING)
+
+
+class DependencyKind(enum.Enum):
+    """``sbatch --dependency`` types."""
+
+    AFTER = "after"  #: the other job has started (or ended)
+    AFTERANY = "afterany"  #: the other job has ended, whatever the outcome
+    AFTEROK = "afterok"  #: the other job completed with exit code 0
+    AFTERNOTOK = "afternotok"  #: the other job ended in any state but COMPLETED
+    SINGLETON = "singleton"  #: no other job of this user with this name is running
+
+
+@dataclass(frozen=True, slots=True)
+class Dependency:
+    kind: DependencyKind
+    job_id: int | None = None  #: None only for SINGLETON
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """Resources a job asks for.
+
+    ``tasks * cpus_per_task`` CPUs spread over ``nodes`` nodes (as evenly as Slurm's block
+    distribution: ``ceil(tasks / nodes)`` tasks on each).  Memory and GPUs are per node.
+    GPUs are keyed by type; the type ``None`` means "any type".  Licenses are
+    cluster-wide counts.
+    """
+
+    nodes: int = 1
+    tasks: int = 1
+    cpus_per_task: int = 1
+    mem_per_node: int = 0  #: MiB; 0 = no memory constraint
+    gpus_per_node: tuple[tuple[str | None, int], ...] = ()
+    licenses: tuple[tuple[str, int], ...] = ()
+    features: frozenset[str] = frozenset()
+    #: Total CPUs over all nodes (derived; stored because the scheduler reads it often).
+    cpus: int = field(init=False, default=0)
+
+    def __post_init__(self) -> None:
+        if self.nodes < 1 or self.tasks < 1 or self.cpus_per_task < 1:
+            raise ValueError(
+                f"a job needs at least 1 node, 1 task and 1 CPU per task "
+                f"(got nodes={self.nodes}, tasks={self.tasks}, cpus_per_task={self.cpus_per_task})"
+            )
+        if self.tasks < self.nodes:
+            raise ValueError(f"{self.tasks} task(s) cannot cover {self.nodes} node(s)")
+        object.__setattr__(self, "cpus", self.tasks * self.cpus_per_task)
+
+    @property
+    def cpus_per_node(self) -> int:
+        return math.ceil(self.tasks / self.nodes) * self.cpus_per_task
+
+    @property
+    def gpus(self) -> int:
+        """Total GPUs over all nodes."""
+        return self.nodes * sum(n for _, n in self.gpus_per_node)
+
+    @staticmethod
+    def procs(n: int) -> "Request":
+        """The SWF processor model: ``n`` processors from one pool (shared instances)."""
+        return _procs_request(n)
+
+
+@functools.lru_cache(maxsize=65536)
+def _procs_request(n: int) -> Request:
+    return Request(nodes=1, tasks=n)
+
+
+@dataclass(slots=True, eq=False)
+class Job:
+    """One batch job.
+
+    Times are seconds on whatever clock drives the scheduler (virtual or wall).
+    ``estimate`` is the runtime the scheduler plans with: the time limit unless a predictor
+    supplied something better; a job is never killed for outliving its estimate, only its
+    ``time_limit``.
+    """
+
+    id: int
+    user: str
+    submit: float
+    request: Request
+    time_limit: float = math.inf
+    estimate: float = -1.0  #: planning runtime; < 0 means "use time_limit"
+    name: str = ""
+    group: str = ""
+    account: str = ""
+    partition: str = ""
+    qos: str = "normal"
+    time_min: float | None = None
+    dependencies: tuple[Dependency, ...] = ()
+    begin: float = 0.0  #: earliest start (``--begin``)
+    held: bool = False  #: user or admin hold (``--hold``, ``scontrol hold``)
+    nice: int = 0
+    admin_priority: float | None = None  #: set by ``scontrol update Priority=``
+    array_job_id: int | None = None
+    array_task_id: int | None = None
+    meta: dict = field(default_factory=dict)  #: opaque to the core (trace fields, paths)
+
+    # Decided by the scheduler.
+    state: JobState = JobState.PENDING
+    reason: str = "None"  #: why a pending job waits (Slurm's reason names)
+    start: float | None = None
+    end: float | None = None
+    expected_end: float | None = None  #: start + estimate, corrected when overdue
+    placement: object = None  #: opaque allocation handle from the cluster
+    priority: float = 0.0
+    reserved_start: float | None = None  #: the start time a backfill reservation promises
+    exit_code: int = 0
+
+    def __post_init__(self) -> None:
+        if self.estimate < 0:
+            self.estimate = self.time_limit
+
+    @property
+    def wait(self) -> float | None:
+        return None if self.start is None else self.start - self.submit

@@ -1,0 +1,298 @@
+"""Availability over time: how many resources are free from ``now`` on.
+
+Backfilling asks three questions of the future, and both variants (EASY and conservative)
+ask them through this module only:
+
+* ``fits_now(job, d)``  - can ``job`` start now and run ``d`` seconds without touching any
+  reservation?  Returns a placement or None.
+* ``earliest(job, d)``  - the earliest start at or after now for ``d`` seconds, and where.
+* ``fits_at(job, t, d)`` - could it run in ``[t, t + d)``?  (to re-check an old promise)
+
+and change it with ``reserve(placement, a, b)`` / ``release(placement, a, b)``.
+
+Two representations share that interface:
+
+``PoolProfile``
+    One pool of processors (the SWF model).  A step function ``T[i] -> F[i]`` (free
+    processors on ``[T[i], T[i+1])``), materialised lazily from the running jobs' expected
+    ends: backfilling usually needs only the first few steps, and building the whole
+    profile at every pass would dominate a trace replay.
+
+    The invariant that makes laziness exact: every reservation starts at or before the
+    last materialised step ``T[-1]``.  Beyond it only running jobs and reservations
+    *end*, so availability never decreases there, and a window that reaches past
+    ``T[-1]`` only needs checking up to ``T[-1]``.  Reservations that end beyond ``T[-1]``
+    wait in a heap (``_tail``) and become steps when the profile is extended.
+
+``NodeProfile``
+    Nodes with CPUs, memory and typed GPUs, plus cluster-wide licenses.  Every step holds
+    a free vector per node; built eagerly, since such clusters are small.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
+
+from kairos.core.jobs import Job
+
+
+class Unsatisfiable(ValueError):
+    """The request can never be met, even on an empty machine."""
+
+
+class PoolProfile:
+    """Free processors of one pool over time (see the module docstring)."""
+
+    __slots__ = ("T", "F", "capacity", "_ends", "_next", "_tail")
+
+    def __init__(self, now: float, free: int, capacity: int, ends: Sequence[tuple]) -> None:
+        """``ends``: running jobs as ``(expected_end, job_id, cpus)`` sorted by end; every
+        end must lie after ``now`` (the scheduler corrects overdue jobs first)."""
+        self.T: list[float] = [now]
+        self.F: list[int] = [free]
+        self.capacity = capacity
+        self._ends = ends
+        self._next = 0
+        self._tail: list[tuple[float, int]] = []
+
+    @property
+    def now(self) -> float:
+        return self.T[0]
+
+    def exhausted(self) -> bool:
+        """Nothing can start now (every job needs at least one processor)."""
+        return self.F[0] <= 0
+
+    def _extend(self) -> bool:
+        """Materialise the next step; False when nothing else ever ends."""
+        ends, i, tail = self._ends, self._next, self._tail
+        t = ends[i][0] if i < len(ends) else math.inf
+        if tail and tail[0][0] < t:
+            t = tail[0][0]
+        if t == math.inf:
+            return False
+        f = self.F[-1]
+        n_ends = len(ends)
+        while i < n_ends and ends[i][0] == t:
+            f += ends[i][2]
+            i += 1
+        while tail and tail[0][0] == t:
+            f += heapq.heappop(tail)[1]
+        self._next = i
+        self.T.append(t)
+        self.F.append(f)
+        return True
+
+    def advance(self, now: float) -> bool:
+        """Move the origin to ``now`` if no step lies in between; False if one does
+        (then the profile is stale and must be rebuilt)."""
+        T = self.T
+        if now == T[0]:
+            return True
+        if (len(T) > 1 and T[1] <= now) or (
+            len(T) == 1
+            and (
+                (self._next < len(self._ends) and self._ends[self._next][0] <= now)
+                or (self._tail and self._tail[0][0] <= now)
+            )
+        ):
+            return False
+        T[0] = now
+        return True
+
+    def fits_now(self, job: Job, duration: float) -> int | None:
+        n = job.request.cpus
+        F = self.F
+        if F[0] < n:
+            return None
+        T = self.T
+        end = T[0] + duration
+        for i in range(1, len(T)):
+            if T[i] >= end:
+                return n
+            if F[i] < n:
+                return None
+        return n
+
+    def fits_at(self, job: Job, start: float, duration: float) -> int | None:
+        n = job.request.cpus
+        T, F = self.T, self.F
+        while T[-1] < start and self._extend():
+            pass
+        i = bisect_right(T, start) - 1
+        end = start + duration
+        if F[i] < n:
+            return None
+        for j in range(i + 1, len(T)):
+            if T[j] >= end:
+                return n
+            if F[j] < n:
+                return None
+        return n
+
+    def earliest(self, job: Job, duration: float) -> tuple[float, int]:
+        n = job.request.cpus
+        if n > self.capacity:
+            raise Unsatisfiable(f"job {job.id} asks for {n} processors; the machine has {self.capacity}")
+        T, F = self.T, self.F
+        i = 0
+        while True:
+            if i == len(T) and not self._extend():
+                raise Unsatisfiable(f"job {job.id} never fits: {n} processors are never free")
+            if F[i] < n:
+                i += 1
+                continue
+            end = T[i] + duration
+            j = i + 1
+            while j < len(T) and T[j] < end and F[j] >= n:
+                j += 1
+            if j == len(T) or T[j] >= end:
+                return T[i], n
+            i = j
+
+    def _step_at(self, t: float) -> int:
+        """Index of a step starting exactly at ``t`` (inserted if needed); ``t`` <= T[-1]."""
+        T = self.T
+        i = bisect_left(T, t)
+        if i == len(T) or T[i] != t:
+            T.insert(i, t)
+            self.F.insert(i, self.F[i - 1])
+        return i
+
+    def reserve(self, n: int, start: float, end: float) -> None:
+        """Take ``n`` processors over ``[start, end)``.  A zero-length job still holds
+        its processors for the instant it starts."""
+        if end <= start:
+            end = math.nextafter(start, math.inf)
+        T, F = self.T, self.F
+        while T[-1] < start and self._extend():
+            pass
+        if T[-1] < start:
+            T.append(start)
+            F.append(F[-1])
+        a = self._step_at(start)
+        if end > T[-1]:
+            for k in range(a, len(F)):
+                F[k] -= n
+            heapq.heappush(self._tail, (end, n))
+        else:
+            b = self._step_at(end)
+            for k in range(a, b):
+                F[k] -= n
+
+    def release(self, n: int, start: float, end: float) -> None:
+        """Give back what ``reserve(n, start, end)`` took."""
+        self.reserve(-n, start, end)
+
+
+class NodeProfile:
+    """Free resources per node over time, plus cluster-wide licenses.
+
+    A free vector is ``[cpus, mem, gpu_type_0, gpu_type_1, ...]``; the
+    ``NodeResources`` that builds the profile translates requests into those terms
+    (``needs``) and chooses nodes (``place``).
+    """
+
+    def __init__(self, now: float, free: list[list[int]], licenses: dict[str, int],
+                 running: Sequence[tuple], resources) -> None:
+        """``running``: ``(expected_end, job_id, placement)`` sorted by end, all after now."""
+        self.res = resources
+        self.T: list[float] = [now]
+        self.F: list[list[list[int]]] = [[list(v) for v in free]]
+        self.L: list[dict[str, int]] = [dict(licenses)]
+        for end, _job_id, placement in running:
+            if end == math.inf:
+                continue
+            if end != self.T[-1]:
+                self.T.append(end)
+                self.F.append([list(v) for v in self.F[-1]])
+                self.L.append(dict(self.L[-1]))
+            self._apply(len(self.T) - 1, len(self.T), placement, +1)
+
+    @property
+    def now(self) -> float:
+        return self.T[0]
+
+    def exhausted(self) -> bool:
+        return False
+
+    def advance(self, now: float) -> bool:
+        if len(self.T) > 1 and self.T[1] <= now:
+            return False
+        self.T[0] = now
+        return True
+
+    def _apply(self, a: int, b: int, placement, sign: int) -> None:
+        per_node, licenses = placement
+        for k in range(a, b):
+            step = self.F[k]
+            for node, vec in per_node:
+                free = step[node]
+                for d, amount in enumerate(vec):
+                    free[d] += sign * amount
+            lic = self.L[k]
+            for name, amount in licenses:
+                lic[name] += sign * amount
+
+    def _window_min(self, i: int, end: float) -> tuple[list[list[int]], dict[str, int]]:
+        """Elementwise minimum of the free vectors over the steps from ``i`` until ``end``."""
+        T, F, L = self.T, self.F, self.L
+        mins = [list(v) for v in F[i]]
+        lic = dict(L[i])
+        j = i + 1
+        while j < len(T) and T[j] < end:
+            for m, v in zip(mins, F[j]):
+                for d in range(len(m)):
+                    if v[d] < m[d]:
+                        m[d] = v[d]
+            for name, amount in L[j].items():
+                if amount < lic[name]:
+                    lic[name] = amount
+            j += 1
+        return mins, lic
+
+    def _fits_from(self, job: Job, i: int, duration: float):
+        mins, lic = self._window_min(i, self.T[i] + duration)
+        return self.res.place(job, mins, lic)
+
+    def fits_now(self, job: Job, duration: float):
+        return self._fits_from(job, 0, duration)
+
+    def fits_at(self, job: Job, start: float, duration: float):
+        if start < self.T[0]:
+            return None
+        i = self._step_at(start)
+        return self._fits_from(job, i, duration)
+
+    def earliest(self, job: Job, duration: float):
+        for i in range(len(self.T)):
+            placement = self._fits_from(job, i, duration)
+            if placement is not None:
+                return self.T[i], placement
+        raise Unsatisfiable(f"job {job.id} never fits on the nodes it may use")
+
+    def _step_at(self, t: float) -> int:
+        T = self.T
+        i = bisect_left(T, t)
+        if i == len(T) or T[i] != t:
+            T.insert(i, t)
+            self.F.insert(i, [list(v) for v in self.F[i - 1]])
+            self.L.insert(i, dict(self.L[i - 1]))
+        return i
+
+    def reserve(self, placement, start: float, end: float) -> None:
+        if end <= start:  # a zero-length job still holds its resources for an instant
+            end = math.nextafter(start, math.inf)
+        a = self._step_at(start)
+        b = self._step_at(end) if end != math.inf else len(self.T)
+        self._apply(a, b, placement, -1)
+
+    def release(self, placement, start: float, end: float) -> None:
+        if end <= start:
+            end = math.nextafter(start, math.inf)
+        a = self._step_at(start)
+        b = self._step_at(end) if end != math.inf else len(self.T)
+        self._apply(a, b, placement, +1)

@@ -1,0 +1,307 @@
+"""The scheduler: the one object both clocks drive.
+
+It is told what happened (``submit``, ``end``, ``cancel``, ``hold``...) and, at
+``schedule(now)``, answers which jobs start where.  It never reads a clock: ``now`` is
+always an argument, so the digital twin replays it on virtual time and the live controller
+drives it on wall time with identical decisions for identical event streams.
+
+Passes are incremental.  A pass's result depends on the queue, the running jobs' expected
+ends and the time.  When since the last pass only new jobs were queued behind every job
+already considered (the common case between completions), re-walking the old part would
+repeat the same answers: those jobs did not fit then and cannot fit now (the same
+profile, a later window).  So the walk resumes where it stopped (``Walk.scanned``).
+Anything else - a job ending, a cancel, a re-sort, an overdue job - starts a fresh walk.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left, insort
+from collections.abc import Callable, Iterable
+
+from kairos.core.actions import KillJob, StartJob
+from kairos.core.cluster import Cluster
+from kairos.core.dependencies import dependency_status
+from kairos.core.jobs import Job, JobState
+from kairos.core.order import QueueOrder, make_order
+from kairos.core.policy import Backfill, Walk, make_policy
+from kairos.core.profile import Unsatisfiable
+
+_PENDING, _RUNNING = JobState.PENDING, JobState.RUNNING
+
+#: Seconds a running job that outlived its expected end (and its time limit) is still
+#: assumed to need: the live controller is about to kill it.
+OVERDUE_SLACK = 1.0
+
+
+def extend_to_limit(job: Job, now: float) -> float:
+    """Default correction for a job that outlived its estimate: plan with its time
+    limit (today's Slurm behaviour); past that, assume it ends in a moment."""
+    limit_end = job.start + job.time_limit
+    return limit_end if limit_end > now else now + OVERDUE_SLACK
+
+
+class Scheduler:
+    """Pending and running jobs of one cluster, and the decisions about them.
+
+    ``correct(job, now) -> new expected end`` is called when a running job outlives its
+    expected end; it must return a time after ``now``.
+    """
+
+    def __init__(self, cluster: Cluster, policy: str | Backfill = "easy",
+                 order: str | QueueOrder = "submit", *,
+                 correct: Callable[[Job, float], float] = extend_to_limit) -> None:
+        self.cluster = cluster
+        self.resources = cluster.resources()
+        self.policy = make_policy(policy) if isinstance(policy, str) else policy
+        self.order = make_order(order) if isinstance(order, str) else order
+        if hasattr(self.order, "configure"):
+            self.order.configure(total_cpus=cluster.total_cpus)
+        self.correct = correct
+        #: every pending or running job, by id
+        self.jobs: dict[int, Job] = {}
+        #: final state of every finished job (dependencies look here)
+        self.outcomes: dict[int, JobState] = {}
+        #: running jobs by id
+        self.running: dict[int, Job] = {}
+        #: eligible pending jobs sorted by the queue order; started and cancelled jobs are
+        #: removed lazily (``_dead`` counts them)
+        self._queue: list[Job] = []
+        self._dead = 0
+        #: pending jobs that may not start yet (held, --begin, dependencies)
+        self._waiting: dict[int, Job] = {}
+        #: (expected_end, job_id, placement) of running jobs, sorted
+        self._ends: list[tuple] = []
+        #: the last pass's walk; resumed by the next pass unless ``_stale``
+        self._walk: Walk | None = None
+        self._stale = True
+        self._last_recalc = -math.inf
+
+    # ----------------------------------------------------------------- what happened
+
+    def submit(self, job: Job, now: float) -> None:
+        """Queue ``job``.  Raises ``Unsatisfiable`` (a ValueError) if it could never run."""
+        if job.id in self.jobs or job.id in self.outcomes:
+            raise ValueError(f"job id {job.id} is already known")
+        self.resources.check(job)
+        job.state = _PENDING
+        self.jobs[job.id] = job
+        if self._eligible(job, now):
+            self._enqueue(job, now)
+        else:
+            self._waiting[job.id] = job
+
+    def end(self, job_id: int, now: float, state: JobState = JobState.COMPLETED,
+            exit_code: int = 0) -> Job:
+        """A running job finished (any final state); its resources are free again."""
+        job = self.running.pop(job_id)
+        ends = self._ends
+        i = bisect_left(ends, (job.expected_end, job_id))
+        del ends[i]
+        self.resources.release(job.placement)
+        job.state = state
+        job.end = now
+        job.exit_code = exit_code
+        self.order.job_ended(job, now)
+        del self.jobs[job_id]
+        self.outcomes[job_id] = state
+        self._stale = True
+        return job
+
+    def cancel(self, job_id: int, now: float) -> list[KillJob]:
+        """Cancel a job: a pending one is gone at once; a running one must be killed by
+        the driver, which then reports ``end(..., CANCELLED)``."""
+        job = self.jobs[job_id]
+        if job.state is _RUNNING:
+            return [KillJob(job_id, now, "cancelled")]
+        self._drop_pending(job)
+        job.state = JobState.CANCELLED
+        job.end = now
+        self.outcomes[job_id] = JobState.CANCELLED
+        del self.jobs[job_id]
+        return []
+
+    def hold(self, job_id: int) -> None:
+        job = self._pending(job_id)
+        if not job.held:
+            job.held = True
+            self._drop_pending(job)
+            self._waiting[job.id] = job
+            job.reason = "JobHeldUser"
+
+    def release(self, job_id: int) -> None:
+        job = self._pending(job_id)
+        job.held = False  # becomes eligible at the next pass
+
+    def set_priority(self, job_id: int, priority: float | None, now: float) -> None:
+        """Admin override of a pending job's priority (None restores the computed one)."""
+        job = self._pending(job_id)
+        job.admin_priority = priority
+        if job.id not in self._waiting:
+            self._drop_pending(job)
+            self._enqueue(job, now)
+        self._stale = True
+
+    def set_expected_end(self, job_id: int, expected_end: float) -> None:
+        """A predictor revised a running job's expected end."""
+        job = self.running[job_id]
+        ends = self._ends
+        del ends[bisect_left(ends, (job.expected_end, job_id))]
+        job.expected_end = expected_end
+        insort(ends, (expected_end, job_id, job.placement))
+        self._stale = True
+
+    # ----------------------------------------------------------------- deciding
+
+    def schedule(self, now: float) -> list[StartJob]:
+        """One scheduling pass at time ``now``: the jobs to start, with placements."""
+        if self.order.recalc_period is not None and now - self._last_recalc >= self.order.recalc_period:
+            self._reprioritize(now)
+        if self._waiting:
+            self._admit_waiting(now)
+        if self._ends and self._ends[0][0] <= now:
+            self._correct_overdue(now)
+        walk = self._walk
+        if self._stale or walk is None or not walk.profile.advance(now):
+            walk = self._walk = self._fresh_walk(now, walk)
+            self._stale = False
+        starts = self.policy.walk(self._queue, walk, now)
+        return [self._start(job, placement, now) for job, placement in starts]
+
+    @property
+    def reservations(self) -> dict[int, float]:
+        """Job id -> reserved start time, as of the last pass."""
+        if self._walk is None:
+            return {}
+        held = {k: v[0] for k, v in self._walk.held.items()}
+        held.update((k, v[0]) for k, v in self._walk.reservations.items())
+        return held
+
+    def pending(self) -> list[Job]:
+        """Pending jobs: eligible ones in queue order, then the waiting ones."""
+        return [j for j in self._queue if j.state is _PENDING] + list(self._waiting.values())
+
+    # ----------------------------------------------------------------- internals
+
+    def _pending(self, job_id: int) -> Job:
+        job = self.jobs[job_id]
+        if job.state is not _PENDING:
+            raise ValueError(f"job {job_id} is {job.state.name}, not PENDING")
+        return job
+
+    def _enqueue(self, job: Job, now: float) -> None:
+        order, queue = self.order, self._queue
+        if order.recalc_period is not None:
+            order.recalc([job], now)
+        key = order.key
+        if not queue or key(queue[-1]) <= key(job):
+            queue.append(job)
+            return
+        pos = bisect_left(queue, key(job), key=key)
+        queue.insert(pos, job)
+        if self._walk is not None and pos < self._walk.scanned:
+            self._stale = True
+
+    def _drop_pending(self, job: Job) -> None:
+        if self._waiting.pop(job.id, None) is None:
+            self._queue.remove(job)
+        self._stale = True
+
+    def _start(self, job: Job, placement, now: float) -> StartJob:
+        job.state = _RUNNING
+        job.start = now
+        job.placement = placement
+        job.reason = "None"
+        job.expected_end = now + job.estimate
+        self.resources.allocate(placement)
+        insort(self._ends, (job.expected_end, job.id, placement))
+        self.running[job.id] = job
+        self._dead += 1
+        self.order.job_started(job, now)
+        return StartJob(job.id, now, placement, job.expected_end)
+
+    def _fresh_walk(self, now: float, old: Walk | None) -> Walk:
+        if self._dead > 64 and self._dead * 4 > len(self._queue):
+            self._queue = [j for j in self._queue if j.state is _PENDING]
+            self._dead = 0
+        profile = self.resources.profile(now, list(self._ends))
+        walk = Walk(profile)
+        if old is not None and self.policy.keeps_promises:
+            self._restore_promises(walk, old, now)
+        return walk
+
+    def _restore_promises(self, walk: Walk, old: Walk, now: float) -> None:
+        """Put the reservations of still-pending jobs back into a fresh profile.  One that
+        no longer fits (a running job was given a later expected end) is dropped."""
+        profile, jobs = walk.profile, self.jobs
+        promises = list(old.held.items()) + list(old.reservations.items())
+        for job_id, (t, _placement) in promises:
+            job = jobs.get(job_id)
+            if job is None or job.state is not _PENDING or job_id in self._waiting or t < now:
+                continue
+            placement = profile.fits_at(job, t, job.estimate)
+            if placement is not None:
+                profile.reserve(placement, t, t + job.estimate)
+                walk.held[job_id] = (t, placement)
+
+    def _reprioritize(self, now: float) -> None:
+        self._last_recalc = now
+        live = [j for j in self._queue if j.state is _PENDING]
+        self.order.recalc(live, now)
+        live.sort(key=self.order.key)
+        self._queue = live
+        self._dead = 0
+        self._stale = True
+
+    def _correct_overdue(self, now: float) -> None:
+        ends = self._ends
+        while ends and ends[0][0] <= now:
+            _, job_id, placement = ends.pop(0)
+            job = self.running[job_id]
+            job.expected_end = max(self.correct(job, now), now + OVERDUE_SLACK * 1e-3)
+            insort(ends, (job.expected_end, job_id, placement))
+        self._stale = True
+
+    def _eligible(self, job: Job, now: float) -> bool:
+        if job.held:
+            job.reason = "JobHeldUser"
+            return False
+        if job.begin > now:
+            job.reason = "BeginTime"
+            return False
+        if job.dependencies:
+            status = dependency_status(job, self.jobs, self.outcomes)
+            if status != "ok":
+                job.reason = status
+                return False
+        return True
+
+    def _admit_waiting(self, now: float) -> None:
+        for job in list(self._waiting.values()):
+            if self._eligible(job, now):
+                del self._waiting[job.id]
+                self._enqueue(job, now)
+
+    def check_invariants(self) -> None:
+        """Raise AssertionError if the bookkeeping is inconsistent (for tests)."""
+        assert set(self.running) == {e[1] for e in self._ends}
+        assert all(self._ends[i][0] <= self._ends[i + 1][0] for i in range(len(self._ends) - 1))
+        for job in self.running.values():
+            assert job.state is _RUNNING and job.start is not None
+        key = self.order.key
+        live = [j for j in self._queue if j.state is _PENDING]
+        if self.order.recalc_period is None:
+            assert all(key(live[i]) <= key(live[i + 1]) for i in range(len(live) - 1))
+        assert not (set(j.id for j in live) & set(self._waiting))
+
+    def handle_all(self, events: Iterable) -> list:
+        """Apply a sequence of events (see ``kairos.core.events``); return all actions."""
+        from kairos.core.events import handle
+
+        actions: list = []
+        for event in events:
+            actions.extend(handle(self, event))
+        return actions
+
+
+__all__ = ["OVERDUE_SLACK", "Scheduler", "Unsatisfiable", "extend_to_limit"]
