@@ -46,28 +46,33 @@ class SchedulePass:
 ORDER = {JobEnded: 0, JobCancelled: 1, JobSubmitted: 2, SchedulePass: 3}
 
 
-@singledispatch
 def handle(scheduler, event) -> list:
+    """Apply ``event`` to ``scheduler``; return the actions it causes."""
+    return _apply(event, scheduler)
+
+
+@singledispatch
+def _apply(event, scheduler) -> list:  # dispatches on the event's type
     raise TypeError(f"unknown event {event!r}")
 
 
-@handle.register
-def _(scheduler, event: JobSubmitted) -> list:
+@_apply.register
+def _(event: JobSubmitted, scheduler) -> list:
     scheduler.submit(event.job, event.at)
     return []
 
 
-@handle.register
-def _(scheduler, event: JobEnded) -> list:
+@_apply.register
+def _(event: JobEnded, scheduler) -> list:
     scheduler.end(event.job_id, event.at, event.state, event.exit_code)
     return []
 
 
-@handle.register
-def _(scheduler, event: JobCancelled) -> list:
+@_apply.register
+def _(event: JobCancelled, scheduler) -> list:
     return scheduler.cancel(event.job_id, event.at)
 
 
-@handle.register
-def _(scheduler, event: SchedulePass) -> list:
+@_apply.register
+def _(event: SchedulePass, scheduler) -> list:
     return scheduler.schedule(event.at)

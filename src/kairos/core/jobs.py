@@ -70,8 +70,10 @@ class Request:
     gpus_per_node: tuple[tuple[str | None, int], ...] = ()
     licenses: tuple[tuple[str, int], ...] = ()
     features: frozenset[str] = frozenset()
-    #: Total CPUs over all nodes (derived; stored because the scheduler reads it often).
+    #: Total CPUs over all nodes, and CPUs on each node (derived; stored because every
+    #: scheduling pass reads them).
     cpus: int = field(init=False, default=0)
+    cpus_per_node: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
         if self.nodes < 1 or self.tasks < 1 or self.cpus_per_task < 1:
@@ -81,11 +83,14 @@ class Request:
             )
         if self.tasks < self.nodes:
             raise ValueError(f"{self.tasks} task(s) cannot cover {self.nodes} node(s)")
+        if self.mem_per_node < 0:
+            raise ValueError(f"memory per node cannot be negative (got {self.mem_per_node} MiB)")
+        for kind, items in (("GPU", self.gpus_per_node), ("license", self.licenses)):
+            for name, count in items:
+                if count < 0:
+                    raise ValueError(f"{kind} count for {name or 'any type'!r} cannot be negative (got {count})")
         object.__setattr__(self, "cpus", self.tasks * self.cpus_per_task)
-
-    @property
-    def cpus_per_node(self) -> int:
-        return math.ceil(self.tasks / self.nodes) * self.cpus_per_task
+        object.__setattr__(self, "cpus_per_node", math.ceil(self.tasks / self.nodes) * self.cpus_per_task)
 
     @property
     def gpus(self) -> int:

@@ -36,6 +36,7 @@ import math
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 
+from kairos.core.cluster import NodeState
 from kairos.core.jobs import Job
 
 
@@ -62,9 +63,9 @@ class PoolProfile:
     def now(self) -> float:
         return self.T[0]
 
-    def exhausted(self) -> bool:
-        """Nothing can start now (every job needs at least one processor)."""
-        return self.F[0] <= 0
+    def headroom(self) -> int:
+        """Most CPUs one node could give a job starting now (a bound for quick rejects)."""
+        return self.F[0]
 
     def _extend(self) -> bool:
         """Materialise the next step; False when nothing else ever ends."""
@@ -117,7 +118,8 @@ class PoolProfile:
                 return None
         return n
 
-    def fits_at(self, job: Job, start: float, duration: float) -> int | None:
+    def fits_at(self, job: Job, start: float, duration: float, prefer=None) -> int | None:
+        """``prefer`` (a placement to keep) means nothing in one pool."""
         n = job.request.cpus
         T, F = self.T, self.F
         while T[-1] < start and self._extend():
@@ -200,6 +202,7 @@ class NodeProfile:
                  running: Sequence[tuple], resources) -> None:
         """``running``: ``(expected_end, job_id, placement)`` sorted by end, all after now."""
         self.res = resources
+        self._generation = resources.generation  #: see ``advance``
         self.T: list[float] = [now]
         self.F: list[list[list[int]]] = [[list(v) for v in free]]
         self.L: list[dict[str, int]] = [dict(licenses)]
@@ -216,10 +219,16 @@ class NodeProfile:
     def now(self) -> float:
         return self.T[0]
 
-    def exhausted(self) -> bool:
-        return False
+    def headroom(self) -> int:
+        """Most CPUs one node could give a job starting now (a bound for quick rejects)."""
+        return max((v[0] for v in self.F[0]), default=0)
 
     def advance(self, now: float) -> bool:
+        """Move the origin to ``now``; False when the profile is stale: a step lies in
+        between, or nodes changed since it was built (a node back up may let jobs that
+        did not fit before start now)."""
+        if self.res.generation != self._generation:
+            return False
         if len(self.T) > 1 and self.T[1] <= now:
             return False
         self.T[0] = now
@@ -261,11 +270,30 @@ class NodeProfile:
     def fits_now(self, job: Job, duration: float):
         return self._fits_from(job, 0, duration)
 
-    def fits_at(self, job: Job, start: float, duration: float):
+    def fits_at(self, job: Job, start: float, duration: float, prefer=None):
+        """A placement for ``job`` over ``[start, start + duration)``, or None.
+
+        ``prefer``: a placement to keep if it still fits (its nodes are up and have room
+        throughout).  Re-checking a promise must keep its nodes: placed afresh, first fit
+        may take nodes that another promise holds, and that promise then breaks."""
         if start < self.T[0]:
             return None
         i = self._step_at(start)
+        if prefer is not None:
+            mins, lic = self._window_min(i, start + duration)
+            if self._holds(prefer, mins, lic):
+                return prefer
         return self._fits_from(job, i, duration)
+
+    def _holds(self, placement, free: list[list[int]], licenses: dict[str, int]) -> bool:
+        per_node, wanted = placement
+        nodes = self.res.cluster.nodes
+        for i, vec in per_node:
+            if nodes[i].state is not NodeState.UP:
+                return False
+            if any(f < n for f, n in zip(free[i], vec)):
+                return False
+        return all(licenses.get(name, 0) >= n for name, n in wanted)
 
     def earliest(self, job: Job, duration: float):
         for i in range(len(self.T)):

@@ -8,6 +8,8 @@ on the job and hands back on ``release``.
 
 from __future__ import annotations
 
+import functools
+
 from kairos.core.cluster import Cluster, NodeState
 from kairos.core.jobs import Job
 from kairos.core.profile import NodeProfile, PoolProfile, Unsatisfiable
@@ -47,6 +49,9 @@ class NodeResources:
         self.free = [list(v) for v in self.capacity]
         self.licenses = dict(cluster.licenses)
         self._candidates: dict[tuple, list[int]] = {}
+        #: bumped by ``forget_candidates``: a profile built before a node or partition
+        #: change is stale, because jobs that did not fit then may fit now
+        self.generation = 0
 
     def _vector(self, cpus: int, mem: int, gpus: dict[str, int]) -> list[int]:
         v = [cpus, mem] + [0] * len(self.gpu_types)
@@ -71,11 +76,21 @@ class NodeResources:
         return [i for i in cached if nodes[i].state is NodeState.UP]
 
     def forget_candidates(self) -> None:
-        """Call after node or partition changes."""
+        """Call after node or partition changes (also makes older profiles stale)."""
         self._candidates.clear()
+        self.generation += 1
 
     def check(self, job: Job) -> None:
+        """Raise ``Unsatisfiable`` if ``job`` could never run here, saying why."""
         req = job.request
+        negative = [
+            what for what, n in [("memory", req.mem_per_node)]
+            + [(f"GPUs of type {t!r}" if t else "GPUs", n) for t, n in req.gpus_per_node]
+            + [(f"{name!r} licenses", n) for name, n in req.licenses]
+            if n < 0
+        ]
+        if negative:
+            raise Unsatisfiable(f"job {job.id}: negative amount of {', '.join(negative)}")
         try:
             part = self.cluster.partition(job.partition)
         except KeyError:
@@ -91,16 +106,17 @@ class NodeResources:
             if t is not None and t not in self._gpu_index:
                 have = ", ".join(self.gpu_types) or "none"
                 raise Unsatisfiable(f"job {job.id}: no GPUs of type {t!r} (have: {have})")
-        for name, n in req.licenses:
+        for name, n in _license_demand(req.licenses):
             if self.cluster.licenses.get(name, 0) < n:
                 raise Unsatisfiable(
                     f"job {job.id}: asks for {n} {name!r} license(s); the cluster has {self.cluster.licenses.get(name, 0)}"
                 )
         empty = [list(v) for v in self.capacity]
         if self.place(job, empty, dict(self.cluster.licenses), all_nodes=True) is None:
+            features = f" and features {sorted(req.features)}" if req.features else ""
             raise Unsatisfiable(
                 f"job {job.id}: {req.nodes} node(s) with {req.cpus_per_node} CPUs, "
-                f"{req.mem_per_node} MiB and {dict(req.gpus_per_node) or 'no'} GPUs each "
+                f"{req.mem_per_node} MiB and {dict(req.gpus_per_node) or 'no'} GPUs each{features} "
                 f"do not exist in partition {part.name!r}"
             )
 
@@ -110,7 +126,8 @@ class NodeResources:
 
         Nodes are taken in cluster order (like Slurm with equal node weights)."""
         req = job.request
-        for name, n in req.licenses:
+        wanted = _license_demand(req.licenses)
+        for name, n in wanted:
             if licenses.get(name, 0) < n:
                 return None
         cpn, mem = req.cpus_per_node, req.mem_per_node
@@ -126,7 +143,7 @@ class NodeResources:
             vec = [cpn, mem] + alloc
             chosen.append((i, tuple(vec)))
             if len(chosen) == req.nodes:
-                return (tuple(chosen), req.licenses)
+                return (tuple(chosen), wanted)
         return None
 
     def _all_candidates(self, job: Job) -> list[int]:
@@ -177,3 +194,13 @@ class NodeResources:
     def describe(self, placement) -> list[str]:
         """Node names of a placement (for SLURM_JOB_NODELIST and squeue)."""
         return [self.cluster.nodes[i].name for i, _ in placement[0]]
+
+
+@functools.lru_cache(maxsize=4096)
+def _license_demand(licenses: tuple[tuple[str, int], ...]) -> tuple[tuple[str, int], ...]:
+    """Total count per license name, zero counts dropped: a request may name a license
+    twice, and both must come out of the same cluster-wide count."""
+    total: dict[str, int] = {}
+    for name, n in licenses:
+        total[name] = total.get(name, 0) + n
+    return tuple((name, n) for name, n in total.items() if n != 0)

@@ -142,6 +142,18 @@ class Scheduler:
             self._enqueue(job, now)
         self._stale = True
 
+    def cluster_changed(self) -> None:
+        """Nodes or partitions changed state: re-check every queued job's eligibility
+        and plan afresh at the next pass."""
+        if hasattr(self.resources, "forget_candidates"):
+            self.resources.forget_candidates()
+        for job in [j for j in self._queue if j.state is _PENDING]:
+            if not self.cluster.is_pool and not self.cluster.partition(job.partition).up:
+                self._queue.remove(job)
+                self._waiting[job.id] = job
+                job.reason = "PartitionDown"
+        self._stale = True
+
     def set_expected_end(self, job_id: int, expected_end: float) -> None:
         """A predictor revised a running job's expected end."""
         job = self.running[job_id]
@@ -161,12 +173,23 @@ class Scheduler:
             self._admit_waiting(now)
         if self._ends and self._ends[0][0] <= now:
             self._correct_overdue(now)
-        walk = self._walk
-        if self._stale or walk is None or not walk.profile.advance(now):
-            walk = self._walk = self._fresh_walk(now, walk)
-            self._stale = False
-        starts = self.policy.walk(self._queue, walk, now)
-        return [self._start(job, placement, now) for job, placement in starts]
+        actions: list[StartJob] = []
+        while True:
+            walk = self._walk
+            if self._stale or walk is None or not walk.profile.advance(now):
+                walk = self._walk = self._fresh_walk(now, walk)
+                self._stale = False
+            for job, placement in self.policy.walk(self._queue, walk, now):
+                if job.dependencies and self._singleton_blocked(job):
+                    # A job of the same name started earlier in this very pass.
+                    self._drop_pending(job)
+                    self._waiting[job.id] = job
+                    job.reason = "Dependency"
+                    continue
+                actions.append(self._start(job, placement, now))
+            # Starts may satisfy "after:" dependencies: admit those jobs in this same pass.
+            if not (actions and self._waiting and self._admit_waiting(now)):
+                return actions
 
     @property
     def reservations(self) -> dict[int, float]:
@@ -235,11 +258,11 @@ class Scheduler:
         no longer fits (a running job was given a later expected end) is dropped."""
         profile, jobs = walk.profile, self.jobs
         promises = list(old.held.items()) + list(old.reservations.items())
-        for job_id, (t, _placement) in promises:
+        for job_id, (t, promised) in promises:
             job = jobs.get(job_id)
             if job is None or job.state is not _PENDING or job_id in self._waiting or t < now:
                 continue
-            placement = profile.fits_at(job, t, job.estimate)
+            placement = profile.fits_at(job, t, job.estimate, prefer=promised)
             if placement is not None:
                 profile.reserve(placement, t, t + job.estimate)
                 walk.held[job_id] = (t, placement)
@@ -266,6 +289,9 @@ class Scheduler:
         if job.held:
             job.reason = "JobHeldUser"
             return False
+        if not self.cluster.is_pool and not self.cluster.partition(job.partition).up:
+            job.reason = "PartitionDown"
+            return False
         if job.begin > now:
             job.reason = "BeginTime"
             return False
@@ -276,11 +302,23 @@ class Scheduler:
                 return False
         return True
 
-    def _admit_waiting(self, now: float) -> None:
+    def _admit_waiting(self, now: float) -> bool:
+        """Queue the waiting jobs that became eligible; True if any did."""
+        admitted = False
         for job in list(self._waiting.values()):
             if self._eligible(job, now):
                 del self._waiting[job.id]
                 self._enqueue(job, now)
+                admitted = True
+        return admitted
+
+    def _singleton_blocked(self, job: Job) -> bool:
+        """A ``singleton`` job may not run beside a running job of the same user and name."""
+        from kairos.core.jobs import DependencyKind
+
+        if not any(d.kind is DependencyKind.SINGLETON for d in job.dependencies):
+            return False
+        return any(o.user == job.user and o.name == job.name for o in self.running.values())
 
     def check_invariants(self) -> None:
         """Raise AssertionError if the bookkeeping is inconsistent (for tests)."""

@@ -20,6 +20,7 @@ import math
 from dataclasses import dataclass, field
 
 from kairos.core.jobs import Job, JobState
+from kairos.core.profile import Unsatisfiable
 
 _PENDING = JobState.PENDING
 
@@ -56,10 +57,11 @@ class Backfill:
         with their placements.  Reservations go into ``walk.reservations`` and onto
         ``job.reserved_start``; each waiting job gets Slurm's pending reason."""
         profile = walk.profile
-        fits_now, reserve = profile.fits_now, profile.reserve
+        fits_now, reserve, headroom = profile.fits_now, profile.reserve, profile.headroom
         depth = math.inf if self.reservation_depth is None else self.reservation_depth
         held, reservations = walk.held, walk.reservations
         starts: list[tuple[Job, object]] = []
+        room = headroom()
         n = len(queue)
         i = walk.scanned
         while i < n and not walk.blocked:
@@ -68,27 +70,39 @@ class Backfill:
             if job.state is not _PENDING:
                 continue
             d = job.estimate
-            promise = held.pop(job.id, None) if held else None
-            if promise is not None:
-                profile.release(promise[1], promise[0], promise[0] + d)
-            placement = fits_now(job, d)
+            if held:
+                promise = held.pop(job.id, None)
+                if promise is not None:
+                    profile.release(promise[1], promise[0], promise[0] + d)
+                    room = headroom()
+            # Most jobs that do not fit are too wide for any node right now: one comparison.
+            placement = fits_now(job, d) if job.request.cpus_per_node <= room else None
             if placement is not None:
                 reserve(placement, now, now + d)
                 starts.append((job, placement))
+                room = headroom()
                 continue
             if not self.backfill:
                 job.reason = "Resources"
                 walk.blocked = True
             elif walk.reserved < depth:
-                t, placement = profile.earliest(job, d)
+                try:
+                    t, placement = profile.earliest(job, d)
+                except Unsatisfiable:
+                    # Nothing known ever frees enough (jobs without a time limit): the job
+                    # waits without a slot, but still counts as the protected one.
+                    job.reason = "Resources"
+                    walk.reserved += 1
+                    continue
                 reserve(placement, t, t + d)
                 reservations[job.id] = (t, placement)
                 job.reserved_start = t
                 job.reason = "Resources" if walk.reserved == 0 else "Priority"
                 walk.reserved += 1
+                room = headroom()
             else:
                 job.reason = "Priority"
-                if profile.exhausted():
+                if room <= 0:
                     break  # nothing can start now, and no more reservations to hand out
         walk.scanned = n
         return starts

@@ -1,0 +1,95 @@
+"""Digital-twin replay speed: jobs simulated per second, per trace and policy.
+
+    python benchmarks/sim_speed.py                 # every trace in $KAIROS_TRACES (or ../shared/traces)
+    python benchmarks/sim_speed.py --runs 5 --policies easy --traces HPC2N,SDSC-BLUE
+    python benchmarks/sim_speed.py --synthetic-only
+
+For each trace: the median replay time over ``--runs`` runs (trace parsing is timed
+separately and excluded), and - as a baseline measured in the same run on the same
+jobs - a plain single-purpose Python EASY replay (``tests/core/textbook_easy.py``),
+so the ratio says what the general core costs or saves.  A synthetic Lublin-Feitelson
+workload of 1,000,000 jobs on a 100,000-processor machine is replayed under EASY once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from kairos.sim.replay import replay  # noqa: E402
+from kairos.sim.workload import find_traces, load_trace, lublin  # noqa: E402
+from tests.core.textbook_easy import textbook_easy  # noqa: E402
+
+
+def timed(fn, runs: int) -> tuple[float, object]:
+    times, result = [], None
+    for _ in range(runs):
+        began = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - began)
+    return statistics.median(times), result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--traces", help="comma-separated name prefixes (default: all)")
+    parser.add_argument("--policies", default="fcfs,easy,conservative")
+    parser.add_argument("--runs", type=int, default=3, help="runs per measurement (median)")
+    parser.add_argument("--folder", default=os.environ.get("KAIROS_TRACES", str(REPO.parent / "shared" / "traces")))
+    parser.add_argument("--synthetic-jobs", type=int, default=1_000_000)
+    parser.add_argument("--synthetic-procs", type=int, default=100_000)
+    parser.add_argument("--synthetic-only", action="store_true")
+    parser.add_argument("--no-synthetic", action="store_true")
+    args = parser.parse_args()
+
+    console = Console(width=max(Console().width, 150))
+    table = Table(title=f"Replay speed (median of {args.runs} runs; parse time excluded)")
+    for col in ("workload", "jobs", "parse s", "policy", "replay s", "jobs/s", "textbook EASY s", "speed vs textbook"):
+        table.add_column(col, justify="left" if col in ("workload", "policy") else "right")
+
+    policies = [p.strip() for p in args.policies.split(",") if p.strip()]
+    traces = [] if args.synthetic_only else find_traces(args.folder)
+    if args.traces:
+        wanted = [w.strip().lower() for w in args.traces.split(",")]
+        traces = [t for t in traces if any(t.name.lower().startswith(w) for w in wanted)]
+    if not traces and not args.synthetic_only:
+        console.print(f"[yellow]no traces in {args.folder}; set KAIROS_TRACES[/]")
+
+    for path in traces:
+        parse_s, workload = timed(lambda: load_trace(path), 1)
+        baseline_s = None
+        if "easy" in policies:
+            rows = [(j.id, j.submit, j.request.cpus, workload.runtimes[j.id], j.estimate) for j in workload.jobs]
+            baseline_s, _ = timed(lambda: textbook_easy(rows, workload.procs), args.runs)
+        for policy in policies:
+            runs = args.runs if policy != "conservative" else 1
+            seconds, _ = timed(lambda: replay(workload, policy), runs)
+            ratio = f"{baseline_s / seconds:.2f}x" if policy == "easy" and baseline_s else ""
+            table.add_row(workload.name, f"{len(workload.jobs):,}", f"{parse_s:.2f}", policy,
+                          f"{seconds:.2f}", f"{len(workload.jobs) / seconds:,.0f}",
+                          f"{baseline_s:.2f}" if policy == "easy" and baseline_s else "", ratio)
+        console.print(f"done: {workload.name}", style="dim")
+
+    if not args.no_synthetic:
+        began = time.perf_counter()
+        workload = lublin(args.synthetic_jobs, args.synthetic_procs, seed=1)
+        gen_s = time.perf_counter() - began
+        seconds, _ = timed(lambda: replay(workload, "easy"), 1)
+        table.add_row(workload.name, f"{len(workload.jobs):,}", f"{gen_s:.2f} (generate)", "easy",
+                      f"{seconds:.2f}", f"{len(workload.jobs) / seconds:,.0f}", "", "")
+    console.print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
