@@ -20,6 +20,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+
+from kairos.core.order import ORDERS
 from typer.testing import CliRunner
 
 from kairos import __version__
@@ -99,9 +101,10 @@ def calls(monkeypatch):
         seen.load.append((trace, procs, limit))
         return seen.workload
 
-    def replay(workload, policy, order, *, progress=None):
-        seen.replay.append((policy, order))
-        return fake_replay(workload, policy, order, progress=progress)
+    def replay(workload, config, order, forecast_every=0, *, progress=None):
+        seen.replay.append((config.label, order))
+        seen.configs = getattr(seen, "configs", []) + [config]
+        return fake_replay(workload, config.label, order, progress=progress)
 
     monkeypatch.setattr(simulate_cmd, "load_workload", load)
     monkeypatch.setattr(simulate_cmd, "run_replay", replay)
@@ -170,10 +173,12 @@ def test_simulate_says_when_the_workload_is_synthetic(calls):
     (["--policy", "sjf"],
      "kairos: error: unknown policy 'sjf'; choose from: fcfs, easy, conservative\n"),
     (["--order", "lifo"],
-     "kairos: error: unknown queue order 'lifo'; choose from: submit, sjf, multifactor\n"),
+     "kairos: error: unknown queue order 'lifo'; choose from: " + ", ".join(ORDERS) + "\n"),
     (["--compare", "fcfs,bogus"],
-     "kairos: error: unknown policy 'bogus'; choose from: fcfs, easy, conservative\n"),
-    (["--compare", " , "], "kairos: error: --compare needs policy names"),
+     "kairos: error: --compare: 'bogus' in 'bogus' is not a known name (policy: fcfs"),
+    (["--compare", " , "], "kairos: error: --compare needs configurations"),
+    (["--predictor", "psychic"], "kairos: error: unknown predictor 'psychic'; choose from: user"),
+    (["--correction", "never"], "kairos: error: unknown correction 'never'; choose from: limit"),
     (["--plot", "chart.txt"], "kairos: error: --plot: cannot write '.txt'"),
 ])
 def test_bad_names_exit_2_before_loading(calls, args, message):
@@ -533,3 +538,14 @@ def test_console_script_reports_a_bad_trace(tmp_path):
     assert proc.stderr.startswith("kairos: error: ")
     assert "line 1" in proc.stderr and "field 4" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_compare_builds_configurations_from_names(calls):
+    result = invoke("simulate", "--compare", "easy,easy+ml+shortest,conservative+tsafrir",
+                    "--predictor", "last2")
+    assert result.exit_code == 0, result.output
+    assert [(c.policy, c.predictor, c.correction, c.backfill_order) for c in calls.configs] == [
+        ("easy", "last2", "limit", "queue"),
+        ("easy", "ml", "limit", "shortest"),
+        ("conservative", "last2", "tsafrir", "queue"),
+    ]

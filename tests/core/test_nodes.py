@@ -289,8 +289,6 @@ REJECTED = [
     ("more licenses than exist", dict(licenses=(("matlab", 3),)), "the cluster has 2"),
     ("a license that does not exist", dict(licenses=(("ansys", 1),)), "the cluster has 0"),
     ("a feature no node has", dict(features={"ib"}), "features ['ib']"),
-    ("negative memory", dict(mem_per_node=-1), "negative amount of memory"),
-    ("negative GPUs", dict(gpus_per_node=(("a100", -1),)), "negative amount of GPUs"),
 ]
 
 
@@ -313,6 +311,16 @@ def test_a_job_that_can_never_run_is_rejected_at_submit(what, fields, phrase):
     # The scheduler is unharmed: the same id may be submitted again, satisfiably.
     s.submit(job(1), 0)
     assert started(s.schedule(0)) == {1: 0}
+
+
+@pytest.mark.parametrize("fields, phrase", [
+    (dict(mem_per_node=-1), "memory per node cannot be negative"),
+    (dict(gpus_per_node=(("a100", -1),)), "GPU count for 'a100' cannot be negative"),
+    (dict(licenses=(("matlab", -2),)), "license count for 'matlab' cannot be negative"),
+])
+def test_negative_amounts_are_refused_when_the_request_is_made(fields, phrase):
+    with pytest.raises(ValueError, match=phrase):
+        Request(**fields)
 
 
 def test_a_job_that_fits_only_on_a_down_node_is_still_accepted():

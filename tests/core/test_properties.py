@@ -117,3 +117,41 @@ def test_replay_is_deterministic(workload):
     first = replay(workload, "conservative", "multifactor")
     second = replay(workload, "conservative", "multifactor")
     assert [(j.id, j.start) for j in first.jobs] == [(j.id, j.start) for j in second.jobs]
+
+
+@SETTINGS
+@given(workloads())
+def test_shortest_first_backfilling_never_delays_the_reserved_head(workload):
+    watch = Watch(workload.procs)
+    result = replay(workload, "easy", "submit", backfill_order="shortest", observe=watch)
+    starts = {j.id: j.start for j in result.jobs}
+    for job_id, promised in watch.promises.items():
+        assert starts[job_id] <= min(promised), (job_id, starts[job_id], promised)
+
+
+class Guess:
+    """A predictor that is often wrong in both directions (drawn by hypothesis)."""
+
+    name = "guess"
+
+    def __init__(self, factors):
+        self.factors = factors
+
+    def estimate(self, job, now):
+        return job.time_limit * self.factors[job.id % len(self.factors)]
+
+    def observe(self, job, now):
+        pass
+
+
+@SETTINGS
+@given(workloads(), st.lists(st.sampled_from([0.0, 0.05, 0.3, 1.0]), min_size=1, max_size=5),
+       st.sampled_from(POLICIES), st.sampled_from(["limit", "tsafrir", "metastack"]),
+       st.sampled_from(["queue", "shortest"]))
+def test_wrong_predictions_never_kill_a_job_or_overfill_the_machine(workload, factors, policy, correction, order):
+    watch = Watch(workload.procs)
+    result = replay(workload, policy, predictor=Guess(factors), correction=correction,
+                    backfill_order=order, observe=watch)
+    for job in result.jobs:
+        assert job.start >= job.submit
+        assert job.end - job.start == workload.runtimes[job.id], "a job was cut short"

@@ -8,16 +8,19 @@ import pytest
 from kairos.sim.metrics import bounded_slowdown, jain_index, summarize
 
 
-def job(id, user, submit, start, end, cpus):
+def job(id, user, submit, start, end, cpus, estimate=None):
+    if estimate is None:
+        estimate = (end - start) if start is not None and end is not None else 0
     return SimpleNamespace(id=id, user=user, submit=submit, start=start, end=end,
-                           request=SimpleNamespace(cpus=cpus))
+                           request=SimpleNamespace(cpus=cpus), estimate=estimate)
 
 
-def result(jobs, *, procs=4, skipped=None, wall=2.0, policy="easy", order="submit"):
+def result(jobs, *, procs=4, skipped=None, wall=2.0, policy="easy", order="submit", forecasts=None):
     workload = SimpleNamespace(name="tiny", procs=procs, jobs=jobs,
                                skipped=skipped or {}, records=None)
     return SimpleNamespace(workload=workload, policy=policy, order=order, jobs=jobs,
-                           wall_seconds=wall)
+                           wall_seconds=wall, predictor="user", correction="limit",
+                           forecasts=forecasts or {})
 
 
 # Four jobs on 4 processors.
@@ -135,3 +138,23 @@ def test_jain_index():
     assert jain_index([2.0, 2.0, 2.0]) == pytest.approx(1.0)
     assert jain_index([1.0, 0.0, 0.0]) == pytest.approx(1 / 3)
     assert jain_index([]) is None
+
+
+def test_estimate_accuracy():
+    # runtimes 100, 50, 10 s; estimates 200 (over), 25 (under), 10 (exact):
+    # MAE = (100 + 25 + 0) / 3; one of three under; mean ratio = (2 + 0.5 + 1) / 3.
+    jobs = [job(1, "1", 0, 0, 100, 1, estimate=200), job(2, "1", 0, 0, 50, 1, estimate=25),
+            job(3, "1", 0, 0, 10, 1, estimate=10)]
+    m = summarize(result(jobs))
+    assert m["pred_mae"] == pytest.approx(125 / 3)
+    assert m["pred_under"] == pytest.approx(1 / 3)
+    assert m["pred_ratio"] == pytest.approx(3.5 / 3)
+
+
+def test_forecast_error():
+    # actual starts 0, 10, 20, 30; forecasts off by 0, 5, 20 and one never (inf: ignored)
+    jobs = [job(i, "1", 0, 10 * (i - 1), 10 * i, 1) for i in (1, 2, 3, 4)]
+    m = summarize(result(jobs, forecasts={1: 0, 2: 15, 3: 0, 4: float("inf")}))
+    assert m["forecasts"] == 3
+    assert m["forecast_p50_error"] == 5
+    assert m["forecast_p90_error"] == pytest.approx(5 + 0.8 * 15)

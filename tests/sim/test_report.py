@@ -30,15 +30,15 @@ SUMMARIES = [summary("fcfs", 12.5, 4000.0), summary("easy", 3.25, 900.0),
 
 def test_plain_compare_has_stable_columns():
     lines = plain_compare(SUMMARIES).splitlines()
-    assert lines[0].split() == ["trace", "policy", "order", "jobs", "avg_bsld", "max_bsld",
+    assert lines[0].split() == ["trace", "policy", "order", "predictor", "correction", "jobs", "avg_bsld", "max_bsld",
                                 "avg_wait", "p90_wait", "max_wait", "utilization",
                                 "jobs_per_second"]
     assert [line.split() for line in lines[1:]] == [
-        ["tiny", "fcfs", "submit", "1200", "12.500", "40.000", "4000.0", "5400.0",
+        ["tiny", "fcfs", "submit", "user", "limit", "1200", "12.500", "40.000", "4000.0", "5400.0",
          "90000.0", "0.8125", "2400.0"],
-        ["tiny", "easy", "submit", "1200", "3.250", "40.000", "900.0", "5400.0",
+        ["tiny", "easy", "submit", "user", "limit", "1200", "3.250", "40.000", "900.0", "5400.0",
          "90000.0", "0.8125", "2400.0"],
-        ["tiny", "conservative", "submit", "1200", "3.500", "40.000", "1000.0", "5400.0",
+        ["tiny", "conservative", "submit", "user", "limit", "1200", "3.500", "40.000", "1000.0", "5400.0",
          "90000.0", "0.8125", "2400.0"],
     ]
 
@@ -54,7 +54,7 @@ def test_plain_summary_is_key_value_lines():
 def test_missing_values_print_as_dash():
     s = summary("easy", None, None)
     row = plain_compare([s]).splitlines()[1].split()
-    assert row[4] == "-" and row[6] == "-"
+    assert row[6] == "-" and row[8] == "-"  # avg_bsld and avg_wait
 
 
 def test_render_picks_plain_text_off_a_terminal():

@@ -19,7 +19,7 @@ import typer
 from typer.core import TyperGroup
 
 from kairos import __version__
-from kairos.cli import simulate, traces
+from kairos.cli import predict, simulate, traces
 
 
 def error(message: str) -> None:
@@ -82,3 +82,4 @@ def main(
 
 app.command("simulate")(simulate.simulate)
 app.add_typer(traces.app, name="traces")
+app.add_typer(predict.app, name="predict")

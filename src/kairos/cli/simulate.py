@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Callable, Optional
 
@@ -41,7 +42,23 @@ def simulate(
     policy: Annotated[str, typer.Option(
         "--policy", "-p", help="Scheduling policy: fcfs, easy or conservative.")] = "easy",
     order: Annotated[str, typer.Option(
-        "--order", help="Queue order: submit, sjf or multifactor.")] = "submit",
+        "--order", help="Queue order: submit, sjf, f1 or multifactor.")] = "submit",
+    predictor: Annotated[str, typer.Option(
+        "--predictor", "-P",
+        help="Runtime estimates to plan with: user (requested times), last2, rf, ml or "
+             "oracle (true runtimes, for reference).")] = "user",
+    correction: Annotated[str, typer.Option(
+        "--correction",
+        help="When a job outlives its estimate: limit (plan with its time limit), "
+             "tsafrir or metastack.")] = "limit",
+    backfill_order: Annotated[str, typer.Option(
+        "--backfill-order",
+        help="Order in which backfill candidates are tried: queue, or shortest estimate "
+             "first.")] = "queue",
+    forecast_every: Annotated[int, typer.Option(
+        "--forecast-every", min=0, metavar="N",
+        help="Forecast the start time of every N-th job at its submission and report "
+             "the forecast error (0: none).")] = 0,
     procs: Annotated[Optional[int], typer.Option(
         "--procs", min=1, show_default=False,
         help="Machine size in processors. Default: MaxProcs (else MaxNodes) from the "
@@ -60,9 +77,11 @@ def simulate(
              "--compare: an object with trace, procs, order and results, a list of "
              "one metrics object per policy.")] = False,
     compare: Annotated[Optional[str], typer.Option(
-        "--compare", metavar="POLICIES", show_default=False,
-        help="Comma-separated policies to replay and compare in one table, e.g. "
-             "fcfs,easy,conservative (replaces --policy).")] = None,
+        "--compare", metavar="CONFIGS", show_default=False,
+        help="Comma-separated configurations to replay and compare in one table. Each "
+             "is a policy, predictor, correction or backfill order, or several joined "
+             "with '+'; what is not named comes from the other options. E.g. "
+             "fcfs,easy,conservative or user,last2,ml or easy+user,easy+ml+shortest.")] = None,
     plot: Annotated[Optional[Path], typer.Option(
         "--plot", metavar="FILE", show_default=False,
         help="Save a bar chart of average bounded slowdown and average wait per policy "
@@ -79,7 +98,9 @@ def simulate(
     if trace is not None and trace_option is not None and trace != trace_option:
         raise ValueError("give the trace once: as the TRACE argument or with --trace")
     trace = trace or trace_option
-    policies = parse_policies(compare) if compare is not None else [check_policy(policy)]
+    base = Config(check_policy(policy), check_name("predictor", predictor),
+                  check_name("correction", correction), check_name("backfill order", backfill_order))
+    configs = parse_compare(compare, base) if compare is not None else [base]
     check_order(order)
     if plot is not None and plot.suffix.lower() not in PLOT_SUFFIXES:
         raise ValueError(f"--plot: cannot write {plot.suffix or 'a file without suffix'!r}; "
@@ -91,13 +112,13 @@ def simulate(
     from kairos.sim.metrics import summarize
 
     summaries = []
-    for name in policies:
-        result = replay_with_progress(workload, name, order)
+    for config in configs:
+        result = replay_with_progress(workload, config, order, forecast_every)
         summaries.append(summarize(result, per_user=per_user))
         if out is not None:
-            path = out if compare is None else per_policy_path(out, name)
+            path = out if compare is None else per_policy_path(out, config.label)
             write_schedule(result, path)
-            note(f"wrote the {name} schedule to {path}")
+            note(f"wrote the {config.label} schedule to {path}")
 
     if as_json:
         print_json(summaries, workload, order, compared=compare is not None)
@@ -116,8 +137,66 @@ def simulate(
 
 def _known(kind: str) -> tuple[str, ...]:
     from kairos.core import ORDERS, POLICIES
+    from kairos.core.corrections import CORRECTIONS
+    from kairos.core.policy import BACKFILL_ORDERS
 
-    return tuple(POLICIES if kind == "policy" else ORDERS)
+    if kind == "predictor":
+        from kairos.predict import PREDICTORS
+
+        return tuple(PREDICTORS)
+    return tuple({"policy": POLICIES, "order": ORDERS, "correction": CORRECTIONS,
+                  "backfill order": BACKFILL_ORDERS}[kind])
+
+
+def check_name(kind: str, name: str) -> str:
+    """``name`` if it is a known ``kind`` (predictor, correction, backfill order)."""
+    known = _known(kind)
+    if name not in known:
+        raise ValueError(f"unknown {kind} {name!r}; choose from: {', '.join(known)}")
+    return name
+
+
+@dataclass(frozen=True)
+class Config:
+    """One way to run the twin: policy, runtime estimates, correction, backfill order."""
+
+    policy: str
+    predictor: str = "user"
+    correction: str = "limit"
+    backfill_order: str = "queue"
+
+    @property
+    def label(self) -> str:
+        parts = [self.policy]
+        if self.predictor != "user":
+            parts.append(self.predictor)
+        if self.correction != "limit":
+            parts.append(self.correction)
+        if self.backfill_order != "queue":
+            parts.append(self.backfill_order)
+        return "+".join(parts)
+
+
+def parse_compare(text: str, base: Config) -> list[Config]:
+    """``"easy,easy+ml+shortest"`` -> configurations; each '+'-joined name sets the
+    policy, predictor, correction or backfill order it names (the sets don't overlap)."""
+    fields = {"policy": "policy", "predictor": "predictor", "correction": "correction",
+              "backfill order": "backfill_order"}
+    items = [part.strip() for part in text.split(",") if part.strip()]
+    if not items:
+        raise ValueError("--compare needs configurations separated by commas, e.g. "
+                         "fcfs,easy,conservative or easy+user,easy+ml+shortest")
+    configs = []
+    for item in items:
+        config = base
+        for token in (t.strip() for t in item.split("+")):
+            kind = next((k for k in fields if token in _known(k)), None)
+            if kind is None:
+                known = "; ".join(f"{k}: {', '.join(_known(k))}" for k in fields)
+                raise ValueError(f"--compare: {token!r} in {item!r} is not a known name ({known})")
+            config = replace(config, **{fields[kind]: token})
+        configs.append(config)
+    return list(dict.fromkeys(configs))
 
 
 def check_policy(name: str) -> str:
@@ -134,15 +213,6 @@ def check_order(name: str) -> str:
     if name not in known:
         raise ValueError(f"unknown queue order {name!r}; choose from: {', '.join(known)}")
     return name
-
-
-def parse_policies(text: str) -> list[str]:
-    """``"fcfs, easy"`` -> ``["fcfs", "easy"]``, each checked, duplicates dropped."""
-    names = [part.strip() for part in text.split(",") if part.strip()]
-    if not names:
-        raise ValueError(f"--compare needs policy names separated by commas, e.g. "
-                         f"{','.join(_known('policy'))}")
-    return list(dict.fromkeys(check_policy(n) for n in names))
 
 
 # --- workload and replay ---------------------------------------------------------------
@@ -170,19 +240,24 @@ def describe_workload(workload: Workload, trace: Path | None) -> str:
             f"{workload.procs:,} processors" + (f", {skipped:,} skipped" if skipped else ""))
 
 
-def run_replay(workload: Workload, policy: str, order: str, *,
+def run_replay(workload: Workload, config: Config, order: str, forecast_every: int = 0, *,
                progress: Callable[[int], None] | None = None) -> ReplayResult:
     """One replay (``kairos.sim.replay.replay``)."""
     from kairos.sim.replay import replay
 
-    return replay(workload, policy, order, progress=progress)
+    predictor = None if config.predictor == "user" else config.predictor
+    return replay(workload, config.policy, order, predictor=predictor,
+                  correction=config.correction, backfill_order=config.backfill_order,
+                  forecast_every=forecast_every, progress=progress)
 
 
-def replay_with_progress(workload: Workload, policy: str, order: str) -> ReplayResult:
+def replay_with_progress(workload: Workload, config: Config, order: str,
+                         forecast_every: int = 0) -> ReplayResult:
     """``run_replay`` with a Rich progress bar on stderr when stderr is a terminal and
     the workload is big enough for the wait to be noticed."""
+    policy = config.label
     if not sys.stderr.isatty() or len(workload.jobs) < PROGRESS_MIN_JOBS:
-        return run_replay(workload, policy, order)
+        return run_replay(workload, config, order, forecast_every)
     from rich.console import Console
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                TimeElapsedColumn, TimeRemainingColumn)
@@ -191,7 +266,7 @@ def replay_with_progress(workload: Workload, policy: str, order: str) -> ReplayR
                TimeElapsedColumn(), TimeRemainingColumn())
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task(f"replay {policy}", total=len(workload.jobs))
-        result = run_replay(workload, policy, order,
+        result = run_replay(workload, config, order, forecast_every,
                             progress=lambda done: bar.update(task, completed=done))
     note(f"{policy}: {len(result.jobs):,} jobs replayed in {result.wall_seconds:.1f} s")
     return result

@@ -148,6 +148,7 @@ class Job:
     placement: object = None  #: opaque allocation handle from the cluster
     priority: float = 0.0
     reserved_start: float | None = None  #: the start time a backfill reservation promises
+    corrections: int = 0  #: times the expected end was moved out (job outlived it)
     exit_code: int = 0
 
     def __post_init__(self) -> None:

@@ -21,7 +21,9 @@ from collections.abc import Callable, Iterable
 
 from kairos.core.actions import KillJob, StartJob
 from kairos.core.cluster import Cluster
+from kairos.core.corrections import OVERDUE_SLACK, extend_to_limit, make_correction
 from kairos.core.dependencies import dependency_status
+from kairos.core.estimate import MIN_ESTIMATE, RuntimeEstimator
 from kairos.core.jobs import Job, JobState
 from kairos.core.order import QueueOrder, make_order
 from kairos.core.policy import Backfill, Walk, make_policy
@@ -29,35 +31,29 @@ from kairos.core.profile import Unsatisfiable
 
 _PENDING, _RUNNING = JobState.PENDING, JobState.RUNNING
 
-#: Seconds a running job that outlived its expected end (and its time limit) is still
-#: assumed to need: the live controller is about to kill it.
-OVERDUE_SLACK = 1.0
-
-
-def extend_to_limit(job: Job, now: float) -> float:
-    """Default correction for a job that outlived its estimate: plan with its time
-    limit (today's Slurm behaviour); past that, assume it ends in a moment."""
-    limit_end = job.start + job.time_limit
-    return limit_end if limit_end > now else now + OVERDUE_SLACK
 
 
 class Scheduler:
     """Pending and running jobs of one cluster, and the decisions about them.
 
-    ``correct(job, now) -> new expected end`` is called when a running job outlives its
-    expected end; it must return a time after ``now``.
+    ``estimator`` (optional) predicts each job's runtime at submission and learns from
+    every job that ends; without one the scheduler plans with time limits.
+    ``correct(job, now) -> new expected end`` (or a name from
+    ``kairos.core.corrections``) is called when a running job outlives its expected end.
     """
 
     def __init__(self, cluster: Cluster, policy: str | Backfill = "easy",
                  order: str | QueueOrder = "submit", *,
-                 correct: Callable[[Job, float], float] = extend_to_limit) -> None:
+                 estimator: RuntimeEstimator | None = None,
+                 correct: str | Callable[[Job, float], float] = extend_to_limit) -> None:
         self.cluster = cluster
         self.resources = cluster.resources()
         self.policy = make_policy(policy) if isinstance(policy, str) else policy
         self.order = make_order(order) if isinstance(order, str) else order
         if hasattr(self.order, "configure"):
             self.order.configure(total_cpus=cluster.total_cpus)
-        self.correct = correct
+        self.estimator = estimator
+        self.correct = make_correction(correct) if isinstance(correct, str) else correct
         #: every pending or running job, by id
         self.jobs: dict[int, Job] = {}
         #: final state of every finished job (dependencies look here)
@@ -84,12 +80,33 @@ class Scheduler:
         if job.id in self.jobs or job.id in self.outcomes:
             raise ValueError(f"job id {job.id} is already known")
         self.resources.check(job)
+        if self.estimator is not None and job.time_min is None:
+            # Like Metastack: an explicit --time-min is the user's own estimate.
+            predicted = self.estimator.estimate(job, now)
+            job.estimate = min(max(predicted, MIN_ESTIMATE), job.time_limit)
         job.state = _PENDING
         self.jobs[job.id] = job
         if self._eligible(job, now):
             self._enqueue(job, now)
         else:
             self._waiting[job.id] = job
+
+    def adopt(self, job: Job, now: float) -> None:
+        """Take over a job that is already running (``start``, ``placement`` and
+        ``expected_end`` set): after a controller restart, or in a forecast's copy."""
+        if job.id in self.jobs or job.id in self.outcomes:
+            raise ValueError(f"job id {job.id} is already known")
+        if job.start is None or job.placement is None:
+            raise ValueError(f"job {job.id} has no start time or placement: it is not running")
+        if job.expected_end is None or job.expected_end <= now:
+            job.expected_end = max(self.correct(job, now), now + OVERDUE_SLACK * 1e-3)
+        job.state = _RUNNING
+        self.resources.allocate(job.placement)
+        self.jobs[job.id] = job
+        self.running[job.id] = job
+        insort(self._ends, (job.expected_end, job.id, job.placement))
+        self.order.job_started(job, job.start)
+        self._stale = True
 
     def end(self, job_id: int, now: float, state: JobState = JobState.COMPLETED,
             exit_code: int = 0) -> Job:
@@ -103,6 +120,8 @@ class Scheduler:
         job.end = now
         job.exit_code = exit_code
         self.order.job_ended(job, now)
+        if self.estimator is not None:
+            self.estimator.observe(job, now)
         del self.jobs[job_id]
         self.outcomes[job_id] = state
         self._stale = True
@@ -282,6 +301,7 @@ class Scheduler:
             _, job_id, placement = ends.pop(0)
             job = self.running[job_id]
             job.expected_end = max(self.correct(job, now), now + OVERDUE_SLACK * 1e-3)
+            job.corrections += 1
             insort(ends, (job.expected_end, job_id, placement))
         self._stale = True
 
@@ -342,4 +362,4 @@ class Scheduler:
         return actions
 
 
-__all__ = ["OVERDUE_SLACK", "Scheduler", "Unsatisfiable", "extend_to_limit"]
+__all__ = ["Scheduler", "Unsatisfiable"]

@@ -15,6 +15,13 @@ Definitions (times in seconds, for every simulated job that started and ended):
   ``(sum x)^2 / (n * sum x^2)``: 1 when every user sees the same average slowdown,
   ``1/n`` when one user takes all of it.
 
+Runtime estimates (what the scheduler planned with: ``job.estimate``, the requested time
+unless a predictor supplied one): ``pred_mae`` (mean absolute error, s), ``pred_under``
+(share of jobs predicted shorter than they ran), ``pred_ratio`` (mean of
+predicted / actual, runtimes floored at 1 s).  Start-time forecasts (made at
+submission, ``kairos.core.forecast``): ``forecasts`` (how many), ``forecast_p50_error``
+and ``forecast_p90_error`` of ``|forecast - actual start|`` (s).
+
 A metric that is undefined (no jobs, a zero makespan, a zero replay time) is ``None``.
 """
 
@@ -31,7 +38,7 @@ if TYPE_CHECKING:
 BSLD_BOUND = 10.0
 
 #: The keys of ``summarize``'s result that describe the run rather than measure it.
-RUN_KEYS = ("trace", "policy", "order", "procs")
+RUN_KEYS = ("trace", "policy", "order", "predictor", "correction", "procs")
 
 
 def bounded_slowdown(wait: np.ndarray, runtime: np.ndarray) -> np.ndarray:
@@ -66,6 +73,8 @@ def summarize(result: ReplayResult, *, per_user: bool = False) -> dict[str, Any]
         "trace": workload.name,
         "policy": result.policy,
         "order": result.order,
+        "predictor": getattr(result, "predictor", "user"),
+        "correction": getattr(result, "correction", "limit"),
         "procs": int(workload.procs),
         "jobs": len(result.jobs),
         "unfinished": len(result.jobs) - len(done),
@@ -73,6 +82,8 @@ def summarize(result: ReplayResult, *, per_user: bool = False) -> dict[str, Any]
         "skipped_by_reason": skipped,
     }
     out.update(_job_metrics(done, workload.procs))
+    out.update(_estimate_metrics(done))
+    out.update(_forecast_metrics(done, getattr(result, "forecasts", {}) or {}))
     users = _per_user(done)
     out["users"] = len(users)
     bslds = np.array([u["avg_bsld"] for u in users], dtype=float)
@@ -113,6 +124,29 @@ def _job_metrics(jobs: list, procs: int) -> dict[str, Any]:
         "utilization": busy / (procs * makespan) if procs > 0 and makespan > 0 else None,
         "makespan": makespan,
     }
+
+
+def _estimate_metrics(jobs: list) -> dict[str, Any]:
+    """How good the runtimes the scheduler planned with were."""
+    if not jobs:
+        return dict.fromkeys(("pred_mae", "pred_under", "pred_ratio"))
+    predicted = np.array([j.estimate for j in jobs], dtype=float)
+    actual = np.array([j.end - j.start for j in jobs], dtype=float)
+    return {
+        "pred_mae": float(np.mean(np.abs(predicted - actual))),
+        "pred_under": float(np.mean(predicted < actual)),
+        "pred_ratio": float(np.mean(np.maximum(predicted, 1.0) / np.maximum(actual, 1.0))),
+    }
+
+
+def _forecast_metrics(jobs: list, forecasts: dict[int, float]) -> dict[str, Any]:
+    """Error of the start times forecast at submission."""
+    starts = {j.id: j.start for j in jobs}
+    errors = np.array([abs(f - starts[i]) for i, f in forecasts.items() if i in starts and np.isfinite(f)])
+    if errors.size == 0:
+        return {"forecasts": 0, "forecast_p50_error": None, "forecast_p90_error": None}
+    p50, p90 = np.percentile(errors, [50, 90])
+    return {"forecasts": int(errors.size), "forecast_p50_error": float(p50), "forecast_p90_error": float(p90)}
 
 
 def _per_user(jobs: list) -> list[dict[str, Any]]:

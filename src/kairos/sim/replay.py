@@ -12,9 +12,11 @@ import heapq
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from kairos.core import Cluster, Job, Scheduler
+from kairos.core.corrections import CORRECTIONS
+from kairos.core.forecast import forecast_starts
 from kairos.sim.workload import Workload
 
 #: How often (in finished jobs) the progress callback is called.
@@ -28,6 +30,10 @@ class ReplayResult:
     order: str
     jobs: list[Job]  #: every simulated job, with start and end set
     wall_seconds: float  #: how long the replay took (for jobs/s)
+    predictor: str = "user"  #: what the scheduler planned with (job.estimate holds it)
+    correction: str = "limit"  #: how overdue expected ends were moved out
+    #: job id -> start time forecast at its submission (sampled jobs only)
+    forecasts: dict[int, float] = field(default_factory=dict)
 
 
 def fresh_copy(job: Job) -> Job:
@@ -41,17 +47,34 @@ def fresh_copy(job: Job) -> Job:
 
 
 def replay(workload: Workload, policy: str = "easy", order: str = "submit", *,
+           predictor=None, correction: str = "limit", backfill_order: str = "queue",
+           forecast_every: int = 0,
            progress: Callable[[int], None] | None = None,
            scheduler: Scheduler | None = None,
            observe: Callable[[float, Scheduler, list], None] | None = None) -> ReplayResult:
     """Simulate ``workload`` under ``policy`` and queue ``order``.
 
-    ``observe(now, scheduler, starts)`` is called after every pass (tests check
-    invariants with it).  ``scheduler`` may be supplied pre-configured (a predictor's correction, a custom
-    order); it must be empty and its cluster must match the workload's machine.
+    ``predictor``: a name from ``kairos.predict`` (a fresh, untrained one is built) or a
+    ``RuntimeEstimator``; None plans with the requested times.  ``correction`` moves the
+    expected end of a job that outlives its prediction (``kairos.core.corrections``).
+    ``backfill_order``: "queue" or "shortest" (EASY++).  ``forecast_every`` > 0
+    forecasts the start of every n-th submitted job at its submission
+    (``kairos.core.forecast``).  ``observe(now, scheduler, starts)`` is called after
+    every pass (tests check invariants with it).  ``scheduler`` may be supplied
+    pre-configured; it must be empty and its cluster must match the workload's machine.
     """
     began = time.perf_counter()
-    sched = scheduler or Scheduler(Cluster.pool(workload.procs), policy, order)
+    if isinstance(predictor, str):
+        from kairos.predict import make_predictor
+
+        predictor = make_predictor(predictor, workload=workload)
+    if scheduler is None:
+        from kairos.core.policy import make_policy
+
+        sched = Scheduler(Cluster.pool(workload.procs), make_policy(policy, backfill_order=backfill_order),
+                          order, estimator=predictor, correct=correction)
+    else:
+        sched = scheduler
     jobs = [fresh_copy(j) for j in workload.jobs]
     runtimes = workload.runtimes
     submit, end, schedule = sched.submit, sched.end, sched.schedule
@@ -60,6 +83,7 @@ def replay(workload: Workload, policy: str = "easy", order: str = "submit", *,
     n, i, done = len(jobs), 0, 0
     next_report = PROGRESS_EVERY
     inf = math.inf
+    forecasts: dict[int, float] = {}
     while i < n or running:
         t = jobs[i].submit if i < n else inf
         if running and running[0][0] <= t:
@@ -67,9 +91,14 @@ def replay(workload: Workload, policy: str = "easy", order: str = "submit", *,
             while running and running[0][0] == t:
                 end(heappop(running)[1], t)
                 done += 1
+        first = i
         while i < n and jobs[i].submit == t:
             submit(jobs[i], t)
             i += 1
+        if forecast_every:
+            wanted = [j.id for j in jobs[first:i] if j.id % forecast_every == 0]
+            if wanted:
+                forecasts.update(forecast_starts(sched, t, wanted))
         starts = schedule(t)
         for action in starts:
             heappush(running, (t + runtimes[action.job_id], action.job_id))
@@ -80,5 +109,7 @@ def replay(workload: Workload, policy: str = "easy", order: str = "submit", *,
             next_report += PROGRESS_EVERY
     if progress is not None:
         progress(done)
+    correction_name = next((k for k, f in CORRECTIONS.items() if f is sched.correct), "custom")
+    predictor_name = getattr(sched.estimator, "name", "user") if sched.estimator else "user"
     return ReplayResult(workload, sched.policy.name, sched.order.name, jobs,
-                        time.perf_counter() - began)
+                        time.perf_counter() - began, predictor_name, correction_name, forecasts)

@@ -74,6 +74,19 @@ COMPARE_COLUMNS = (
     ("jobs_per_second", "jobs/s", "jobs_per_second", "rate"),
 )
 
+#: ``kairos predict evaluate``: how good the estimates were, and what they bought.
+PREDICTION_COLUMNS = (
+    ("pred_mae", "estimate MAE", "pred_mae", "seconds"),
+    ("pred_under", "under estimated", "pred_under", "ratio"),
+    ("pred_ratio", "mean pred/actual", "pred_ratio", "fairness"),
+    ("avg_bsld", "avg bsld", "avg_bsld", "bsld"),
+    ("avg_wait", "avg wait", "avg_wait", "seconds"),
+    ("max_wait", "max wait", "max_wait", "seconds"),
+    ("forecast_p50_error", "forecast p50 err", "forecast_p50_error", "seconds"),
+    ("forecast_p90_error", "forecast p90 err", "forecast_p90_error", "seconds"),
+    ("jobs_per_second", "jobs/s", "jobs_per_second", "rate"),
+)
+
 #: One summary, in reading order: (summary key, label, kind of value).
 SUMMARY_ROWS = (
     ("jobs", "jobs simulated", "count"),
@@ -90,6 +103,11 @@ SUMMARY_ROWS = (
     ("users", "users", "count"),
     ("fairness_jain", "fairness (Jain, user avg bsld)", "fairness"),
     ("worst_user_avg_bsld", "worst user avg bsld", "bsld"),
+    ("pred_mae", "estimate mean abs error", "seconds"),
+    ("pred_under", "jobs under-estimated", "ratio"),
+    ("forecasts", "start forecasts", "count"),
+    ("forecast_p50_error", "forecast median error", "seconds"),
+    ("forecast_p90_error", "forecast p90 error", "seconds"),
     ("replay_seconds", "replay time", "wall"),
     ("jobs_per_second", "jobs/s", "rate"),
 )
@@ -113,27 +131,31 @@ def _title(summaries: Sequence[Summary]) -> str:
 
 
 def _label(summary: Summary, summaries: Sequence[Summary]) -> str:
-    """The policy, and the queue order too when the rows differ in it."""
-    if len({s["order"] for s in summaries}) > 1:
-        return f"{summary['policy']}/{summary['order']}"
-    return str(summary["policy"])
+    """The policy, plus whatever else (queue order, predictor, correction) the rows
+    differ in or is not the default."""
+    parts = [str(summary["policy"])]
+    for key, default in (("order", None), ("predictor", "user"), ("correction", "limit")):
+        values = {s.get(key, default) for s in summaries}
+        if len(values) > 1 or (default is not None and summary.get(key, default) != default):
+            parts.append(str(summary.get(key, default)))
+    return "/".join(parts)
 
 
-def compare_table(summaries: Sequence[Summary]) -> Table:
-    """One row per summary (policy), the columns of ``COMPARE_COLUMNS``."""
+def compare_table(summaries: Sequence[Summary], columns=COMPARE_COLUMNS) -> Table:
+    """One row per summary (policy), the given ``columns`` (``COMPARE_COLUMNS``)."""
     labels = [_label(s, summaries) for s in summaries]
     table = Table(title=_title(summaries), title_justify="left", box=box.SIMPLE_HEAD,
                   pad_edge=False, collapse_padding=True)
     table.add_column("policy", style="bold", no_wrap=True,
                      min_width=max(len(label) for label in labels))
-    for _, heading, _, _ in COMPARE_COLUMNS:
+    for _, heading, _, _ in columns:
         # two-word headings on two lines keep the table within 80 columns
         table.add_column(heading.replace(" ", "\n"), justify="right", no_wrap=True)
     best = _best_rows(summaries)
     for i, s in enumerate(summaries):
-        cells = [_RICH_FORMATS[kind](s.get(key)) for key, _, _, kind in COMPARE_COLUMNS]
+        cells = [_RICH_FORMATS[kind](s.get(key)) for key, _, _, kind in columns]
         cells = [f"[green]{c}[/]" if (key, i) in best else c
-                 for c, (key, _, _, _) in zip(cells, COMPARE_COLUMNS)]
+                 for c, (key, _, _, _) in zip(cells, columns)]
         table.add_row(labels[i], *cells)
     return table
 
@@ -145,7 +167,9 @@ def _best_rows(summaries: Sequence[Summary]) -> set[tuple[str, int]]:
         return set()
     best = set()
     for key, higher in (("avg_bsld", False), ("max_bsld", False), ("avg_wait", False),
-                        ("p90_wait", False), ("max_wait", False), ("utilization", True)):
+                        ("p90_wait", False), ("max_wait", False), ("utilization", True),
+                        ("pred_mae", False), ("forecast_p50_error", False),
+                        ("forecast_p90_error", False)):
         values = [(s.get(key), i) for i, s in enumerate(summaries) if s.get(key) is not None]
         if not values:
             continue
@@ -156,7 +180,8 @@ def _best_rows(summaries: Sequence[Summary]) -> set[tuple[str, int]]:
 
 def summary_table(summary: Summary) -> Table:
     """One summary as a two-column table of metric and value."""
-    table = Table(title=f"{_title([summary])} · policy {summary['policy']}",
+    table = Table(title=f"{_title([summary])} · policy {summary['policy']} · "
+                        f"estimates {summary.get('predictor', 'user')}",
                   title_justify="left", show_header=False)
     table.add_column("metric")
     table.add_column("value", justify="right")
@@ -189,12 +214,15 @@ def _columns(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plain_compare(summaries: Sequence[Summary]) -> str:
-    """The comparison table as stable columns: trace, policy, order, then the metrics
+def plain_compare(summaries: Sequence[Summary], columns=COMPARE_COLUMNS) -> str:
+    """The comparison table as stable columns: trace, policy, order, predictor,
+    correction, then the metrics
     in ``COMPARE_COLUMNS`` order (seconds for waits, a fraction for utilization)."""
-    header = ["trace", "policy", "order", *(plain for _, _, plain, _ in COMPARE_COLUMNS)]
-    rows = [[str(s["trace"]), str(s["policy"]), str(s["order"]),
-             *(_PLAIN_FORMATS[kind](s.get(key)) for key, _, _, kind in COMPARE_COLUMNS)]
+    header = ["trace", "policy", "order", "predictor", "correction",
+              *(plain for _, _, plain, _ in columns)]
+    rows = [[str(s["trace"]), str(s["policy"]), str(s["order"]), str(s.get("predictor", "user")),
+             str(s.get("correction", "limit")),
+             *(_PLAIN_FORMATS[kind](s.get(key)) for key, _, _, kind in columns)]
             for s in summaries]
     return _columns(header, rows)
 
@@ -225,7 +253,8 @@ def plain_per_user(summaries: Sequence[Summary]) -> str:
 
 
 def render(summaries: Sequence[Summary], file: IO[str] | None = None, *,
-           compare: bool | None = None, rich: bool | None = None) -> None:
+           compare: bool | None = None, rich: bool | None = None,
+           columns=COMPARE_COLUMNS) -> None:
     """Write ``summaries`` to ``file`` (stdout by default).
 
     ``compare`` picks the comparison table (default: when there is more than one
@@ -239,14 +268,14 @@ def render(summaries: Sequence[Summary], file: IO[str] | None = None, *,
         rich = file.isatty()
     with_users = [s for s in summaries if "per_user" in s]
     if not rich:
-        parts = [plain_compare(summaries)] if compare else [plain_summary(s) for s in summaries]
+        parts = [plain_compare(summaries, columns)] if compare else [plain_summary(s) for s in summaries]
         if with_users:
             parts.append(plain_per_user(with_users))
         file.write("\n".join(parts))
         return
     console = Console(file=file)
     if compare:
-        console.print(compare_table(summaries))
+        console.print(compare_table(summaries, columns))
     else:
         for s in summaries:
             console.print(summary_table(s))

@@ -7,6 +7,10 @@ jobs may then only start where they delay none of those reservations.
 
 * ``fcfs``: no backfilling; the walk stops at the first job that does not fit.
 * ``easy``: depth 1 - the first job that does not fit is protected (EASY, Lifka 1995).
+* ``backfill_order="shortest"``: once the reservations are handed out, the remaining
+  jobs are tried shortest estimate first instead of in queue order (EASY++, Tsafrir,
+  Etsion & Feitelson 2007): which job gets a hole matters as much as how well its
+  runtime is known.
 * ``conservative``: unbounded depth - every waiting job holds a reservation, and
   reservations are promises: they persist from pass to pass and only ever move earlier
   (Mu'alem & Feitelson 2001 "compression").  A fresh pass puts every old promise back
@@ -23,6 +27,9 @@ from kairos.core.jobs import Job, JobState
 from kairos.core.profile import Unsatisfiable
 
 _PENDING = JobState.PENDING
+
+#: How backfill candidates are tried once the reservations are handed out.
+BACKFILL_ORDERS = ("queue", "shortest")
 
 
 @dataclass(slots=True)
@@ -42,10 +49,14 @@ class Walk:
 class Backfill:
     """A queue walk with ``reservation_depth`` reservations (None = every job)."""
 
-    def __init__(self, name: str, reservation_depth: int | None, *, backfill: bool = True) -> None:
-        self.name = name
+    def __init__(self, name: str, reservation_depth: int | None, *, backfill: bool = True,
+                 backfill_order: str = "queue") -> None:
+        if backfill_order not in BACKFILL_ORDERS:
+            raise ValueError(f"unknown backfill order {backfill_order!r}; choose one of: {', '.join(BACKFILL_ORDERS)}")
+        self.name = name if backfill_order == "queue" else f"{name}+{backfill_order}"
         self.reservation_depth = reservation_depth
         self.backfill = backfill
+        self.backfill_order = backfill_order
         #: conservative promises persist across passes (see module docstring)
         self.keeps_promises = reservation_depth is None
 
@@ -69,6 +80,9 @@ class Backfill:
             i += 1
             if job.state is not _PENDING:
                 continue
+            if walk.reserved >= depth and self.backfill_order == "shortest":
+                starts += self._shortest_first(queue, i - 1, profile, now)
+                break
             d = job.estimate
             if held:
                 promise = held.pop(job.id, None)
@@ -105,4 +119,25 @@ class Backfill:
                 if room <= 0:
                     break  # nothing can start now, and no more reservations to hand out
         walk.scanned = n
+        return starts
+
+    @staticmethod
+    def _shortest_first(queue: list[Job], i: int, profile, now: float) -> list[tuple[Job, object]]:
+        """Try the pending jobs from queue position ``i`` on, shortest estimate first."""
+        rest = sorted((j for j in queue[i:] if j.state is _PENDING), key=lambda j: j.estimate)
+        starts = []
+        room = profile.headroom()
+        for job in rest:
+            if job.request.cpus_per_node > room:
+                job.reason = "Priority"
+                continue
+            placement = profile.fits_now(job, job.estimate)
+            if placement is None:
+                job.reason = "Priority"
+                continue
+            profile.reserve(placement, now, now + job.estimate)
+            starts.append((job, placement))
+            room = profile.headroom()
+            if room <= 0:
+                break
         return starts
