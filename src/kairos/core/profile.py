@@ -140,18 +140,21 @@ class PoolProfile:
         if n > self.capacity:
             raise Unsatisfiable(f"job {job.id} asks for {n} processors; the machine has {self.capacity}")
         T, F = self.T, self.F
+        size = len(T)
         i = 0
         while True:
-            if i == len(T) and not self._extend():
-                raise Unsatisfiable(f"job {job.id} never fits: {n} processors are never free")
+            if i == size:
+                if not self._extend():
+                    raise Unsatisfiable(f"job {job.id} never fits: {n} processors are never free")
+                size += 1
             if F[i] < n:
                 i += 1
                 continue
             end = T[i] + duration
             j = i + 1
-            while j < len(T) and T[j] < end and F[j] >= n:
+            while j < size and F[j] >= n and T[j] < end:
                 j += 1
-            if j == len(T) or T[j] >= end:
+            if j == size or T[j] >= end:
                 return T[i], n
             i = j
 
