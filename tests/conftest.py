@@ -31,6 +31,17 @@ def traces_dir() -> Path | None:
     return None
 
 
+def real_trace(stem: str) -> Path:
+    """The real trace file named ``stem`` (e.g. ``KTH-SP2-1996-2.1-cln``), or skip."""
+    folder = traces_dir()
+    if folder is None:
+        pytest.skip("no trace folder: set KAIROS_TRACES or put traces in ../shared/traces")
+    for suffix in (".swf.gz", ".swf"):
+        if (folder / f"{stem}{suffix}").exists():
+            return folder / f"{stem}{suffix}"
+    pytest.skip(f"{stem} not in {folder} (KAIROS_TRACES names the trace folder)")
+
+
 @pytest.fixture
 def trace_path():
     """``trace_path("KTH-SP2")``: the path of a real trace, or skip the test."""

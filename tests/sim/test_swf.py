@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import gzip
-import os
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.conftest import real_trace
 from kairos.sim.swf import (
     FIELDS,
     SwfError,
@@ -46,24 +46,6 @@ def swf(tmp_path: Path, body: str, header: str = HEADER, name: str = "t.swf") ->
     p = tmp_path / name
     p.write_text(header + body)
     return p
-
-
-def traces_dir() -> Path | None:
-    env = os.environ.get("KAIROS_TRACES")
-    if env:
-        return Path(env) if Path(env).is_dir() else None
-    here = Path(__file__).resolve().parents[2] / ".." / "shared" / "traces"
-    return here if here.is_dir() else None
-
-
-def real_trace(stem: str) -> Path:
-    folder = traces_dir()
-    if folder is None:
-        pytest.skip("no trace folder: set KAIROS_TRACES or put traces in ../shared/traces")
-    for suffix in (".swf.gz", ".swf"):
-        if (folder / f"{stem}{suffix}").exists():
-            return folder / f"{stem}{suffix}"
-    pytest.skip(f"{stem} not in {folder} (KAIROS_TRACES names the trace folder)")
 
 
 # --- reading -----------------------------------------------------------------------------

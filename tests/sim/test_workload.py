@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.conftest import real_trace, traces_dir
 from kairos.core.jobs import Request
 from kairos.sim.swf import SwfError, read_swf, write_swf
 from kairos.sim.workload import (
@@ -33,24 +33,6 @@ def write(tmp_path: Path, lines: list[str], header: str = "; MaxProcs: 64\n", na
     p = tmp_path / name
     p.write_text(header + "".join(line + "\n" for line in lines))
     return p
-
-
-def traces_dir() -> Path | None:
-    env = os.environ.get("KAIROS_TRACES")
-    if env:
-        return Path(env) if Path(env).is_dir() else None
-    here = Path(__file__).resolve().parents[2] / ".." / "shared" / "traces"
-    return here if here.is_dir() else None
-
-
-def real_trace(stem: str) -> Path:
-    folder = traces_dir()
-    if folder is None:
-        pytest.skip("no trace folder: set KAIROS_TRACES or put traces in ../shared/traces")
-    for suffix in (".swf.gz", ".swf"):
-        if (folder / f"{stem}{suffix}").exists():
-            return folder / f"{stem}{suffix}"
-    pytest.skip(f"{stem} not in {folder} (KAIROS_TRACES names the trace folder)")
 
 
 # --- conversion rules ----------------------------------------------------------------------
