@@ -141,6 +141,24 @@ def render(results: list[dict], traces: list[str]) -> str:
         ratio = best["max_wait"] / base["max_wait"] if base["max_wait"] else None
         out.append(f"| {t} | {fmt(base['avg_bsld'])} | " + " | ".join(cells)
                    + f" | {best['predictor']}+{best['correction']}+shortest | {-100 * gain:+.0f}% | {fmt(ratio, 2)} |")
+    out.append("\n### Best configuration whose maximum wait stays within 1.5x of EASY with user estimates\n")
+    out.append("| trace | EASY user | best within the limit | avg bsld | vs EASY user | max wait ratio | best with ml | avg bsld | max wait ratio |")
+    out.append("|---|---:|---|---:|---:|---:|---|---:|---:|")
+    for t in traces:
+        base = by.get((t, "user", "queue", "limit"))
+        if base is None:
+            continue
+        ok = [r for r in results if r["trace"] == t and r["predictor"] != "oracle"
+              and base["max_wait"] and r["max_wait"] <= 1.5 * base["max_wait"]]
+        if not ok:
+            continue
+        best = min(ok, key=lambda r: r["avg_bsld"])
+        mls = [r for r in ok if r["predictor"] == "ml"]
+        ml = min(mls, key=lambda r: r["avg_bsld"]) if mls else None
+        name = lambda r: f"{r['predictor']}+{r['correction']}+{r['backfill_order']}"  # noqa: E731
+        out.append(f"| {t} | {fmt(base['avg_bsld'])} | {name(best)} | {fmt(best['avg_bsld'])} | "
+                   f"{100 * (best['avg_bsld'] / base['avg_bsld'] - 1):+.0f}% | {best['max_wait'] / base['max_wait']:.2f} | "
+                   + (f"{name(ml)} | {fmt(ml['avg_bsld'])} | {ml['max_wait'] / base['max_wait']:.2f} |" if ml else "- | - | - |"))
     out.append("\n### Cost: replay speed with each predictor (jobs/s, plain EASY, forecasts included)\n")
     out.append("| trace | " + " | ".join(PREDICTORS) + " |")
     out.append("|---|" + "---:|" * len(PREDICTORS))
