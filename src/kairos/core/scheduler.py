@@ -24,7 +24,7 @@ from kairos.core.cluster import Cluster
 from kairos.core.corrections import OVERDUE_SLACK, extend_to_limit, make_correction
 from kairos.core.dependencies import dependency_status
 from kairos.core.estimate import MIN_ESTIMATE, RuntimeEstimator
-from kairos.core.jobs import Job, JobState
+from kairos.core.jobs import DependencyKind, Job, JobState
 from kairos.core.order import QueueOrder, make_order
 from kairos.core.policy import Backfill, Walk, make_policy
 from kairos.core.profile import Unsatisfiable
@@ -334,8 +334,6 @@ class Scheduler:
 
     def _singleton_blocked(self, job: Job) -> bool:
         """A ``singleton`` job may not run beside a running job of the same user and name."""
-        from kairos.core.jobs import DependencyKind
-
         if not any(d.kind is DependencyKind.SINGLETON for d in job.dependencies):
             return False
         return any(o.user == job.user and o.name == job.name for o in self.running.values())
