@@ -506,3 +506,59 @@ def test_simultaneous_events_are_ordered_ends_cancels_submits_pass():
 def test_handle_rejects_an_unknown_event():
     with pytest.raises(TypeError, match="unknown event"):
         handle(one_node(), object())
+
+
+# -- array throttles, requeue and time-limit updates (what the live controller needs) -----
+
+
+def test_array_limit_runs_at_most_that_many_tasks_at_once():
+    # 4 CPUs, five 1-CPU tasks of array 10 with %2: two run at 0, the rest wait with
+    # JobArrayTaskLimit.  Task 10 ends at 5: exactly one more (12) starts at 5.
+    s = one_node()
+    for i in range(5):
+        s.submit(job(10 + i, array_job_id=10, array_task_id=i, array_limit=2), 0)
+    assert sorted(started(s.schedule(0))) == [10, 11]
+    assert {j.id: j.reason for j in s.pending()}[12] == "JobArrayTaskLimit"
+    s.end(10, 5)
+    assert started(s.schedule(5)) == {12: 5}
+    s.check_invariants()
+
+
+def test_array_limit_counts_adopted_tasks():
+    s = one_node()
+    running = job(10, array_job_id=10, array_task_id=0, array_limit=1)
+    running.start, running.placement = 0.0, s.resources.place(running, s.resources.free, {})
+    running.expected_end = 100.0
+    s.adopt(running, 1)
+    s.submit(job(11, array_job_id=10, array_task_id=1, array_limit=1), 1)
+    assert started(s.schedule(1)) == {}
+    s.end(10, 2)
+    assert started(s.schedule(2)) == {11: 2}
+
+
+def test_requeue_puts_a_finished_job_back_under_its_id():
+    s = one_node(cpus=1)
+    s.submit(job(1), 0)
+    s.schedule(0)
+    done = s.end(1, 10, JobState.FAILED, exit_code=1)
+    s.requeue(done, 20)
+    assert started(s.schedule(20)) == {1: 20}
+    assert 1 not in s.outcomes
+    with pytest.raises(ValueError, match="only a finished job"):
+        s.requeue(s.jobs[1], 21)
+
+
+def test_time_limit_update_replans_a_running_job():
+    # One CPU.  J1 (limit 100) runs; J2 (limit 50) waits, reserved at 100.  Cutting J1's
+    # limit to 30 moves J2's reservation to 30; J1 ending at 30 starts J2 then.
+    s = one_node(cpus=1)
+    s.submit(job(1, limit=100), 0)
+    s.submit(job(2, limit=50), 0)
+    s.schedule(0)
+    assert s.reservations[2] == 100
+    s.set_time_limit(1, 30, 5)
+    s.schedule(5)
+    assert s.reservations[2] == 30
+    assert s.jobs[1].expected_end == 30
+    with pytest.raises(ValueError, match="positive"):
+        s.set_time_limit(1, 0, 6)

@@ -138,6 +138,8 @@ class Job:
     array_job_id: int | None = None
     array_task_id: int | None = None
     meta: dict = field(default_factory=dict)  #: opaque to the core (trace fields, paths)
+    #: at most this many tasks of the array run at once (``--array=0-99%4``)
+    array_limit: int | None = None
 
     # Decided by the scheduler.
     state: JobState = JobState.PENDING

@@ -72,6 +72,8 @@ class Scheduler:
         self._walk: Walk | None = None
         self._stale = True
         self._last_recalc = -math.inf
+        #: running tasks per array job id (for ``%limit`` throttles)
+        self._array_running: dict[int, int] = {}
 
     # ----------------------------------------------------------------- what happened
 
@@ -105,6 +107,7 @@ class Scheduler:
         self.jobs[job.id] = job
         self.running[job.id] = job
         insort(self._ends, (job.expected_end, job.id, job.placement))
+        self._count_array_task(job, +1)
         self.order.job_started(job, job.start)
         self._stale = True
 
@@ -116,6 +119,7 @@ class Scheduler:
         i = bisect_left(ends, (job.expected_end, job_id))
         del ends[i]
         self.resources.release(job.placement)
+        self._count_array_task(job, -1)
         job.state = state
         job.end = now
         job.exit_code = exit_code
@@ -139,6 +143,32 @@ class Scheduler:
         self.outcomes[job_id] = JobState.CANCELLED
         del self.jobs[job_id]
         return []
+
+    def requeue(self, job: Job, now: float) -> None:
+        """Put a finished job back in the queue under its own id (``scontrol requeue``)."""
+        if job.id in self.jobs:
+            raise ValueError(f"job {job.id} is {self.jobs[job.id].state.name}; only a finished job can be requeued")
+        self.outcomes.pop(job.id, None)
+        job.start = job.end = job.expected_end = job.placement = job.reserved_start = None
+        job.corrections = 0
+        job.exit_code = 0
+        self.submit(job, now)
+
+    def set_time_limit(self, job_id: int, limit: float, now: float) -> None:
+        """Change a job's time limit (``scontrol update TimeLimit=``).  A running job
+        planned on its limit is re-planned on the new one."""
+        if limit <= 0:
+            raise ValueError(f"a time limit must be positive (got {limit})")
+        job = self.jobs[job_id]
+        planned_on_limit = job.estimate < 0 or job.estimate >= job.time_limit
+        job.time_limit = limit
+        if job.estimate >= 0:
+            job.estimate = min(job.estimate, limit)
+        if job.state is _RUNNING:
+            runtime = limit if planned_on_limit else job.estimate
+            self.set_expected_end(job_id, max(job.start + runtime, now))
+        else:
+            self._stale = True
 
     def hold(self, job_id: int) -> None:
         job = self._pending(job_id)
@@ -205,6 +235,12 @@ class Scheduler:
                     self._waiting[job.id] = job
                     job.reason = "Dependency"
                     continue
+                if job.array_limit is not None and self._array_full(job):
+                    # Sibling tasks started earlier in this very pass.
+                    self._drop_pending(job)
+                    self._waiting[job.id] = job
+                    job.reason = "JobArrayTaskLimit"
+                    continue
                 actions.append(self._start(job, placement, now))
             # Starts may satisfy "after:" dependencies: admit those jobs in this same pass.
             if not (actions and self._waiting and self._admit_waiting(now)):
@@ -259,6 +295,7 @@ class Scheduler:
         insort(self._ends, (job.expected_end, job.id, placement))
         self.running[job.id] = job
         self._dead += 1
+        self._count_array_task(job, +1)
         self.order.job_started(job, now)
         return StartJob(job.id, now, placement, job.expected_end)
 
@@ -320,7 +357,18 @@ class Scheduler:
             if status != "ok":
                 job.reason = status
                 return False
+        if job.array_limit is not None and self._array_full(job):
+            job.reason = "JobArrayTaskLimit"
+            return False
         return True
+
+    def _array_full(self, job: Job) -> bool:
+        return self._array_running.get(job.array_job_id, 0) >= job.array_limit
+
+    def _count_array_task(self, job: Job, delta: int) -> None:
+        if job.array_limit is not None:
+            key = job.array_job_id
+            self._array_running[key] = self._array_running.get(key, 0) + delta
 
     def _admit_waiting(self, now: float) -> bool:
         """Queue the waiting jobs that became eligible; True if any did."""
