@@ -19,7 +19,7 @@ import typer
 from typer.core import TyperGroup
 
 from kairos import __version__
-from kairos.cli import predict, simulate, traces
+from kairos.cli import cluster, predict, simulate, traces
 
 
 def error(message: str) -> None:
@@ -83,3 +83,7 @@ def main(
 app.command("simulate")(simulate.simulate)
 app.add_typer(traces.app, name="traces")
 app.add_typer(predict.app, name="predict")
+app.command("up")(cluster.up)
+app.command("down")(cluster.down)
+app.command("status")(cluster.status)
+app.command("shims")(cluster.shims)

@@ -1,0 +1,183 @@
+"""The CLI's side of the API: HTTP over the controller's Unix socket, standard library only.
+
+The Slurm-compatible commands import this and nothing heavier, so ``squeue`` starts in
+tens of milliseconds.  ``connect()`` finds the socket (``$KAIROS_SOCKET``, else
+``$KAIROS_HOME/kairos.sock``, else ``~/.kairos/kairos.sock``) and, when nothing answers
+there and the socket is this user's own, starts a controller in the background first
+(the zero-setup default); only that path imports the server.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import socket
+from pathlib import Path
+from urllib.parse import quote, urlencode
+
+API = "/api/v1"
+
+
+class ApiError(Exception):
+    """The controller refused a request (``status``) or could not be reached (0)."""
+
+    def __init__(self, message: str, status: int = 0) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+def home() -> Path:
+    return Path(os.environ.get("KAIROS_HOME") or Path.home() / ".kairos")
+
+
+def socket_path() -> Path:
+    explicit = os.environ.get("KAIROS_SOCKET")
+    return Path(explicit) if explicit else home() / "kairos.sock"
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path: str, timeout: float) -> None:
+        super().__init__("kairos", timeout=timeout)
+        self._path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        sock.connect(self._path)
+        self.sock = sock
+
+
+class Client:
+    """One keep-alive connection to the controller; methods mirror the API routes."""
+
+    def __init__(self, path: Path | str, timeout: float = 60.0) -> None:
+        self.path = str(path)
+        self.timeout = timeout
+        self._conn: _UnixConnection | None = None
+
+    # -- transport ----------------------------------------------------------------------
+
+    def request(self, method: str, url: str, body=None, query: dict | None = None):
+        if query:
+            pairs = [(k, v) for k, v in query.items() if v is not None and v != [] and v is not False]
+            if pairs:
+                url += "?" + urlencode(
+                    [(k, ",".join(map(str, v)) if isinstance(v, (list, tuple)) else
+                      ("true" if v is True else v)) for k, v in pairs])
+        payload = None if body is None else json.dumps(body).encode()
+        headers = {"Content-Type": "application/json"} if payload is not None else {}
+        for attempt in (0, 1):
+            conn = self._conn or _UnixConnection(self.path, self.timeout)
+            try:
+                conn.request(method, API + url, body=payload, headers=headers)
+                response = conn.getresponse()
+                data = response.read()
+                self._conn = conn
+                break
+            except (ConnectionError, http.client.RemoteDisconnected, BrokenPipeError):
+                conn.close()
+                self._conn = None
+                if attempt:
+                    raise ApiError(f"lost the connection to the controller at {self.path}")
+            except FileNotFoundError:
+                raise ApiError(f"no controller at {self.path} (start one with `kairos up`)")
+        try:
+            result = json.loads(data) if data else None
+        except ValueError:
+            result = {"detail": data.decode(errors="replace").strip()}
+        if response.status >= 400:
+            detail = result.get("detail") if isinstance(result, dict) else result
+            if isinstance(detail, list):  # a validation error: say which field
+                detail = "; ".join(f"{'.'.join(map(str, d.get('loc', [])[1:]))}: {d.get('msg')}"
+                                   for d in detail)
+            raise ApiError(str(detail), response.status)
+        return result
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    # -- jobs ---------------------------------------------------------------------------
+
+    def submit(self, spec: dict) -> dict:
+        return self.request("POST", "/jobs", spec)
+
+    def jobs(self, *, users=None, ids=None, states=None, partitions=None, names=None,
+             start: bool = False, all_states: bool = False) -> list[dict]:
+        return self.request("GET", "/jobs", query={
+            "users": users, "ids": ids, "states": states, "partitions": partitions,
+            "names": names, "start": start, "all_states": all_states})
+
+    def job(self, job_id: str) -> dict:
+        return self.request("GET", f"/jobs/{quote(str(job_id))}")
+
+    def cancel(self, *, ids=None, users=None, names=None, states=None, partitions=None,
+               signal=None, batch: bool = False) -> dict:
+        return self.request("POST", "/jobs/cancel", {
+            "ids": ids, "users": users, "names": names, "states": states,
+            "partitions": partitions, "signal": signal})
+
+    def hold(self, ids) -> dict:
+        return self.request("POST", "/jobs/hold", {"ids": list(ids)})
+
+    def release(self, ids) -> dict:
+        return self.request("POST", "/jobs/release", {"ids": list(ids)})
+
+    def requeue(self, ids) -> dict:
+        return self.request("POST", "/jobs/requeue", {"ids": list(ids)})
+
+    def update(self, job_id: str, fields: dict) -> dict:
+        return self.request("PATCH", f"/jobs/{quote(str(job_id))}", fields)
+
+    # -- the cluster and accounting ------------------------------------------------------
+
+    def nodes(self) -> list[dict]:
+        return self.request("GET", "/nodes")
+
+    def partitions(self) -> list[dict]:
+        return self.request("GET", "/partitions")
+
+    def status(self) -> dict:
+        return self.request("GET", "/status")
+
+    def accounting(self, *, ids=None, users=None, states=None, start=None, end=None,
+                   all_users: bool = False) -> list[dict]:
+        return self.request("GET", "/accounting", query={
+            "ids": ids, "users": users, "states": states, "start": start, "end": end})
+
+    def priority(self, *, ids=None, users=None) -> list[dict]:
+        return self.request("GET", "/priority", query={"ids": ids, "users": users})
+
+    def shares(self, *, users=None) -> list[dict]:
+        return self.request("GET", "/shares", query={"users": users})
+
+
+def answers(path: Path) -> bool:
+    """Is a controller listening on ``path``?"""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(1)
+            s.connect(str(path))
+        return True
+    except OSError:
+        return False
+
+
+def connect(*, autostart: bool = True) -> Client:
+    """A client for this user's controller, started first if need be (see the module
+    docstring).  A controller named by ``$KAIROS_SOCKET`` is never started here."""
+    path = socket_path()
+    if not answers(path):
+        if not autostart or os.environ.get("KAIROS_SOCKET"):
+            raise ApiError(f"no controller answers at {path}; start one with `kairos up`")
+        from kairos.server.config import load_settings
+        from kairos.server.daemon import start_background
+
+        try:
+            start_background(load_settings())
+        except RuntimeError as e:
+            raise ApiError(str(e)) from None
+    return Client(path)

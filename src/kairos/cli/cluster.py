@@ -1,0 +1,110 @@
+"""``kairos up``, ``kairos down``, ``kairos status``, ``kairos shims``: the local controller.
+
+``kairos sbatch`` starts a controller by itself when none runs; these commands manage
+it explicitly.  Stopping a controller leaves running jobs to their supervisors; the
+next ``kairos up`` adopts them.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(add_completion=False)
+
+
+def _settings():
+    from kairos.server.config import load_settings
+
+    return load_settings()
+
+
+@app.command("up")
+def up(
+    foreground: Annotated[bool, typer.Option(
+        "--foreground", "-f", help="Run in this terminal instead of in the background.")] = False,
+) -> None:
+    """Start the local controller (SQLite under $KAIROS_HOME, this machine as the node)."""
+    from kairos.server import daemon
+
+    settings = _settings()
+    pid = daemon.running_pid(settings)
+    if pid is not None:
+        typer.echo(f"kairos: controller already running (pid {pid}) at {settings.socket_path}")
+        return
+    if foreground:
+        daemon.serve(settings)
+        return
+    try:
+        pid = daemon.start_background(settings)
+    except RuntimeError as e:
+        raise ValueError(str(e)) from None
+    typer.echo(f"kairos: controller started (pid {pid}); socket {settings.socket_path}, "
+               f"log {settings.log_path}")
+
+
+@app.command("down")
+def down() -> None:
+    """Stop the local controller.  Running jobs keep running."""
+    from kairos.server import daemon
+
+    settings = _settings()
+    pid = daemon.stop(settings)
+    if pid is None:
+        typer.echo("kairos: no controller running")
+    else:
+        typer.echo(f"kairos: controller stopped (pid {pid})")
+
+
+@app.command("status")
+def status(
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Is a controller running, and what is it doing."""
+    from kairos.cli.client import ApiError, answers, connect, socket_path
+
+    path = socket_path()
+    if not answers(path):
+        typer.echo(f"kairos: no controller at {path} (start one with `kairos up`)")
+        raise typer.Exit(1)
+    try:
+        info = connect(autostart=False).status()
+    except ApiError as e:
+        raise ValueError(e.message) from None
+    if json_out:
+        import json
+
+        typer.echo(json.dumps(info, indent=2))
+        return
+    jobs = ", ".join(f"{n} {s.lower()}" for s, n in sorted(info["jobs"].items())) or "no jobs"
+    typer.echo(f"controller  pid {info['pid']} (user {info['user']}), up {info['uptime']:.0f} s\n"
+               f"cluster     {info['cluster']}\n"
+               f"database    {info['database']}\n"
+               f"home        {info['home']}\n"
+               f"jobs        {jobs}\n"
+               f"passes      {info['passes']} (last {info['last_pass_seconds'] * 1000:.1f} ms)")
+
+
+@app.command("shims")
+def shims(
+    directory: Annotated[Path, typer.Argument(help="Where to write sbatch, squeue, ...")],
+) -> None:
+    """Write `sbatch`, `squeue`, ... commands that run Kairos; put DIRECTORY on PATH."""
+    from kairos.cli.entry import SLURM_COMMANDS
+
+    directory.mkdir(parents=True, exist_ok=True)
+    for name in SLURM_COMMANDS:
+        path = directory / name
+        path.write_text(
+            f"#!{sys.executable}\n"
+            "import sys\n"
+            "from kairos.cli.entry import run_slurm_command\n"
+            f"sys.exit(run_slurm_command({name!r}, sys.argv[1:]))\n")
+        path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    typer.echo(f"kairos: wrote {', '.join(SLURM_COMMANDS)} to {directory}; "
+               f"add it to PATH: export PATH={directory}:$PATH")

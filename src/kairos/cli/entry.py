@@ -1,0 +1,42 @@
+"""The ``kairos`` executable: Slurm-compatible commands first, everything else by Typer.
+
+``kairos sbatch|squeue|scancel|scontrol|sinfo|sacct|sprio|sshare ...`` go straight to
+their argparse implementations in ``kairos.cli.slurm`` without importing Typer, Rich or
+the server, so they start about as fast as Python does.  The same functions back the
+optional shims (``kairos shims DIR`` writes ``DIR/sbatch`` and friends).
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+SLURM_COMMANDS = ("sbatch", "squeue", "scancel", "scontrol", "sinfo", "sacct", "sprio", "sshare")
+
+
+def run_slurm_command(name: str, argv: list[str]) -> int:
+    module = importlib.import_module(f"kairos.cli.slurm.{name}")
+    try:
+        return module.main(argv)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] in SLURM_COMMANDS:
+        sys.exit(run_slurm_command(sys.argv[1], sys.argv[2:]))
+    from kairos.cli.main import app
+
+    app()
+
+
+def shim() -> None:
+    """Entry point of a shim: the command is the program's own name."""
+    import os
+
+    name = os.path.basename(sys.argv[0])
+    if name not in SLURM_COMMANDS:
+        sys.exit(f"kairos: {name} is not a Slurm command Kairos provides")
+    sys.exit(run_slurm_command(name, sys.argv[1:]))

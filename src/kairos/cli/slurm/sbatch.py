@@ -1,0 +1,93 @@
+"""``sbatch``: submit a batch script to the Kairos controller, as Slurm's sbatch does.
+
+Parsing lives in ``kairos.slurm.sbatch`` (pure); this module adds the I/O: the
+working directory, environment, clock and host name, reading a script from standard
+input, the call to the controller and what sbatch prints.  Failures print
+``sbatch: error: <message>`` on standard error and return 1.  (Slurm 22.05 itself
+exits with 255 for some option errors, such as an unknown option or a bad ``--time``,
+and 1 for the rest; Kairos uses 1 for all.)
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kairos.slurm.sbatch import SbatchRequest
+
+ERROR_STATUS = 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run sbatch with ``argv`` (default: the process's arguments); the exit status."""
+    from kairos.slurm.sbatch import SbatchError
+
+    args = sys.argv[1:] if argv is None else list(argv)
+    try:
+        request = _parse(args)
+    except SbatchError as error:
+        return _fail(str(error))
+    if isinstance(request, int):
+        return request
+    return _submit(request)
+
+
+def _parse(args: list[str]) -> SbatchRequest | int:
+    """The parsed request, or the exit status when the command line only asked for
+    help, usage or the version."""
+    import os
+    import socket
+    import time
+
+    from kairos.slurm.sbatch import parse_command_line, parse_sbatch
+
+    command_line = parse_command_line(args)
+    if command_line.info is not None:
+        _print_info(command_line.info)
+        return 0
+    stdin_text = None
+    if command_line.script_path is None and command_line.wrap is None:
+        stdin_text = sys.stdin.read()
+    return parse_sbatch(args, stdin_text=stdin_text, cwd=os.getcwd(), env=os.environ,
+                        now=time.time(), submit_host=socket.gethostname())
+
+
+def _print_info(info: str) -> None:
+    from kairos import __version__
+    from kairos.slurm.sbatch import usage_text
+
+    text = usage_text()
+    if info == "version":
+        print(f"kairos {__version__} (sbatch)")
+    elif info == "usage":
+        print(text.splitlines()[0])
+    else:
+        print(text, end="")
+
+
+def _submit(request: SbatchRequest) -> int:
+    from kairos.cli.client import ApiError, connect
+    from kairos.slurm.sbatch import forecast_message, submitted_message
+
+    spec = request.spec
+    try:
+        result = connect().submit(spec.to_json())
+    except ApiError as error:
+        return _fail(f"Batch job submission failed: {error.message}")
+    except OSError as error:
+        return _fail(f"cannot reach the Kairos controller: {error}")
+    if spec.test_only:
+        print(forecast_message(result), file=sys.stderr)
+    else:
+        print(submitted_message(result, request.parsable))
+    return 0
+
+
+def _fail(message: str) -> int:
+    print(f"sbatch: error: {message}", file=sys.stderr)
+    return ERROR_STATUS
+
+
+if __name__ == "__main__":
+    sys.exit(main())

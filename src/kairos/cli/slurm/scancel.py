@@ -1,0 +1,151 @@
+"""``scancel``: cancel or signal jobs, with Slurm 22.05's options and messages.
+
+Jobs are named by id (``12``, ``12_3``, ``12_[1-3]``; several, by spaces or commas)
+and/or picked by filters: ``-u/--user`` (``--me``), ``-n/--name``, ``-t/--state``
+(pending, running or suspended only, as in Slurm), ``-p/--partition``.  With neither,
+scancel refuses (``No job identification provided``), as Slurm does.  ``-s/--signal``
+sends a signal (a name with or without ``SIG``, or a number) instead of cancelling;
+``-b/--batch`` signals only the batch shell, ``-f/--full`` (the default in Kairos)
+the whole job.  ``-v`` says what was done.  ``-i/--interactive`` is refused: Kairos
+commands never prompt.
+"""
+
+from __future__ import annotations
+
+import signal as signals
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from kairos.cli.slurm._query import (
+    SlurmArgumentParser, UsageError, add_list_option, current_user, parse_job_ids,
+    resolve_users, run_command,
+)
+from kairos.slurm.formats import JobState, UnknownStateError
+
+PROG = "scancel"
+
+#: The states scancel may select by, as in Slurm.
+_CANCELLABLE = (JobState.PENDING, JobState.RUNNING, JobState.SUSPENDED)
+
+
+@dataclass(frozen=True)
+class CancelOptions:
+    """What an scancel command line asks for."""
+
+    ids: list[str] | None = None
+    users: list[str] | None = None
+    names: list[str] | None = None
+    states: list[str] | None = None
+    partitions: list[str] | None = None
+    signal: int | None = None
+    batch: bool = False
+    verbose: bool = False
+    quiet: bool = False
+
+
+def build_parser() -> SlurmArgumentParser:
+    parser = SlurmArgumentParser(PROG, "Cancel or signal jobs (Slurm-compatible).",
+                                 help_short=True)
+    parser.add_argument("job_ids", nargs="*", metavar="JOB_ID",
+                        help="job ids: 12, 12_3, 12_[1-3] (commas or spaces)")
+    add_list_option(parser, "-u", "--user", dest="users", metavar="USER",
+                    help="jobs of this user")
+    parser.add_argument("--me", action="store_true", help="my jobs")
+    add_list_option(parser, "-n", "--name", "--jobname", dest="names", metavar="NAME",
+                    help="jobs with this name")
+    add_list_option(parser, "-t", "--state", dest="states", metavar="STATE",
+                    help="PENDING, RUNNING or SUSPENDED")
+    add_list_option(parser, "-p", "--partition", dest="partitions", metavar="PARTITION",
+                    help="jobs in this partition")
+    parser.add_argument("-s", "--signal", metavar="SIGNAL",
+                        help="send this signal instead of cancelling")
+    parser.add_argument("-b", "--batch", action="store_true",
+                        help="signal only the batch shell")
+    parser.add_argument("-f", "--full", action="store_true",
+                        help="signal the batch shell and all its children (the default)")
+    parser.add_argument("-i", "--interactive", action="store_true",
+                        help="refused: Kairos commands never prompt")
+    parser.add_argument("-v", "--verbose", action="store_true", help="say what was done")
+    parser.add_argument("-Q", "--quiet", action="store_true", help="no error messages")
+    return parser
+
+
+def parse_signal(text: str) -> int:
+    """A signal number from ``TERM``, ``SIGTERM``, ``term`` or ``15``; raises
+    ``UsageError`` with Slurm's message otherwise."""
+    value = text.strip().upper()
+    if value.isdigit() and int(value) in {s.value for s in signals.Signals}:
+        return int(value)
+    name = value if value.startswith("SIG") else "SIG" + value
+    try:
+        return int(signals.Signals[name])
+    except KeyError:
+        raise UsageError(f"Unknown job signal: {text}") from None
+
+
+def _states(items: list[str] | None) -> list[str] | None:
+    if not items:
+        return None
+    states = []
+    for item in items:
+        try:
+            state = JobState.parse(item)
+        except UnknownStateError:
+            state = None
+        if state not in _CANCELLABLE:
+            raise UsageError(f"Invalid job state specified: {item}\n"
+                             "Valid job states are PENDING, RUNNING, and SUSPENDED")
+        states.append(state.name)
+    return states
+
+
+def parse_args(argv: Sequence[str]) -> CancelOptions:
+    """The options of an scancel command line; raises ``UsageError`` in Slurm's words."""
+    args = build_parser().parse(argv, intermixed=True)
+    if args.interactive:
+        raise UsageError(f"{PROG}: error: --interactive is not supported: Kairos never "
+                         "prompts; list the job ids to cancel instead")
+    words = [item for word in args.job_ids for item in word.split(",") if item]
+    ids = parse_job_ids(words, prog=PROG, message="Invalid job id {id}") or None
+    users = resolve_users(args.users, prog=PROG, message="Invalid user name") \
+        if args.users else None
+    if args.me:
+        users = (users or []) + [current_user()]
+    options = CancelOptions(
+        ids=ids, users=users, names=args.names, states=_states(args.states),
+        partitions=args.partitions,
+        signal=parse_signal(args.signal) if args.signal is not None else None,
+        batch=args.batch, verbose=args.verbose, quiet=args.quiet)
+    if not any((options.ids, options.users, options.names, options.states,
+                options.partitions)):
+        raise UsageError(f"{PROG}: error: No job identification provided")
+    return options
+
+
+def _run(client: Any, options: CancelOptions) -> int:
+    from kairos.cli.client import ApiError
+
+    try:
+        result = client.cancel(ids=options.ids, users=options.users, names=options.names,
+                               states=options.states, partitions=options.partitions,
+                               signal=options.signal, batch=options.batch)
+    except ApiError:
+        if options.quiet:
+            return 1
+        raise
+    if options.verbose:
+        for job_id in result.get("cancelled", []):
+            print(f"{PROG}: Terminating job {job_id}", file=sys.stderr)
+        for job_id in result.get("signalled", []):
+            print(f"{PROG}: Signal {options.signal} to job {job_id}", file=sys.stderr)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_command(PROG, argv, parse_args, _run)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,196 @@
+"""``scontrol``: look at and change jobs, nodes and partitions, as Slurm 22.05's
+scontrol does for the subcommands scripts use.
+
+* ``show job [ID]``, ``show node [NAME]``, ``show partition [NAME]`` (``jobs``,
+  ``nodes``, ``partitions`` too): Slurm's ``Key=Value`` records, a blank line after
+  each; ``-o/--oneliner`` puts each record on one line.
+* ``hold IDS``, ``release IDS``, ``requeue IDS`` (ids by spaces or commas, ``12_[1-3]``).
+* ``update JobId=ID Key=Value ...`` with ``TimeLimit`` (Slurm's duration forms or
+  ``UNLIMITED``), ``Priority``, ``Nice`` and ``JobName`` (or ``Name``); keys in any case.
+
+Other subcommands and keys are refused with Slurm's messages.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from kairos.cli.slurm._query import (
+    SlurmArgumentParser, UsageError, fail, parse_job_ids, run_command, write,
+)
+
+PROG = "scontrol"
+
+_ENTITIES = {"job": "job", "jobs": "job", "jobid": "job", "node": "node", "nodes": "node",
+             "nodename": "node", "partition": "partition", "partitions": "partition",
+             "partitionname": "partition"}
+_JOB_ACTIONS = ("hold", "uhold", "release", "requeue")
+_UPDATE_KEYS = {"timelimit": "time_limit", "priority": "priority", "nice": "nice",
+                "jobname": "name", "name": "name"}
+
+
+@dataclass(frozen=True)
+class ScontrolCommand:
+    """One scontrol command: ``action`` is ``show``, ``hold``, ``release``,
+    ``requeue`` or ``update``."""
+
+    action: str
+    entity: str | None = None
+    name: str | None = None
+    ids: list[str] = field(default_factory=list)
+    updates: dict[str, Any] = field(default_factory=dict)
+    oneliner: bool = False
+
+
+def build_parser() -> SlurmArgumentParser:
+    parser = SlurmArgumentParser(PROG, "Show and change jobs, nodes and partitions "
+                                 "(Slurm-compatible).", help_short=True)
+    parser.add_argument("words", nargs="*", metavar="COMMAND",
+                        help="show job|node|partition [NAME], hold|release|requeue IDS, "
+                             "update JobId=ID TimeLimit=|Priority=|Nice=|JobName=")
+    parser.add_argument("-o", "--oneliner", action="store_true",
+                        help="one line per record")
+    parser.add_argument("-d", "--details", action="store_true",
+                        help="accepted for compatibility")
+    parser.add_argument("-a", "--all", action="store_true",
+                        help="accepted for compatibility")
+    return parser
+
+
+def parse_args(argv: Sequence[str]) -> ScontrolCommand:
+    """The command of an scontrol command line; raises ``UsageError`` in Slurm's words."""
+    args = build_parser().parse(argv, intermixed=True)
+    if not args.words:
+        raise UsageError(f"{PROG}: error: no command given: use show, hold, release, "
+                         "requeue or update")
+    keyword, rest = args.words[0].lower(), args.words[1:]
+    if keyword == "show":
+        return _parse_show(rest, args.oneliner)
+    if keyword in _JOB_ACTIONS:
+        return _parse_job_action(keyword, rest)
+    if keyword == "update":
+        return _parse_update(rest)
+    raise UsageError(f"invalid keyword: {args.words[0]}")
+
+
+def _parse_show(rest: list[str], oneliner: bool) -> ScontrolCommand:
+    if not rest:
+        raise UsageError("too few arguments for keyword:show")
+    entity = _ENTITIES.get(rest[0].lower())
+    if entity is None:
+        raise UsageError(f"invalid entity:{rest[0]} for keyword:show ")
+    name = rest[1] if len(rest) > 1 else None
+    if entity == "job" and name is not None:
+        name = parse_job_ids([name], prog=PROG, message="Invalid job id: {id}")[0]
+    return ScontrolCommand("show", entity=entity, name=name, oneliner=oneliner)
+
+
+def _parse_job_action(keyword: str, rest: list[str]) -> ScontrolCommand:
+    words = [item for word in rest for item in word.split(",") if item]
+    if not words:
+        raise UsageError(f"too few arguments for keyword:{keyword}")
+    ids = parse_job_ids(words, prog=PROG, message="Invalid job id specified for job {id}")
+    return ScontrolCommand("hold" if keyword == "uhold" else keyword, ids=ids)
+
+
+def _parse_update(rest: list[str]) -> ScontrolCommand:
+    job_id = None
+    updates: dict[str, Any] = {}
+    for word in rest:
+        key, equals, value = word.partition("=")
+        lowered = key.lower()
+        if lowered == "jobid" and equals:
+            job_id = value
+        elif lowered in _UPDATE_KEYS and equals:
+            updates[_UPDATE_KEYS[lowered]] = _update_value(lowered, value)
+        elif job_id is None and not updates and lowered in ("nodename", "partitionname"):
+            raise UsageError(f"{PROG}: error: Kairos does not update {key} records; "
+                             "only jobs (JobId=...)")
+        else:
+            raise UsageError(f"Update of this parameter is not supported: {word}\n"
+                             "Request aborted")
+    if job_id is None:
+        raise UsageError('No valid entity in update command\nInput line must include '
+                         '"NodeName", "PartitionName", "Reservation", "JobId", or '
+                         '"SlurmctldDebug"')
+    ids = parse_job_ids([job_id], prog=PROG, message="Invalid job id specified for job {id}")
+    if not updates:
+        raise UsageError(f"{PROG}: error: nothing to update: give TimeLimit=, Priority=, "
+                         "Nice= or JobName=")
+    return ScontrolCommand("update", ids=ids, updates=updates)
+
+
+def _update_value(key: str, value: str) -> Any:
+    if key == "timelimit":
+        from kairos.slurm.timespec import parse_duration
+        try:
+            return parse_duration(value)
+        except ValueError:
+            raise UsageError(f"{PROG}: error: Invalid TimeLimit value") from None
+    if key in ("priority", "nice"):
+        try:
+            return int(value)
+        except ValueError:
+            raise UsageError(f"{PROG}: error: Invalid {key.capitalize()} value: {value} "
+                             "(a whole number)") from None
+    return value
+
+
+def _show(client: Any, command: ScontrolCommand) -> int:
+    from kairos.slurm import formats
+
+    one = command.oneliner
+    if command.entity == "job":
+        jobs = [_one_job(client, command.name)] if command.name \
+            else client.jobs(all_states=True)
+        now = time.time()
+        write("".join(formats.format_scontrol_job(j, now=now, oneliner=one) for j in jobs))
+        if not jobs:
+            write("No jobs in the system\n")
+        return 0
+    if command.entity == "node":
+        nodes = [n for n in client.nodes() if command.name in (None, n["name"])]
+        if command.name and not nodes:
+            return fail(f"Node {command.name} not found")
+        write("".join(formats.format_scontrol_node(n, oneliner=one) for n in nodes))
+        return 0
+    partitions = [p for p in client.partitions() if command.name in (None, p["name"])]
+    if command.name and not partitions:
+        return fail(f"Partition {command.name} not found")
+    write("".join(formats.format_scontrol_partition(p, oneliner=one) for p in partitions))
+    return 0
+
+
+def _one_job(client: Any, job_id: str) -> dict[str, Any]:
+    """The job, or Slurm's message when the controller does not know it (HTTP 404)."""
+    from kairos.cli.client import ApiError
+
+    try:
+        return client.job(job_id)
+    except ApiError as error:
+        if getattr(error, "status", None) == 404:
+            raise UsageError("slurm_load_jobs error: Invalid job id specified") from None
+        raise
+
+
+def _run(client: Any, command: ScontrolCommand) -> int:
+    if command.action == "show":
+        return _show(client, command)
+    if command.action == "update":
+        for job_id in command.ids:
+            client.update(job_id, dict(command.updates))
+        return 0
+    getattr(client, command.action)(command.ids)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_command(PROG, argv, parse_args, _run)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,184 @@
+"""``squeue``: the jobs in the queue, printed as Slurm 22.05's squeue prints them.
+
+Options scripts rely on: ``-u/--user`` (``--me``), ``-j/--jobs`` (``12``, ``12_3``,
+``12_[1-3]``), ``-t/--states`` (codes or names, any case, or ``all``; default pending,
+running and completing), ``-p/--partition``, ``-n/--name``, ``-A/--account``,
+``-q/--qos``, ``--start`` (expected start times of pending jobs), ``-o/--format``,
+``-O/--Format``, ``-h/--noheader``, ``-l/--long``, ``-S/--sort``, ``-r/--array`` (one
+line per array task) and ``-a/--all`` (accepted; every partition is always shown).
+``SQUEUE_FORMAT``, ``SQUEUE_FORMAT2`` and ``SQUEUE_SORT`` stand in for ``-o``, ``-O`` and
+``-S`` as in Slurm.  Formatting lives in ``kairos.slurm.formats``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from kairos.cli.slurm._query import (
+    SlurmArgumentParser, UsageError, add_list_option, current_user, fail, parse_job_ids,
+    resolve_users, run_command, write,
+)
+from kairos.slurm import formats
+from kairos.slurm.formats import FormatError, JobState, UnknownStateError
+
+PROG = "squeue"
+
+
+@dataclass(frozen=True)
+class SqueueOptions:
+    """What an squeue command line asks for, options resolved to their defaults."""
+
+    users: list[str] | None = None
+    ids: list[str] | None = None
+    states: frozenset[JobState] = formats.SQUEUE_DEFAULT_STATES
+    partitions: list[str] | None = None
+    names: list[str] | None = None
+    accounts: list[str] | None = None
+    qos: list[str] | None = None
+    start: bool = False
+    fmt: str | None = None
+    fields: str | None = None
+    header: bool = True
+    long: bool = False
+    sort: str = formats.SQUEUE_DEFAULT_SORT
+    expand_arrays: bool = False
+
+    @property
+    def all_states(self) -> bool:
+        return self.states == frozenset(JobState)
+
+    @property
+    def needs_forecast(self) -> bool:
+        """Whether the output shows start or end times (``expected_start`` needed)."""
+        return self.start or formats.squeue_shows_times(self.fmt, self.fields)
+
+
+def build_parser() -> SlurmArgumentParser:
+    parser = SlurmArgumentParser(PROG, "View the jobs in the queue (Slurm-compatible).",
+                                 dash_values=("-S", "--sort"))
+    add_list_option(parser, "-u", "--user", "--users", dest="users", metavar="USER_LIST",
+                    help="jobs of these users (names or uids)")
+    parser.add_argument("--me", action="store_true", help="my jobs only")
+    add_list_option(parser, "-j", "--jobs", "--job", dest="jobs", metavar="JOB_ID_LIST",
+                    help="these jobs (12, 12_3, 12_[1-3])")
+    parser.add_argument("-t", "--states", "--state", dest="states", metavar="STATES",
+                        help="state codes or names, comma separated, or 'all'")
+    add_list_option(parser, "-p", "--partition", "--partitions", dest="partitions",
+                    metavar="PARTITIONS", help="jobs in these partitions")
+    add_list_option(parser, "-n", "--name", dest="names", metavar="NAMES",
+                    help="jobs with these names")
+    add_list_option(parser, "-A", "--account", dest="accounts", metavar="ACCOUNTS",
+                    help="jobs charged to these accounts")
+    add_list_option(parser, "-q", "--qos", dest="qos", metavar="QOS", help="jobs with this QOS")
+    parser.add_argument("--start", action="store_true",
+                        help="expected start times of pending jobs")
+    parser.add_argument("-o", "--format", dest="fmt", metavar="FORMAT",
+                        help='fields as %%[.][size]letter, e.g. "%%.18i %%.8j %%T"')
+    parser.add_argument("-O", "--Format", dest="fields", metavar="FIELDS",
+                        help="fields by name, e.g. JobID,Name:30,State")
+    parser.add_argument("-h", "--noheader", action="store_true", help="no header line")
+    parser.add_argument("-l", "--long", action="store_true", help="more fields")
+    parser.add_argument("-S", "--sort", metavar="SORT",
+                        help='sort keys, e.g. "P,t,-p" (the default)')
+    parser.add_argument("-r", "--array", action="store_true",
+                        help="one line per array task")
+    parser.add_argument("-a", "--all", action="store_true",
+                        help="accepted for compatibility (all partitions are shown)")
+    return parser
+
+
+def parse_args(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> SqueueOptions:
+    """The options of an squeue command line; raises ``UsageError`` in Slurm's words."""
+    env = os.environ if environ is None else environ
+    args = build_parser().parse(argv)
+    users = resolve_users(args.users, prog=PROG) if args.users else None
+    if args.me:
+        users = (users or []) + [current_user()]
+    fmt = args.fmt or env.get("SQUEUE_FORMAT") or None
+    fields = args.fields or (env.get("SQUEUE_FORMAT2") if not fmt else None) or None
+    if fmt is None and fields is None:
+        fmt = formats.SQUEUE_START_FORMAT if args.start else (
+            formats.SQUEUE_LONG_FORMAT if args.long else None)
+    sort = args.sort or env.get("SQUEUE_SORT") or ("S" if args.start else
+                                                  formats.SQUEUE_DEFAULT_SORT)
+    options = SqueueOptions(
+        users=users, ids=parse_job_ids(args.jobs, prog=PROG) if args.jobs else None,
+        states=_states(args.states, start=args.start), partitions=args.partitions,
+        names=args.names, accounts=args.accounts, qos=args.qos, start=args.start,
+        fmt=fmt, fields=fields, header=not args.noheader, long=args.long, sort=sort,
+        expand_arrays=args.array)
+    _check_formats(options)
+    return options
+
+
+def _states(text: str | None, *, start: bool) -> frozenset[JobState]:
+    if text is None:
+        return frozenset({JobState.PENDING}) if start else formats.SQUEUE_DEFAULT_STATES
+    try:
+        return formats.parse_states(text)
+    except UnknownStateError as error:
+        raise UsageError("\n".join(f"{PROG}: error: {line}"
+                                   for line in str(error).splitlines())) from None
+
+
+def _check_formats(options: SqueueOptions) -> None:
+    """Reject a bad ``-o``, ``-O`` or ``--sort`` before asking the controller."""
+    try:
+        if options.fields is not None:
+            formats.parse_squeue_fields(options.fields)
+        else:
+            formats.format_squeue([], options.fmt, now=0.0)
+        formats.sort_jobs([], options.sort, now=0.0)
+    except FormatError as error:
+        raise UsageError(f"{PROG}: error: {error}") from None
+
+
+def select(jobs: Sequence[dict[str, Any]], options: SqueueOptions) -> list[dict[str, Any]]:
+    """The jobs the options ask for, filtered here too (state, account, QOS), so the
+    output is right whatever the controller filtered."""
+    def wanted(job: dict[str, Any]) -> bool:
+        if JobState.parse(job["state"]) not in options.states:
+            return False
+        if options.accounts and job.get("account") not in options.accounts:
+            return False
+        return not options.qos or job.get("qos") in options.qos
+    return [job for job in jobs if wanted(job)]
+
+
+def render(jobs: Sequence[dict[str, Any]], options: SqueueOptions, *, now: float) -> str:
+    """The text squeue prints for these jobs (``-l`` adds the date line first)."""
+    common = dict(header=options.header, now=now, sort=options.sort,
+                  expand_arrays=options.expand_arrays)
+    if options.fields is not None:
+        table = formats.format_squeue_fields(jobs, options.fields, **common)
+    else:
+        table = formats.format_squeue(jobs, options.fmt, **common)
+    if options.long and options.header:
+        table = formats.current_date_line(now) + "\n" + table
+    return table
+
+
+def _run(client: Any, options: SqueueOptions) -> int:
+    state_names = None if options.all_states else sorted(s.name for s in options.states)
+    jobs = client.jobs(users=options.users, ids=options.ids, states=state_names,
+                       partitions=options.partitions, names=options.names,
+                       start=options.needs_forecast, all_states=options.all_states)
+    rows = select(jobs, options)
+    if options.ids and len(options.ids) == 1 and not rows:
+        if not client.jobs(ids=options.ids, all_states=True):
+            return fail("slurm_load_jobs error: Invalid job id specified")
+    write(render(rows, options, now=time.time()))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_command(PROG, argv, parse_args, _run)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

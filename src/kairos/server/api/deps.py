@@ -1,0 +1,37 @@
+"""Dependencies shared by the routes: the controller and the calling user."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+
+from kairos.server.auth import SCOPE_KEY
+from kairos.server.controller import Controller
+from kairos.server.records import Caller
+
+
+def get_controller(request: Request) -> Controller:
+    return request.app.state.controller
+
+
+def get_caller(request: Request) -> Caller:
+    caller = request.scope.get(SCOPE_KEY)
+    if caller is None:
+        override = getattr(request.app.state, "default_caller", None)
+        if override is None:
+            raise HTTPException(401, "unknown caller: connect through the Unix socket")
+        return override
+    return caller
+
+
+ControllerDep = Annotated[Controller, Depends(get_controller)]
+CallerDep = Annotated[Caller, Depends(get_caller)]
+
+
+def split(values: list[str] | None) -> list[str] | None:
+    """Query lists arrive as repeated parameters or comma lists; accept both."""
+    if not values:
+        return None
+    out = [v for value in values for v in value.split(",") if v]
+    return out or None

@@ -1,0 +1,57 @@
+"""``/api/v1/accounting``, ``/priority``, ``/shares``: sacct, sprio, sshare."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from kairos.server.api.deps import ControllerDep, split
+from kairos.server.api.json import json_response
+from kairos.server.records import public
+
+router = APIRouter(tags=["accounting"])
+
+Strings = Annotated[list[str] | None, Query()]
+
+
+@router.get("/accounting", summary="Finished and current jobs from the database (sacct)")
+async def accounting(controller: ControllerDep, ids: Strings = None, users: Strings = None,
+                     states: Strings = None, start: float | None = None,
+                     end: float | None = None, limit: int | None = None):
+    await controller.commit()  # what the caller saw happen is in the database
+    id_list = split(ids)
+    job_ids, array_ids = None, None
+    if id_list:
+        job_ids, array_ids = _parse_ids(id_list)
+    rows = controller.store.accounting(ids=job_ids, array_ids=array_ids, users=split(users),
+                                       states=split(states), start=start, end=end, limit=limit)
+    return json_response([public(r) for r in rows])
+
+
+def _parse_ids(labels: list[str]) -> tuple[list[int], list[tuple[int, int]]]:
+    """``12`` (a job, or every task of array 12), ``12_3`` (one task), ``12.batch``."""
+    from kairos.server.records import SubmitError
+
+    plain, tasks = [], []
+    for label in labels:
+        head = label.split(".", 1)[0]
+        try:
+            if "_" in head:
+                array_id, index = head.split("_", 1)
+                tasks.append((int(array_id), int(index)))
+            else:
+                plain.append(int(head))
+        except ValueError:
+            raise SubmitError(f"invalid job id {label!r}") from None
+    return plain, tasks
+
+
+@router.get("/priority", summary="Pending jobs' priority factors (sprio)")
+async def priority(controller: ControllerDep, ids: Strings = None, users: Strings = None):
+    return json_response(controller.priorities(split(ids), split(users)))
+
+
+@router.get("/shares", summary="Fair-share usage per user (sshare)")
+async def shares(controller: ControllerDep, users: Strings = None):
+    return json_response(controller.shares(split(users)))

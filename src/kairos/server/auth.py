@@ -1,0 +1,45 @@
+"""Who is calling: Unix peer credentials of the API socket.
+
+The API listens on a Unix socket only.  The kernel tells the server the uid, gid and pid
+of the process at the other end (``SO_PEERCRED``), so no token or password exists to
+leak: the socket file's mode decides who may connect at all (0600 for a per-user
+controller, 0666 for a shared one run by root), and the credentials decide what each
+caller may change.
+
+uvicorn does not pass socket details to the application, so ``PeerCredentialsProtocol``
+(uvicorn's httptools protocol plus two lines) reads them when a connection opens and
+adds them to every request's ASGI scope under ``"kairos.peer"``.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from kairos.server.records import Caller
+
+SCOPE_KEY = "kairos.peer"
+_UCRED = struct.Struct("3i")  # pid, uid, gid
+
+
+def peer_credentials(sock: socket.socket) -> Caller | None:
+    """The peer's (uid, gid, pid) on a Unix socket; None on any other socket."""
+    if sock is None or sock.family != socket.AF_UNIX:
+        return None
+    raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _UCRED.size)
+    pid, uid, gid = _UCRED.unpack(raw)
+    return Caller(uid=uid, gid=gid, pid=pid)
+
+
+class PeerCredentialsProtocol(HttpToolsProtocol):
+    """uvicorn's HTTP protocol, with the peer's credentials in each request's scope."""
+
+    def connection_made(self, transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self.peer = peer_credentials(transport.get_extra_info("socket"))
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self.scope[SCOPE_KEY] = self.peer  # type: ignore[literal-required]

@@ -1,0 +1,46 @@
+"""Build a controller from settings: the store, this machine's facts, the agent."""
+
+from __future__ import annotations
+
+import getpass
+import os
+
+from kairos.server.controller import Controller
+
+
+def build_controller(settings) -> Controller:
+    """Everything a controller needs, recovered from the database."""
+    from kairos.node.agent import LocalAgent
+    from kairos.node.facts import detect
+    from kairos.server.config import build_cluster
+    from kairos.server.store import Store
+
+    facts = detect()
+    store = Store(settings.db_url)
+    store.create()
+    agent = LocalAgent(settings.home, facts, kill_wait=settings.kill_wait)
+    cluster = build_cluster(settings, facts)
+    controller = Controller(settings, store, agent, cluster, node_name=facts.name)
+    controller.settings_user = getpass.getuser()
+    controller.store_description = _describe_url(settings.db_url)
+    controller.recovered = controller.recover()
+    return controller
+
+
+def _describe_url(url: str) -> str:
+    """The database URL without a password."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        return f"{scheme}://{creds.split(':', 1)[0]}@{host}"
+    return url
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,392 @@
+"""sbatch options and #SBATCH directives into a SubmitSpec (behaviour checked on a
+Slurm 22.05 peer where noted)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import fields, replace
+from datetime import datetime
+
+import pytest
+
+from kairos.slurm.sbatch import (OPTIONS, SbatchError, SubmitSpec, parse_command_line,
+                                 forecast_message, parse_sbatch, parse_submission,
+                                 submitted_message)
+
+NOW = datetime(2026, 11, 25, 3, 48, 52).timestamp()
+SCRIPT = "#!/bin/bash\necho hi\n"
+
+
+@pytest.fixture
+def submit(tmp_path):
+    """``submit(argv, script=..., env=...)``: the SubmitSpec, script given as text."""
+    def run(argv, script=SCRIPT, env=None, stdin=None, request=False):
+        parse = parse_sbatch if request else parse_submission
+        return parse(argv, script_text=script, stdin_text=stdin, cwd=str(tmp_path),
+                     env={} if env is None else env, now=NOW, submit_host="login1")
+    return run
+
+
+def script(*directives: str, body: str = "srun hostname\n") -> str:
+    return "#!/bin/bash\n" + "".join(f"{d}\n" for d in directives) + body
+
+
+def error_of(call) -> str:
+    with pytest.raises(SbatchError) as error:
+        call()
+    return str(error.value)
+
+
+# --- defaults and the wire format ----------------------------------------------------
+
+def test_defaults(submit, tmp_path):
+    spec = submit(["job.sh", "a", "b"], env={"HOME": "/home/u"})
+    assert spec.script == SCRIPT and spec.argv == ["a", "b"]
+    assert spec.name == "job.sh" and spec.work_dir == str(tmp_path)
+    assert spec.stdout == "slurm-%j.out" and spec.stderr is None
+    assert (spec.time_limit, spec.time_min, spec.begin) == (None, None, None)
+    assert (spec.nodes, spec.ntasks, spec.cpus_per_task) == (1, 1, 1)
+    assert (spec.mem_per_node, spec.mem_per_cpu, spec.gpus) == (None, None, [])
+    assert (spec.partition, spec.qos, spec.account, spec.array, spec.dependency) == (None,) * 5
+    assert (spec.hold, spec.nice, spec.test_only) == (False, 0, False)
+    assert spec.export == "ALL" and spec.environment == {"HOME": "/home/u"}
+    assert spec.submit_host == "login1"
+
+
+def test_fields_are_exactly_the_contract():
+    assert [f.name for f in fields(SubmitSpec)] == [
+        "script", "argv", "name", "work_dir", "stdout", "stderr", "time_limit", "time_min",
+        "nodes", "ntasks", "cpus_per_task", "mem_per_node", "mem_per_cpu", "gpus",
+        "partition", "qos", "account", "array", "dependency", "begin", "hold", "nice",
+        "environment", "export", "submit_host", "test_only"]
+
+
+def test_json_round_trip(submit):
+    spec = submit(["-G", "a100:2", "-t", "1:00:00", "--begin=now+60", "job.sh", "x"],
+                  env={"A": "1"})
+    wire = json.loads(json.dumps(spec.to_json()))
+    assert wire["gpus"] == [["a100", 2]]
+    assert SubmitSpec.from_json(wire) == spec
+
+
+@pytest.mark.parametrize("change, fragment", [
+    (lambda d: d.pop("script"), "missing fields ['script']"),
+    (lambda d: d.update(extra=1), "unknown fields ['extra']"),
+    (lambda d: d.update(nodes="2"), "'nodes'"),
+    (lambda d: d.update(hold=1), "'hold'"),
+    (lambda d: d.update(nodes=True), "'nodes'"),
+    (lambda d: d.update(gpus=[["a100"]]), "'gpus'"),
+])
+def test_from_json_refuses_bad_wire_data(submit, change, fragment):
+    wire = submit(["job.sh"]).to_json()
+    change(wire)
+    with pytest.raises(ValueError) as error:
+        SubmitSpec.from_json(wire)
+    assert fragment in str(error.value)
+
+
+# --- getopt_long forms ---------------------------------------------------------------
+
+@pytest.mark.parametrize("argv", [
+    ["--time=5", "job.sh"], ["--time", "5", "job.sh"], ["-t5", "job.sh"],
+    ["-t", "5", "job.sh"], ["--hol", "-t5", "job.sh"], ["--time-m=1", "-t", "5", "job.sh"],
+])
+def test_option_spellings(submit, argv):
+    assert submit(argv).time_limit == 300
+
+
+def test_bundled_short_options(submit):
+    spec = submit(["-Hc4", "job.sh"])
+    assert spec.hold and spec.cpus_per_task == 4
+
+
+def test_options_after_the_script_belong_to_the_script(submit):
+    spec = submit(["-J", "x", "job.sh", "-t", "5", "--", "y"])
+    assert spec.argv == ["-t", "5", "--", "y"] and spec.time_limit is None
+
+
+def test_double_dash_ends_options(submit):
+    spec = submit(["-t", "1", "--", "-weird.sh", "1"])
+    assert spec.name == "-weird.sh" and spec.argv == ["1"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--foo", "job.sh"], "unrecognized option '--foo'"),
+    (["--wait", "job.sh"], "unrecognized option '--wait'"),
+    (["-Z", "job.sh"], "invalid option -- 'Z'"),
+    (["--mem-", "1", "job.sh"], "option '--mem-' is ambiguous"),
+    (["--hold=yes", "job.sh"], "option '--hold' doesn't allow an argument"),
+    (["job.sh", "--time"], None),
+    (["--time"], "option '--time' requires an argument"),
+    (["-t"], "option requires an argument -- 't'"),
+])
+def test_command_line_errors_use_getopt_wording(submit, argv, message):
+    if message is None:  # after the script name nothing is an sbatch option
+        assert submit(argv).argv == ["--time"]
+        return
+    assert error_of(lambda: submit(argv)).startswith(message)
+
+
+def test_command_line_without_script():
+    line = parse_command_line(["--wrap", "echo hi", "-p", "gpu"])
+    assert line.script_path is None and line.wrap == "echo hi" and line.info is None
+    assert [s.option.long for s in line.settings] == ["wrap", "partition"]
+    assert parse_command_line(["-p", "x", "--help"]).info == "help"
+    assert parse_command_line(["-V"]).info == "version"
+
+
+# --- directives ------------------------------------------------------------------------
+
+def test_directives_until_the_first_command(submit):
+    text = script("#SBATCH -J name1 # a comment", "#SBATCH --time=10   # ten minutes",
+                  "# SBATCH -p nope", "#SBATCH --output=out-%j.txt #x", "   ", "",
+                  "  #SBATCH -q indented", "#SBATCH --account=acct",
+                  body="echo hi\n#SBATCH -J late\n")
+    spec = submit(["job.sh"], script=text)
+    assert spec.name == "name1" and spec.time_limit == 600
+    assert spec.stdout == "out-%j.txt" and spec.account == "acct"
+    assert spec.partition is None and spec.qos is None
+
+
+def test_hash_outside_quotes_ends_a_directive_like_the_peer(submit):
+    text = script("#SBATCH -J a#b -t 5", "#SBATCH --comment='x y' --nice=3",
+                  "#SBATCH\t--account=foo", "#SBATCH--qos=bar", '#SBATCH -o "o u t.txt"',
+                  '#SBATCH -e "e#1.txt"')
+    spec = submit(["job.sh"], script=text)
+    assert spec.name == "a" and spec.time_limit is None
+    assert spec.nice == 3 and spec.account == "foo" and spec.qos == "bar"
+    assert spec.stdout == "o u t.txt" and spec.stderr == "e#1.txt"
+
+
+def test_last_directive_wins(submit):
+    spec = submit(["job.sh"], script=script("#SBATCH -J one", "#SBATCH -J two"))
+    assert spec.name == "two"
+
+
+def test_precedence_command_line_over_environment_over_directives(submit):
+    text = script("#SBATCH -J directive", "#SBATCH -t 5", "#SBATCH -p dpart",
+                  "#SBATCH -A dacct")
+    env = {"SBATCH_JOB_NAME": "envname", "SBATCH_TIMELIMIT": "7", "SBATCH_PARTITION": "epart"}
+    spec = submit(["-J", "cli", "job.sh"], script=text, env=env)
+    assert (spec.name, spec.time_limit, spec.partition, spec.account) == \
+        ("cli", 420, "epart", "dacct")
+
+
+def test_environment_variables(submit):
+    env = {"SBATCH_ACCOUNT": "a", "SBATCH_ARRAY_INX": "0-3", "SBATCH_ERROR": "e.txt",
+           "SBATCH_OUTPUT": "o.txt", "SBATCH_QOS": "q", "SBATCH_MEM_PER_NODE": "2G",
+           "SBATCH_GRES": "gpu:1", "SBATCH_EXPORT": "NONE", "SLURM_X": "1"}
+    spec = submit(["job.sh"], env=env)
+    assert (spec.account, spec.array, spec.stderr, spec.stdout, spec.qos) == \
+        ("a", "0-3", "e.txt", "o.txt", "q")
+    assert spec.mem_per_node == 2048 and spec.gpus == [(None, 1)]
+    assert spec.export == "NONE" and spec.environment == {"SLURM_X": "1"}
+
+
+@pytest.mark.parametrize("directive, message", [
+    ("#SBATCH --foo", "line 3: unrecognized option '--foo'"),
+    ("#SBATCH --time=1:xx", "line 3: invalid --time value '1:xx': use minutes"),
+    ("#SBATCH -p", "line 3: option requires an argument -- 'p'"),
+    ("#SBATCH -J x y", "line 3: invalid directive 'y'"),
+    ('#SBATCH -J "unterminated', 'line 3: unmatched quote (")'),
+    ("#SBATCH --array=5-2", "line 3: invalid --array value '5-2': range '5-2' goes down"),
+    ("#SBATCH --gres=foo:1", "line 3: invalid --gres value 'foo:1': generic resource "
+                             "'foo' is not supported"),
+    ("#SBATCH -d afterok:1?afterok:2", "line 3: invalid --dependency value"),
+    ("#SBATCH --mem=1.5G", "line 3: invalid --mem value '1.5G': use a whole number"),
+    ("#SBATCH -c x", "line 3: invalid --cpus-per-task value 'x': use a whole number"),
+    ("#SBATCH -N 0", "line 3: invalid --nodes value '0'"),
+    ("#SBATCH -N 2-4", "line 3: invalid --nodes value '2-4': node count ranges"),
+    ("#SBATCH --nice=abc", "line 3: invalid --nice value 'abc'"),
+    ("#SBATCH --begin=garbage", "line 3: invalid --begin value 'garbage': use now"),
+    ("#SBATCH --export=NONE,X=1", "line 3: invalid --export value 'NONE,X=1': NONE "
+                                  "cannot be combined"),
+    ("#SBATCH --wrap=true", "line 3: --wrap is only allowed on the command line"),
+    ("#SBATCH -p ''", "line 3: invalid --partition value '': it is empty"),
+])
+def test_bad_directives_name_their_line(submit, directive, message):
+    text = script("#SBATCH -J fine", directive)
+    assert error_of(lambda: submit(["job.sh"], script=text)).startswith(message)
+
+
+def test_bad_environment_value_names_the_variable(submit):
+    message = error_of(lambda: submit(["job.sh"], env={"SBATCH_TIMELIMIT": "soon"}))
+    assert message.startswith("SBATCH_TIMELIMIT: invalid --time value 'soon'")
+
+
+def test_command_line_value_errors_have_no_prefix(submit):
+    assert error_of(lambda: submit(["-t", "1:xx", "job.sh"])).startswith(
+        "invalid --time value '1:xx'")
+
+
+# --- the script itself -------------------------------------------------------------
+
+@pytest.mark.parametrize("text, fragment", [
+    ("echo hi\n", "the first line must start with #!"),
+    ("", "the batch script is empty"),
+    ("#!/bin/sh\r\necho\r\n", "DOS line breaks"),
+    ("#!/bin/sh\necho \0\n", "NUL"),
+])
+def test_scripts_slurm_refuses(submit, text, fragment):
+    assert fragment in error_of(lambda: submit(["job.sh"], script=text))
+
+
+def test_script_is_read_from_the_file_relative_to_cwd(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "run.sh").write_text(script("#SBATCH -t 2"))
+    spec = parse_submission(["sub/run.sh"], cwd=str(tmp_path), env={}, now=NOW,
+                            submit_host="h")
+    assert spec.name == "run.sh" and spec.time_limit == 120
+
+
+def test_missing_script_file(tmp_path):
+    message = error_of(lambda: parse_submission(["nope.sh"], cwd=str(tmp_path), env={},
+                                                now=NOW, submit_host="h"))
+    assert message.startswith("unable to open file nope.sh")
+
+
+def test_wrap_makes_a_sh_script(submit):
+    spec = submit(["--wrap", "echo a && echo b", "-J", "w2"], script=None)
+    assert spec.script == "#!/bin/sh\necho a && echo b\n" and spec.name == "w2"
+    assert submit(["--wrap=true"], script=None).name == "wrap"
+
+
+def test_wrap_refuses_script_arguments(submit):
+    message = error_of(lambda: submit(["--wrap", "echo a", "extra"], script=None))
+    assert "script arguments are not allowed with --wrap" in message
+
+
+def test_script_from_standard_input(submit):
+    spec = submit([], script=None, stdin=script("#SBATCH -J piped"))
+    assert spec.name == "piped"
+    assert submit(["-t", "1"], script=None, stdin=SCRIPT).name == "sbatch"
+    assert "no batch script" in error_of(lambda: submit([], script=None))
+
+
+# --- values --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("value, limit", [("0", None), ("UNLIMITED", None),
+                                          ("-1", None), ("1-", None)])
+def test_time_zero_means_no_limit(submit, value, limit):
+    if value == "1-":  # the peer takes it as a day; Kairos asks for a valid form
+        assert "invalid --time value" in error_of(lambda: submit(["-t", value, "j.sh"]))
+        return
+    assert submit(["-t", value, "job.sh"]).time_limit == limit
+
+
+def test_time_min(submit):
+    assert submit(["--time-min=30", "-t", "60", "job.sh"]).time_min == 1800
+
+
+def test_array_sets_the_default_output(submit):
+    spec = submit(["--array=0-15:4%2", "job.sh"])
+    assert spec.array == "0-15:4%2" and spec.stdout == "slurm-%A_%a.out"
+    assert submit(["-a", "1-3", "-o", "x-%a.out", "job.sh"]).stdout == "x-%a.out"
+
+
+def test_dependency_and_begin(submit):
+    spec = submit(["-d", "afterok:12:13,singleton", "--begin=now+1hour", "job.sh"])
+    assert spec.dependency == "afterok:12:13,singleton" and spec.begin == NOW + 3600
+
+
+def test_chdir_resolves_against_cwd_but_patterns_stay(submit, tmp_path):
+    assert submit(["-D", "runs/%j", "job.sh"]).work_dir == str(tmp_path / "runs" / "%j")
+    assert submit(["-D", "/abs/dir", "job.sh"]).work_dir == "/abs/dir"
+    assert submit(["-D", "..", "job.sh"]).work_dir == str(tmp_path.parent)
+    spec = submit(["-o", "logs/%x-%j.out", "-e", "logs/%x-%j.err", "job.sh"])
+    assert (spec.stdout, spec.stderr) == ("logs/%x-%j.out", "logs/%x-%j.err")
+
+
+def test_resources(submit):
+    spec = submit(["-N", "2", "-n", "8", "-c", "4", "--mem=4G", "job.sh"])
+    assert (spec.nodes, spec.ntasks, spec.cpus_per_task, spec.mem_per_node) == (2, 8, 4, 4096)
+    assert submit(["--mem-per-cpu=512", "job.sh"]).mem_per_cpu == 512
+
+
+def test_ntasks_per_node(submit):
+    assert submit(["-N", "3", "--ntasks-per-node=2", "job.sh"]).ntasks == 6
+    assert submit(["-N", "3", "--ntasks-per-node=2", "-n", "4", "job.sh"]).ntasks == 4
+
+
+@pytest.mark.parametrize("argv, directives", [
+    (["--mem=1G", "--mem-per-cpu=1G"], ()),
+    (["--mem-per-cpu=2G"], ("#SBATCH --mem=1G",)),   # the peer refuses this too
+])
+def test_mem_and_mem_per_cpu_are_exclusive(submit, argv, directives):
+    message = error_of(lambda: submit([*argv, "job.sh"], script=script(*directives)))
+    assert "--mem and --mem-per-cpu are mutually exclusive" in message
+
+
+@pytest.mark.parametrize("argv, gpus", [
+    (["--gres=gpu:2"], [(None, 2)]),
+    (["--gres=gpu:a100:2,gpu:v100:1"], [("a100", 2), ("v100", 1)]),
+    (["--gpus=a100:2"], [("a100", 2)]),
+    (["-G", "4", "-N", "2"], [(None, 2)]),            # --gpus counts the whole job
+    (["--gpus-per-node=3", "-N", "2"], [(None, 3)]),
+    (["--gres=gpu:2", "-N", "2"], [(None, 2)]),       # --gres is per node
+    (["--gres=gpu:0"], []),
+    (["--gres=gpu:1", "--gres=none"], []),
+])
+def test_gpus_per_node(submit, argv, gpus):
+    assert submit([*argv, "job.sh"]).gpus == gpus
+
+
+def test_gpus_that_do_not_split_evenly(submit):
+    message = error_of(lambda: submit(["--gpus=3", "-N", "2", "job.sh"]))
+    assert "--gpus=3 cannot be split evenly over 2 nodes" in message
+
+
+@pytest.mark.parametrize("argv, nice", [(["--nice"], 100), (["--nice=-5"], -5),
+                                        (["--nice=7"], 7)])
+def test_nice(submit, argv, nice):
+    assert submit([*argv, "job.sh"]).nice == nice
+
+
+def test_flags(submit):
+    request = submit(["-H", "--parsable", "--test-only", "job.sh"], request=True)
+    assert request.parsable and request.spec.hold and request.spec.test_only
+    assert not submit(["job.sh"], request=True).parsable
+
+
+ENV = {"FOO": "orig", "BAR": "b", "SLURM_MINE": "m"}
+
+
+@pytest.mark.parametrize("export, environment", [
+    ("ALL", ENV),
+    ("NONE", {"SLURM_MINE": "m"}),                            # as on the peer
+    ("ALL,FOO=new", {**ENV, "FOO": "new"}),
+    ("FOO,BAZ=z", {"SLURM_MINE": "m", "FOO": "orig", "BAZ": "z"}),
+    ("none", {"SLURM_MINE": "m"}),
+    ("MISSING", {"SLURM_MINE": "m"}),
+])
+def test_export(submit, export, environment):
+    spec = submit([f"--export={export}", "job.sh"], env=ENV)
+    assert spec.environment == environment and spec.export == export
+
+
+@pytest.mark.parametrize("export", ["", "1BAD=x", "NONE,FOO"])
+def test_bad_export(submit, export):
+    assert "invalid --export value" in error_of(lambda: submit([f"--export={export}", "job.sh"]))
+
+
+def test_harmless_options_change_nothing(submit):
+    text = script("#SBATCH --mail-type=END,FAIL", "#SBATCH --mail-user=a@b.c",
+                  "#SBATCH --exclusive", "#SBATCH -C haswell", "#SBATCH --requeue",
+                  "#SBATCH --comment 'a comment'", "#SBATCH --signal=B:USR1@60")
+    spec = submit(["--exclusive=user", "--open-mode=append", "-v", "-Q", "job.sh"],
+                  script=text)
+    plain = submit(["job.sh"], script=text.replace("#SBATCH", "#"))
+    assert spec == replace(plain, script=text)
+    assert all(o.env is None for o in OPTIONS if o.ignored)
+
+
+# --- what sbatch prints ----------------------------------------------------------------
+
+def test_messages():
+    assert submitted_message({"job_id": 12, "job_ids": [12]}, False) == "Submitted batch job 12"
+    assert submitted_message({"job_id": 12, "job_ids": [12, 13]}, True) == "12"
+    result = {"job_id": 15, "expected_start": datetime(2026, 11, 25, 3, 48, 8).timestamp(),
+              "node_list": "vm", "cpus": 2, "partition": "debug"}
+    # the peer printed exactly this line for `sbatch --test-only -n 2 --wrap true`
+    assert forecast_message(result) == ("sbatch: Job 15 to start at 2026-11-25T03:48:08 "
+                                         "using 2 processors on nodes vm in partition debug")
