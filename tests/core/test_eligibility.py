@@ -562,3 +562,19 @@ def test_time_limit_update_replans_a_running_job():
     assert s.jobs[1].expected_end == 30
     with pytest.raises(ValueError, match="positive"):
         s.set_time_limit(1, 0, 6)
+
+
+def test_qos_max_jobs_per_user_holds_back_a_users_extra_jobs():
+    # 4 CPUs; QOS "small" lets a user run one job at a time.  u runs J1; J2 (u, small)
+    # waits with QOSMaxJobsPerUserLimit while J3 (v, small) and J4 (u, normal) start.
+    s = one_node()
+    s.qos_max_jobs_per_user["small"] = 1
+    s.submit(job(1, qos="small"), 0)
+    s.submit(job(2, qos="small"), 0)
+    s.submit(job(3, qos="small", user="v"), 0)
+    s.submit(job(4), 0)
+    assert sorted(started(s.schedule(0))) == [1, 3, 4]
+    assert s.jobs[2].reason == "QOSMaxJobsPerUserLimit"
+    s.end(1, 10)
+    assert started(s.schedule(10)) == {2: 10}
+    s.check_invariants()

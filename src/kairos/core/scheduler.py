@@ -72,8 +72,10 @@ class Scheduler:
         self._walk: Walk | None = None
         self._stale = True
         self._last_recalc = -math.inf
-        #: running tasks per array job id (for ``%limit`` throttles)
-        self._array_running: dict[int, int] = {}
+        #: at most this many running jobs per user in each QOS (MaxJobsPerUser)
+        self.qos_max_jobs_per_user: dict[str, int] = {}
+        #: running jobs per throttle key (array job id; (qos, user)), for the limits above
+        self._running_count: dict[object, int] = {}
 
     # ----------------------------------------------------------------- what happened
 
@@ -107,7 +109,7 @@ class Scheduler:
         self.jobs[job.id] = job
         self.running[job.id] = job
         insort(self._ends, (job.expected_end, job.id, job.placement))
-        self._count_array_task(job, +1)
+        self._count_running(job, +1)
         self.order.job_started(job, job.start)
         self._stale = True
 
@@ -119,7 +121,7 @@ class Scheduler:
         i = bisect_left(ends, (job.expected_end, job_id))
         del ends[i]
         self.resources.release(job.placement)
-        self._count_array_task(job, -1)
+        self._count_running(job, -1)
         job.state = state
         job.end = now
         job.exit_code = exit_code
@@ -235,11 +237,12 @@ class Scheduler:
                     self._waiting[job.id] = job
                     job.reason = "Dependency"
                     continue
-                if job.array_limit is not None and self._array_full(job):
-                    # Sibling tasks started earlier in this very pass.
+                throttled = self._throttled(job) if self._throttles_apply(job) else None
+                if throttled:
+                    # Sibling tasks (or the user's other jobs) started earlier in this pass.
                     self._drop_pending(job)
                     self._waiting[job.id] = job
-                    job.reason = "JobArrayTaskLimit"
+                    job.reason = throttled
                     continue
                 actions.append(self._start(job, placement, now))
             # Starts may satisfy "after:" dependencies: admit those jobs in this same pass.
@@ -295,7 +298,7 @@ class Scheduler:
         insort(self._ends, (job.expected_end, job.id, placement))
         self.running[job.id] = job
         self._dead += 1
-        self._count_array_task(job, +1)
+        self._count_running(job, +1)
         self.order.job_started(job, now)
         return StartJob(job.id, now, placement, job.expected_end)
 
@@ -357,18 +360,33 @@ class Scheduler:
             if status != "ok":
                 job.reason = status
                 return False
-        if job.array_limit is not None and self._array_full(job):
-            job.reason = "JobArrayTaskLimit"
-            return False
+        if self._throttles_apply(job):
+            throttled = self._throttled(job)
+            if throttled:
+                job.reason = throttled
+                return False
         return True
 
-    def _array_full(self, job: Job) -> bool:
-        return self._array_running.get(job.array_job_id, 0) >= job.array_limit
+    def _throttles_apply(self, job: Job) -> bool:
+        return job.array_limit is not None or job.qos in self.qos_max_jobs_per_user
 
-    def _count_array_task(self, job: Job, delta: int) -> None:
+    def _throttled(self, job: Job) -> str | None:
+        """The pending reason when a running-job limit holds ``job`` back, else None."""
+        count = self._running_count
+        if job.array_limit is not None and count.get(job.array_job_id, 0) >= job.array_limit:
+            return "JobArrayTaskLimit"
+        limit = self.qos_max_jobs_per_user.get(job.qos)
+        if limit is not None and count.get((job.qos, job.user), 0) >= limit:
+            return "QOSMaxJobsPerUserLimit"
+        return None
+
+    def _count_running(self, job: Job, delta: int) -> None:
         if job.array_limit is not None:
             key = job.array_job_id
-            self._array_running[key] = self._array_running.get(key, 0) + delta
+            self._running_count[key] = self._running_count.get(key, 0) + delta
+        if job.qos in self.qos_max_jobs_per_user:
+            key = (job.qos, job.user)
+            self._running_count[key] = self._running_count.get(key, 0) + delta
 
     def _admit_waiting(self, now: float) -> bool:
         """Queue the waiting jobs that became eligible; True if any did."""

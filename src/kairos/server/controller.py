@@ -71,6 +71,9 @@ class Controller:
         if hasattr(order, "partition_tiers"):
             order.partition_tiers.update({p.name: p.priority_tier for p in cluster.partitions})
             order.qos_priority.update({n: q.priority for n, q in settings.qos.items()})
+        self.scheduler.qos_max_jobs_per_user.update(
+            {n: q.max_jobs_per_user for n, q in settings.qos.items()
+             if q.max_jobs_per_user is not None})
         #: job id -> record (JobInfo + spec) of every pending or running job, and of
         #: finished ones for ``MIN_JOB_AGE``
         self.records: dict[int, dict] = {}
@@ -98,7 +101,8 @@ class Controller:
 
         now = self.clock()
         partition = self._partition_for(spec)
-        limit = self._time_limit_for(spec, partition)
+        qos = self._qos_for(spec)
+        limit = self._time_limit_for(spec, partition, qos)
         indices, throttle = [None], None
         if spec.get("array"):
             parsed = parse_array(spec["array"])
@@ -526,6 +530,7 @@ class Controller:
         self.next_id = max(self.next_id, self.store.next_job_id())
         self.scheduler.outcomes.update(
             (k, JobState[v]) for k, v in self.store.outcomes().items() if v in JobState.__members__)
+        self._charge_history(now)
         counts = {"pending": 0, "adopted": 0, "requeued": 0}
         rows = self.store.unfinished()
         for row in rows:
@@ -554,6 +559,19 @@ class Controller:
             self.scheduler.submit(job, now)
             counts["pending"] += 1
         return counts
+
+    def _charge_history(self, now: float) -> None:
+        """Rebuild decayed fair-share usage from the accounting of recent finished jobs
+        (four half-lives back: older usage weighs under 1/16)."""
+        fs = getattr(self.scheduler.order, "fairshare", None)
+        if fs is None:
+            return
+        since = now - 4 * fs.half_life if not math.isinf(fs.half_life) else 0.0
+        rows = [r for r in self.store.accounting(start=since)
+                if r["state"] in FINAL_STATES and r["start_time"] and r["end_time"]]
+        for r in sorted(rows, key=lambda r: r["end_time"]):
+            fs.charge(r["user"], r["cpus"] * (r["end_time"] - r["start_time"]),
+                      min(r["end_time"], now), r["account"] or "")
 
     # ------------------------------------------------------------------ helpers
 
@@ -604,13 +622,28 @@ class Controller:
             raise SubmitError(f"invalid partition name specified: {name!r}; partitions: "
                               + ", ".join(p.name for p in self.cluster.partitions)) from None
 
-    def _time_limit_for(self, spec: dict, partition) -> float | None:
+    def _qos_for(self, spec: dict):
+        name = spec.get("qos") or "normal"
+        spec["qos"] = name
+        qos = self.settings.qos.get(name)
+        if qos is None:
+            raise SubmitError(f"Invalid qos specification: {name!r}; QOS: "
+                              + ", ".join(sorted(self.settings.qos)))
+        return qos
+
+    def _time_limit_for(self, spec: dict, partition, qos) -> float | None:
         limit = spec.get("time_limit")
         if limit is None:
             conf = next((p for p in self.settings.partitions if p.name == partition.name), None)
             limit = getattr(conf, "default_time", None)
             if limit is None and not math.isinf(partition.max_time):
                 limit = partition.max_time
+            if limit is None or (qos.max_wall is not None and limit > qos.max_wall):
+                limit = qos.max_wall if qos.max_wall is not None else limit
+        if limit is not None and qos.max_wall is not None and limit > qos.max_wall:
+            raise SubmitError(
+                f"Job violates accounting/QOS policy (job submit limit, user's size and/or "
+                f"time limits): QOS {spec['qos']} allows at most {qos.max_wall:.0f} s")
         if limit is not None and limit > partition.max_time:
             raise SubmitError(
                 f"Requested time limit is invalid (exceeds partition {partition.name}'s "

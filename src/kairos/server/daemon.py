@@ -38,6 +38,10 @@ def serve(settings) -> None:
     from kairos.server.api import create_app
     from kairos.server.auth import PeerCredentialsProtocol
 
+    os.umask(0o077)  # the database holds every user's scripts and environments
+    if os.geteuid() == 0:
+        # A shared controller: users must reach the socket (0666) but not list the home.
+        os.chmod(settings.home, 0o711)
     lock = _lock(settings.pid_path)
     sock = _bind(settings.socket_path)
     logging.basicConfig(level=logging.WARNING,
@@ -75,6 +79,9 @@ def _lock(pid_path: Path):
 def _bind(path: Path) -> socket.socket:
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)  # stale: we hold the lock, so nobody else serves it
+    if len(os.fsencode(path)) > 107:
+        raise OSError(f"the socket path {path} is longer than Unix sockets allow (107 bytes); "
+                      "set KAIROS_HOME to a shorter directory")
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     old = os.umask(0o177 if os.geteuid() != 0 else 0o111)
     try:

@@ -20,11 +20,23 @@ def build_controller(settings) -> Controller:
     store.create()
     agent = LocalAgent(settings.home, facts, kill_wait=settings.kill_wait)
     cluster = build_cluster(settings, facts)
-    controller = Controller(settings, store, agent, cluster, node_name=facts.name)
+    controller = Controller(settings, store, agent, cluster, node_name=facts.name,
+                            estimator=_estimator(settings.predictor))
     controller.settings_user = getpass.getuser()
     controller.store_description = _describe_url(settings.db_url)
     controller.recovered = controller.recover()
     return controller
+
+
+def _estimator(name: str | None):
+    """The runtime predictor the scheduler plans with (None: users' time limits).  It
+    learns from every job that ends, like in the twin; ``kairos predict evaluate``
+    shows which predictor suits a workload."""
+    if name in (None, "none", "user"):
+        return None
+    from kairos.predict import make_predictor
+
+    return make_predictor(name)
 
 
 def _describe_url(url: str) -> str:
