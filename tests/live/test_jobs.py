@@ -112,3 +112,18 @@ def test_hold_release_and_update(live):
     assert client.job(str(job_id))["time_limit"] == 300
     live.run("scontrol", "release", str(job_id))
     assert live.wait(job_id)[0]["state"] == "COMPLETED"
+
+
+def test_batch_submission_reports_each_job_and_queues_the_good_ones(live):
+    live.sbatch("#!/bin/sh\ntrue\n")  # starts the controller
+    from kairos.slurm.sbatch import parse_submission
+
+    def spec(*argv):
+        return parse_submission(list(argv), cwd=str(live.workdir), env={}, now=time.time(),
+                                submit_host="test").to_json()
+
+    results = live.client().submit_many([spec("--wrap", "true"), spec("-p", "nope", "--wrap", "x"),
+                                         spec("-a", "0-1", "--wrap", "true")])
+    assert "job_id" in results[0] and len(results[2]["job_ids"]) == 2
+    assert "invalid partition name" in results[1]["error"]
+    assert all(r["state"] == "COMPLETED" for r in live.wait(results[2]["job_id"]))

@@ -105,6 +105,10 @@ class Client:
     def submit(self, spec: dict) -> dict:
         return self.request("POST", "/jobs", spec)
 
+    def submit_many(self, specs: list[dict]) -> list[dict]:
+        """Submit several specs in one request; a result or ``{"error": ...}`` each."""
+        return self.request("POST", "/jobs/batch", {"jobs": specs})["results"]
+
     def jobs(self, *, users=None, ids=None, states=None, partitions=None, names=None,
              start: bool = False, all_states: bool = False) -> list[dict]:
         return self.request("GET", "/jobs", query={

@@ -66,6 +66,11 @@ class Scheduler:
         self._dead = 0
         #: pending jobs that may not start yet (held, --begin, dependencies)
         self._waiting: dict[int, Job] = {}
+        #: something happened that may make a waiting job eligible (an end, a start, a
+        #: cancel, a release, a cluster change); until then, or until ``_next_begin``,
+        #: re-checking the waiting jobs would give the same answers
+        self._recheck = False
+        self._next_begin = math.inf
         #: (expected_end, job_id, placement) of running jobs, sorted
         self._ends: list[tuple] = []
         #: the last pass's walk; resumed by the next pass unless ``_stale``
@@ -94,6 +99,8 @@ class Scheduler:
             self._enqueue(job, now)
         else:
             self._waiting[job.id] = job
+            if job.begin > now:
+                self._next_begin = min(self._next_begin, job.begin)
 
     def adopt(self, job: Job, now: float) -> None:
         """Take over a job that is already running (``start``, ``placement`` and
@@ -112,6 +119,7 @@ class Scheduler:
         self._count_running(job, +1)
         self.order.job_started(job, job.start)
         self._stale = True
+        self._recheck = True  # an "after:" dependency may be met now
 
     def end(self, job_id: int, now: float, state: JobState = JobState.COMPLETED,
             exit_code: int = 0) -> Job:
@@ -131,6 +139,7 @@ class Scheduler:
         del self.jobs[job_id]
         self.outcomes[job_id] = state
         self._stale = True
+        self._recheck = True
         return job
 
     def cancel(self, job_id: int, now: float) -> list[KillJob]:
@@ -144,6 +153,7 @@ class Scheduler:
         job.end = now
         self.outcomes[job_id] = JobState.CANCELLED
         del self.jobs[job_id]
+        self._recheck = True
         return []
 
     def requeue(self, job: Job, now: float) -> None:
@@ -183,6 +193,7 @@ class Scheduler:
     def release(self, job_id: int) -> None:
         job = self._pending(job_id)
         job.held = False  # becomes eligible at the next pass
+        self._recheck = True
 
     def set_priority(self, job_id: int, priority: float | None, now: float) -> None:
         """Admin override of a pending job's priority (None restores the computed one)."""
@@ -204,6 +215,7 @@ class Scheduler:
                 self._waiting[job.id] = job
                 job.reason = "PartitionDown"
         self._stale = True
+        self._recheck = True
 
     def set_expected_end(self, job_id: int, expected_end: float) -> None:
         """A predictor revised a running job's expected end."""
@@ -220,7 +232,7 @@ class Scheduler:
         """One scheduling pass at time ``now``: the jobs to start, with placements."""
         if self.order.recalc_period is not None and now - self._last_recalc >= self.order.recalc_period:
             self._reprioritize(now)
-        if self._waiting:
+        if self._waiting and (self._recheck or now >= self._next_begin):
             self._admit_waiting(now)
         if self._ends and self._ends[0][0] <= now:
             self._correct_overdue(now)
@@ -391,11 +403,16 @@ class Scheduler:
     def _admit_waiting(self, now: float) -> bool:
         """Queue the waiting jobs that became eligible; True if any did."""
         admitted = False
+        next_begin = math.inf
         for job in list(self._waiting.values()):
             if self._eligible(job, now):
                 del self._waiting[job.id]
                 self._enqueue(job, now)
                 admitted = True
+            elif job.begin > now and job.begin < next_begin:
+                next_begin = job.begin
+        self._recheck = False
+        self._next_begin = next_begin
         return admitted
 
     def _singleton_blocked(self, job: Job) -> bool:

@@ -25,6 +25,7 @@ launched.
 from __future__ import annotations
 
 import asyncio
+import collections
 import math
 import os
 import signal as signals
@@ -39,6 +40,9 @@ from kairos.core.jobs import Job, JobState
 from kairos.core.profile import Unsatisfiable
 from kairos.server import records
 from kairos.server.records import FINAL_STATES, Caller, SubmitError, job_label
+
+#: at least this long between scheduling rounds, so a burst of requests shares one pass
+MIN_PASS_GAP = 0.005
 
 #: how long a finished job stays visible to ``squeue -t all`` (Slurm's MinJobAge)
 MIN_JOB_AGE = 300.0
@@ -86,6 +90,8 @@ class Controller:
         self._to_launch: list[int] = []
         self._to_cleanup: list[int] = []
         self._requeue: set[int] = set()
+        #: (end time, job id) of finished records still shown, oldest first
+        self._finished: collections.deque = collections.deque()
         self._wake = asyncio.Event()
         self._stopping = False
         self.started_at = clock()
@@ -370,6 +376,8 @@ class Controller:
             while not self._stopping:
                 self._wake.clear()
                 await self.step()
+                # Let a burst of requests gather: one pass then serves all of them.
+                await asyncio.sleep(MIN_PASS_GAP)
                 try:
                     await asyncio.wait_for(self._wake.wait(), timeout=self._sleep_time())
                 except TimeoutError:
@@ -504,6 +512,7 @@ class Controller:
 
     def _finish(self, record: dict, state: str, end: float, **fields) -> None:
         self._change(record, state=state, end_time=end, **fields)
+        self._finished.append((self.clock(), record["job_id"]))
 
     def _change(self, record: dict, **fields) -> None:
         record.update(fields)
@@ -515,12 +524,14 @@ class Controller:
             pending[key] = record.get(key)
 
     def _forget_old(self, now: float) -> None:
-        if len(self.records) < 64:
-            return
-        old = [k for k, r in self.records.items()
-               if r["state"] in FINAL_STATES and now - (r["end_time"] or now) > MIN_JOB_AGE]
-        for k in old:
-            del self.records[k]
+        """Finished jobs leave memory (and ``squeue``) after ``MIN_JOB_AGE``; the
+        database keeps them."""
+        finished = self._finished
+        while finished and now - finished[0][0] > MIN_JOB_AGE:
+            _, job_id = finished.popleft()
+            record = self.records.get(job_id)
+            if record is not None and record["state"] in FINAL_STATES:
+                del self.records[job_id]
 
     # ------------------------------------------------------------------ recovery
 

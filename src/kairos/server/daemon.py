@@ -31,8 +31,6 @@ class AlreadyRunning(RuntimeError):
 
 def serve(settings) -> None:
     """Run the API and the scheduling loop until SIGTERM/SIGINT."""
-    import asyncio
-
     import uvicorn
 
     from kairos.server.api import create_app
@@ -51,7 +49,7 @@ def serve(settings) -> None:
                             timeout_graceful_shutdown=5, backlog=4096)
     server = uvicorn.Server(config)
     try:
-        asyncio.run(server.serve(sockets=[sock]))
+        server.run(sockets=[sock])  # uvloop when installed
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(settings.socket_path)

@@ -7,6 +7,7 @@ spec, what the store keeps and the API shows).  They are converted here and nowh
 
 from __future__ import annotations
 
+import functools
 import grp
 import math
 import pwd
@@ -44,12 +45,18 @@ class Caller:
 
     @property
     def group(self) -> str:
-        try:
-            return grp.getgrgid(self.gid).gr_name
-        except KeyError:
-            return str(self.gid)
+        return group_name(self.gid)
 
 
+@functools.lru_cache(maxsize=1024)
+def group_name(gid: int) -> str:
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return str(gid)
+
+
+@functools.lru_cache(maxsize=1024)
 def user_name(uid: int) -> str:
     try:
         return pwd.getpwuid(uid).pw_name

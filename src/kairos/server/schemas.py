@@ -89,3 +89,18 @@ class Done(BaseModel):
 class Cancelled(BaseModel):
     cancelled: list[str]
     signalled: list[str]
+
+
+class JobBatch(BaseModel):
+    """Many submissions in one request (scripted pipelines, benchmarks): one round trip
+    and one database commit for all of them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    jobs: list[JobSubmit] = Field(max_length=10_000)
+
+
+class BatchResult(BaseModel):
+    """One entry per submitted spec, in order: a ``SubmitResult`` or an ``error``."""
+
+    results: list[dict]

@@ -11,11 +11,11 @@ from kairos.server.controller import Controller
 from kairos.server.records import Caller
 
 
-def get_controller(request: Request) -> Controller:
+async def get_controller(request: Request) -> Controller:
     return request.app.state.controller
 
 
-def get_caller(request: Request) -> Caller:
+async def get_caller(request: Request) -> Caller:
     caller = request.scope.get(SCOPE_KEY)
     if caller is None:
         override = getattr(request.app.state, "default_caller", None)

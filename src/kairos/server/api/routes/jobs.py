@@ -9,7 +9,10 @@ from fastapi import APIRouter, Query
 from kairos.server.api.deps import CallerDep, ControllerDep, split
 from kairos.server.api.json import JSONList, json_response
 from kairos.server.records import public
-from kairos.server.schemas import Cancelled, CancelRequest, Done, JobIds, JobSubmit, JobUpdate, SubmitResult
+from kairos.server.schemas import (
+    BatchResult, Cancelled, CancelRequest, Done, JobBatch, JobIds, JobSubmit, JobUpdate,
+    SubmitResult,
+)
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
@@ -22,6 +25,18 @@ async def submit(spec: JobSubmit, controller: ControllerDep, caller: CallerDep):
     if not spec.test_only:
         await controller.commit()
     return result
+
+
+@router.post("/batch", response_model=BatchResult, summary="Submit many batch jobs at once")
+async def submit_batch(batch: JobBatch, controller: ControllerDep, caller: CallerDep):
+    results = []
+    for spec in batch.jobs:
+        try:
+            results.append(controller.submit(spec.model_dump(), caller))
+        except ValueError as e:  # SubmitError, or a malformed array/dependency spec
+            results.append({"error": str(e)})
+    await controller.commit()
+    return {"results": results}
 
 
 @router.get("", response_class=JSONList, summary="List jobs (squeue)")
