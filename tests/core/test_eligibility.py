@@ -542,10 +542,14 @@ def test_requeue_puts_a_finished_job_back_under_its_id():
     s.schedule(0)
     done = s.end(1, 10, JobState.FAILED, exit_code=1)
     s.requeue(done, 20)
-    assert started(s.schedule(20)) == {1: 20}
-    assert 1 not in s.outcomes
+    assert [a.job_id for a in s.schedule(20)] == [1]  # once, though the object is reused
+    s.end(1, 30)
+    assert s.schedule(30) == []
+    s.check_invariants()
+    s.requeue(s.end(1, 31) if 1 in s.running else done, 40)
+    assert [a.job_id for a in s.schedule(40)] == [1]
     with pytest.raises(ValueError, match="only a finished job"):
-        s.requeue(s.jobs[1], 21)
+        s.requeue(s.jobs[1], 41)
 
 
 def test_time_limit_update_replans_a_running_job():

@@ -127,3 +127,43 @@ def test_batch_submission_reports_each_job_and_queues_the_good_ones(live):
     assert "job_id" in results[0] and len(results[2]["job_ids"]) == 2
     assert "invalid partition name" in results[1]["error"]
     assert all(r["state"] == "COMPLETED" for r in live.wait(results[2]["job_id"]))
+
+
+def _wait_running(client, job_id, timeout=10):
+    deadline = time.monotonic() + timeout
+    while client.job(str(job_id))["state"] != "RUNNING":
+        assert time.monotonic() < deadline, client.job(str(job_id))
+        time.sleep(0.05)
+
+
+def test_scancel_signal_requeue_and_memory_limit(live):
+    trapper = live.sbatch("#!/bin/bash\ntrap 'echo got USR1; exit 0' USR1\n"
+                          "while true; do sleep 0.1; done\n", "-J", "trapper")
+    client = live.client()
+    _wait_running(client, trapper)
+    time.sleep(0.3)  # let bash install its trap
+    # Like ``scancel -b --signal``: the whole job (the shell and its children) gets it.
+    live.run("scancel", "--signal=USR1", str(trapper))
+    [row] = live.wait(trapper)
+    assert row["state"] == "COMPLETED"
+    assert "got USR1" in (live.workdir / f"slurm-{trapper}.out").read_text().splitlines()
+
+    hog = live.sbatch("#!/bin/sh\nexec python3 -c 'x = bytearray(300 * 2**20); import time; "
+                      "time.sleep(5)'\n", "--mem=50M")
+    [row] = live.wait(hog, timeout=20)
+    assert row["state"] == "OUT_OF_MEMORY" and row["max_rss"] > 50 * 1024
+
+    counter = live.workdir / "runs"
+    again = live.sbatch(f"#!/bin/sh\necho run >> {counter}\nsleep 30\n")
+    _wait_running(client, again)
+    live.run("scontrol", "requeue", str(again))
+    deadline = time.monotonic() + 10
+    while not (counter.exists() and counter.read_text().count("run") == 2):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    info = client.job(str(again))
+    assert info["state"] == "RUNNING" and info["restarts"] == 1
+    live.run("scancel", "-n", "nomatch")  # a filter that matches nothing cancels nothing
+    assert client.job(str(again))["state"] == "RUNNING"
+    live.run("scancel", "-u", os.environ.get("USER") or __import__("getpass").getuser())
+    assert live.wait(again)[0]["state"] == "CANCELLED"

@@ -161,6 +161,10 @@ class Scheduler:
         if job.id in self.jobs:
             raise ValueError(f"job {job.id} is {self.jobs[job.id].state.name}; only a finished job can be requeued")
         self.outcomes.pop(job.id, None)
+        if any(j is job for j in self._queue):  # its entry from the first run, not yet swept
+            self._queue = [j for j in self._queue if j is not job]
+            self._dead -= 1
+            self._stale = True  # the walk's place in the queue is no longer valid
         job.start = job.end = job.expected_end = job.placement = job.reserved_start = None
         job.corrections = 0
         job.exit_code = 0

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import logging
 import math
 import os
 import signal as signals
@@ -40,6 +41,8 @@ from kairos.core.jobs import Job, JobState
 from kairos.core.profile import Unsatisfiable
 from kairos.server import records
 from kairos.server.records import FINAL_STATES, Caller, SubmitError, job_label
+
+log = logging.getLogger("kairos.controller")
 
 #: at least this long between scheduling rounds, so a burst of requests shares one pass
 MIN_PASS_GAP = 0.005
@@ -375,7 +378,11 @@ class Controller:
         try:
             while not self._stopping:
                 self._wake.clear()
-                await self.step()
+                try:
+                    await self.step()
+                except Exception:  # noqa: BLE001 - a bug must not stop every job's bookkeeping
+                    log.exception("scheduling round failed; retrying in 1 s")
+                    await asyncio.sleep(1.0)
                 # Let a burst of requests gather: one pass then serves all of them.
                 await asyncio.sleep(MIN_PASS_GAP)
                 try:
@@ -404,11 +411,11 @@ class Controller:
         self._forget_old(now)
         self.passes += 1
         self.last_pass_seconds = time.perf_counter() - t0
-        await self.commit()  # RUNNING is durable before any supervisor exists
-        self._launch_started(now)
-        for job_id in self._to_cleanup:
+        await self.commit()  # final states and RUNNING are durable before the files go
+        for job_id in self._to_cleanup:  # before launching: a requeued job reuses its id
             self.agent.cleanup(job_id)
         self._to_cleanup.clear()
+        self._launch_started(now)
         if self._inserts or self._updates:
             await self.commit()
 
@@ -508,7 +515,7 @@ class Controller:
         self.scheduler.requeue(job, now)
         self._change(record, state="PENDING", reason=job.reason, start_time=None,
                      end_time=None, node_list=None, cpu_ids=[], gpu_ids=[], exit_code=0,
-                     signal=0, restarts=record["restarts"] + 1)
+                     signal=0, cpu_time=None, max_rss=None, restarts=record["restarts"] + 1)
 
     def _finish(self, record: dict, state: str, end: float, **fields) -> None:
         self._change(record, state=state, end_time=end, **fields)

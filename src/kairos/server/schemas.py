@@ -75,7 +75,7 @@ class CancelRequest(BaseModel):
     names: list[str] | None = None
     states: list[str] | None = None
     partitions: list[str] | None = None
-    signal: str | None = None
+    signal: str | int | None = Field(None, description="a name (USR1, SIGUSR1) or a number")
 
 
 class JobIds(BaseModel):
