@@ -53,8 +53,10 @@ def simulate(
              "tsafrir or metastack.")] = "limit",
     backfill_order: Annotated[str, typer.Option(
         "--backfill-order",
-        help="Order in which backfill candidates are tried: queue, or shortest estimate "
-             "first.")] = "queue",
+        help="Order in which backfill candidates are tried: queue; shortest estimate "
+             "first; or aged: largest expected slowdown first, and once the reserved job "
+             "has waited 8 h, candidates must fit with their requested times (bounds "
+             "starvation).")] = "queue",
     forecast_every: Annotated[int, typer.Option(
         "--forecast-every", min=0, metavar="N",
         help="Forecast the start time of every N-th job at its submission and report "

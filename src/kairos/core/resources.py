@@ -116,7 +116,7 @@ class NodeResources:
             features = f" and features {sorted(req.features)}" if req.features else ""
             raise Unsatisfiable(
                 f"job {job.id}: {req.nodes} node(s) with {req.cpus_per_node} CPUs, "
-                f"{req.mem_per_node} MiB and {dict(req.gpus_per_node) or 'no'} GPUs each{features} "
+                f"{req.mem_per_node} MiB and {_describe_gpus(req.gpus_per_node)} each{features} "
                 f"do not exist in partition {part.name!r}"
             )
 
@@ -204,3 +204,11 @@ def _license_demand(licenses: tuple[tuple[str, int], ...]) -> tuple[tuple[str, i
     for name, n in licenses:
         total[name] = total.get(name, 0) + n
     return tuple((name, n) for name, n in total.items() if n != 0)
+
+
+def _describe_gpus(wants) -> str:
+    """``2 GPUs``, ``1 a100 GPU and 2 GPUs of any type``, ``no GPUs``."""
+    if not wants:
+        return "no GPUs"
+    parts = [f"{n} {t + ' ' if t else ''}GPU{'s' if n != 1 else ''}" for t, n in wants]
+    return " and ".join(parts)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from kairos.core.policy.backfill import BACKFILL_ORDERS, Backfill, Walk
+from kairos.core.policy.backfill import BACKFILL_ORDERS, PROTECT_AFTER, Backfill, Walk
 
 POLICIES: dict[str, Callable[..., Backfill]] = {
     "fcfs": lambda **kw: Backfill("fcfs", 0, backfill=False),
@@ -13,14 +13,16 @@ POLICIES: dict[str, Callable[..., Backfill]] = {
 }
 
 
-def make_policy(name: str, *, backfill_order: str = "queue") -> Backfill:
-    """Build a policy by name; ``backfill_order`` ("queue" or "shortest") says in which
-    order backfill candidates are tried (FCFS does not backfill)."""
+def make_policy(name: str, *, backfill_order: str = "queue",
+                protect_after: float = PROTECT_AFTER) -> Backfill:
+    """Build a policy by name; ``backfill_order`` ("queue", "shortest" or "aged") says in
+    which order backfill candidates are tried (FCFS does not backfill); ``protect_after``
+    (seconds) is when "aged" starts protecting the reserved job with requested times."""
     try:
         factory = POLICIES[name]
     except KeyError:
         raise ValueError(f"unknown policy {name!r}; choose one of: {', '.join(POLICIES)}") from None
-    return factory(backfill_order=backfill_order)
+    return factory(backfill_order=backfill_order, protect_after=protect_after)
 
 
-__all__ = ["BACKFILL_ORDERS", "Backfill", "POLICIES", "Walk", "make_policy"]
+__all__ = ["BACKFILL_ORDERS", "Backfill", "POLICIES", "PROTECT_AFTER", "Walk", "make_policy"]

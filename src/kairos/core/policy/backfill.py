@@ -11,6 +11,14 @@ jobs may then only start where they delay none of those reservations.
   jobs are tried shortest estimate first instead of in queue order (EASY++, Tsafrir,
   Etsion & Feitelson 2007): which job gets a hole matters as much as how well its
   runtime is known.
+* ``backfill_order="aged"``: shortest-first starves long jobs when estimates are too
+  short (a backfilled job that outlives its prediction pushes the protected job's
+  reservation out, again and again).  ``aged`` bounds that: candidates are tried largest
+  expected slowdown first, ``(wait + estimate) / max(estimate, 10 s)``, so short jobs
+  still go first but a candidate that has waited long rises; and once the protected job
+  has waited ``protect_after`` seconds, each candidate must fit with its *requested*
+  time, so only a job that would not delay the reservation even if it ran to its limit
+  may backfill.  Both depend on ``now``, which the walk is given.
 * ``conservative``: unbounded depth - every waiting job holds a reservation, and
   reservations are promises: they persist from pass to pass and only ever move earlier
   (Mu'alem & Feitelson 2001 "compression").  A fresh pass puts every old promise back
@@ -29,7 +37,16 @@ from kairos.core.profile import Unsatisfiable
 _PENDING = JobState.PENDING
 
 #: How backfill candidates are tried once the reservations are handed out.
-BACKFILL_ORDERS = ("queue", "shortest")
+BACKFILL_ORDERS = ("queue", "shortest", "aged")
+
+#: ``aged``: how long (seconds) the protected job may wait before backfill candidates are
+#: checked against its reservation with their requested times.  Picked by replaying six
+#: traces (docs/prediction.md): 0-4 h cost the average slowdown more than they saved
+#: in maximum wait; without it the maximum wait grows up to 10x.
+PROTECT_AFTER = 8 * 3600.0
+
+#: Bounded slowdown's floor on runtimes (s), used by the ``aged`` key likewise.
+SLOWDOWN_FLOOR = 10.0
 
 
 @dataclass(slots=True)
@@ -44,19 +61,26 @@ class Walk:
     reservations: dict[int, tuple[float, object]] = field(default_factory=dict)
     #: promises carried over from an earlier walk, still in the profile (conservative)
     held: dict[int, tuple[float, object]] = field(default_factory=dict)
+    #: submit time of the earliest-submitted job holding a reservation in this walk
+    protected_since: float = math.inf
 
 
 class Backfill:
     """A queue walk with ``reservation_depth`` reservations (None = every job)."""
 
     def __init__(self, name: str, reservation_depth: int | None, *, backfill: bool = True,
-                 backfill_order: str = "queue") -> None:
+                 backfill_order: str = "queue", protect_after: float = PROTECT_AFTER) -> None:
         if backfill_order not in BACKFILL_ORDERS:
             raise ValueError(f"unknown backfill order {backfill_order!r}; choose one of: {', '.join(BACKFILL_ORDERS)}")
+        if not protect_after >= 0:
+            raise ValueError(f"protect_after must be a number of seconds >= 0, not {protect_after!r}")
         self.name = name if backfill_order == "queue" else f"{name}+{backfill_order}"
         self.reservation_depth = reservation_depth
         self.backfill = backfill
         self.backfill_order = backfill_order
+        #: ``aged`` only: seconds of waiting after which the reservation is protected
+        #: against candidates' requested times
+        self.protect_after = protect_after
         #: conservative promises persist across passes (see module docstring)
         self.keeps_promises = reservation_depth is None
 
@@ -80,8 +104,11 @@ class Backfill:
             i += 1
             if job.state is not _PENDING:
                 continue
-            if walk.reserved >= depth and self.backfill_order == "shortest":
-                starts += self._shortest_first(queue, i - 1, profile, now)
+            if walk.reserved >= depth and self.backfill_order != "queue":
+                if self.backfill_order == "shortest":
+                    starts += self._shortest_first(queue, i - 1, profile, now)
+                else:
+                    starts += self._aged(queue, i - 1, walk, now)
                 break
             d = job.estimate
             if held:
@@ -111,6 +138,8 @@ class Backfill:
                 reserve(placement, t, t + d)
                 reservations[job.id] = (t, placement)
                 job.reserved_start = t
+                if job.submit < walk.protected_since:
+                    walk.protected_since = job.submit
                 job.reason = "Resources" if walk.reserved == 0 else "Priority"
                 walk.reserved += 1
                 room = headroom()
@@ -141,3 +170,36 @@ class Backfill:
             if room <= 0:
                 break
         return starts
+
+    def _aged(self, queue: list[Job], i: int, walk: Walk, now: float) -> list[tuple[Job, object]]:
+        """Try the pending jobs from queue position ``i`` on, largest expected slowdown
+        first; once the protected job has waited ``protect_after``, each must fit for its
+        requested time (see the module docstring)."""
+        profile = walk.profile
+        protect = now - walk.protected_since > self.protect_after
+        rest = sorted((j for j in queue[i:] if j.state is _PENDING),
+                      key=lambda j: expected_slowdown(j, now), reverse=True)
+        starts = []
+        room = profile.headroom()
+        for job in rest:
+            if job.request.cpus_per_node > room:
+                job.reason = "Priority"
+                continue
+            # A limit below the estimate is impossible (the scheduler clamps), but be safe.
+            span = max(job.time_limit, job.estimate) if protect else job.estimate
+            placement = profile.fits_now(job, span)
+            if placement is None:
+                job.reason = "Priority"
+                continue
+            profile.reserve(placement, now, now + span)
+            starts.append((job, placement))
+            room = profile.headroom()
+            if room <= 0:
+                break
+        return starts
+
+
+def expected_slowdown(job: Job, now: float) -> float:
+    """The slowdown ``job`` would have if it started at ``now`` and ran its estimate:
+    ``(wait + estimate) / max(estimate, 10 s)``, the ``aged`` order's key."""
+    return (now - job.submit + job.estimate) / max(job.estimate, SLOWDOWN_FLOOR)
