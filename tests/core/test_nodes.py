@@ -281,7 +281,7 @@ REJECTED = [
     ("more nodes than exist", dict(nodes=4, tasks=4), "4 node(s)"),
     ("too much memory per node", dict(mem_per_node=64000), "64000 MiB"),
     ("unknown GPU type", dict(gpus_per_node=(("h100", 1),)), "no GPUs of type 'h100'"),
-    ("too many GPUs of a type", dict(gpus_per_node=(("a100", 3),)), "'a100': 3"),
+    ("too many GPUs of a type", dict(gpus_per_node=(("a100", 3),)), "3 a100 GPUs"),
     ("too many untyped GPUs", dict(gpus_per_node=((None, 3),)), "None: 3"),
     ("unknown partition", dict(partition="nope"), "no partition 'nope'"),
     ("over partition MaxTime", dict(partition="short", limit=7200), "exceeds partition 'short'"),
