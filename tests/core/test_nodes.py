@@ -282,7 +282,7 @@ REJECTED = [
     ("too much memory per node", dict(mem_per_node=64000), "64000 MiB"),
     ("unknown GPU type", dict(gpus_per_node=(("h100", 1),)), "no GPUs of type 'h100'"),
     ("too many GPUs of a type", dict(gpus_per_node=(("a100", 3),)), "3 a100 GPUs"),
-    ("too many untyped GPUs", dict(gpus_per_node=((None, 3),)), "None: 3"),
+    ("too many untyped GPUs", dict(gpus_per_node=((None, 3),)), "and 3 GPUs each"),
     ("unknown partition", dict(partition="nope"), "no partition 'nope'"),
     ("over partition MaxTime", dict(partition="short", limit=7200), "exceeds partition 'short'"),
     ("over partition MaxNodes", dict(partition="short", nodes=2, tasks=2), "exceeds partition 'short'"),
