@@ -167,3 +167,31 @@ def test_scancel_signal_requeue_and_memory_limit(live):
     assert client.job(str(again))["state"] == "RUNNING"
     live.run("scancel", "-u", os.environ.get("USER") or __import__("getpass").getuser())
     assert live.wait(again)[0]["state"] == "CANCELLED"
+
+
+def test_openapi_spec_and_prometheus_metrics_are_served(live):
+    import http.client
+    import json
+    import socket
+
+    job_id = live.sbatch("#!/bin/sh\nsleep 5\n")
+    client = live.client()
+    _wait_running(client, job_id)
+
+    def get(path: str) -> tuple[int, bytes]:
+        conn = http.client.HTTPConnection("kairos")
+        conn.sock = socket.socket(socket.AF_UNIX)
+        conn.sock.connect(str(live.home / "kairos.sock"))
+        conn.request("GET", path)
+        response = conn.getresponse()
+        return response.status, response.read()
+
+    status, body = get("/openapi.json")
+    spec = json.loads(body)
+    assert status == 200 and "/api/v1/jobs" in spec["paths"]
+    assert "JobSubmit" in spec["components"]["schemas"]
+    status, body = get("/metrics")
+    text = body.decode()
+    assert status == 200
+    assert "slurm_queue_running 1.0" in text and "slurm_cpus_alloc 1.0" in text
+    live.run("scancel", str(job_id))
