@@ -69,16 +69,31 @@ def write_config(home: Path, extra: str = "") -> None:
 
 
 @pytest.fixture
-def live(tmp_path):
-    """A fresh controller (started by the first command that needs it)."""
-    home = tmp_path / "home"
-    write_config(home)
-    work = tmp_path / "work"
-    work.mkdir()
-    cluster = Cluster(home, work)
-    yield cluster
-    cluster.stop()
-    _kill_leftover_jobs(home)
+def make_live(tmp_path):
+    """``make_live(config="", home=None)``: a controller home with ``config`` added to
+    ``config.toml`` (started by the first command that needs it); all stopped at the
+    end, with any job still running killed."""
+    made: list[Cluster] = []
+
+    def make(config: str = "", home: Path | None = None) -> Cluster:
+        home = home or tmp_path / f"home{len(made)}"
+        write_config(home, config)
+        work = tmp_path / f"work{len(made)}"
+        work.mkdir()
+        cluster = Cluster(home, work)
+        made.append(cluster)
+        return cluster
+
+    yield make
+    for cluster in made:
+        cluster.stop()
+        _kill_leftover_jobs(cluster.home)
+
+
+@pytest.fixture
+def live(make_live):
+    """A fresh controller with the test defaults (short kill wait, frequent passes)."""
+    return make_live()
 
 
 def _kill_leftover_jobs(home: Path) -> None:

@@ -7,7 +7,6 @@ import time
 
 import pytest
 
-from tests.live.conftest import Cluster, _kill_leftover_jobs, write_config
 
 CONFIG = """
 [[partition]]
@@ -28,15 +27,8 @@ max_jobs_per_user = 1
 
 
 @pytest.fixture
-def limited(tmp_path):
-    home = tmp_path / "home"
-    write_config(home, CONFIG)
-    work = tmp_path / "work"
-    work.mkdir()
-    cluster = Cluster(home, work)
-    yield cluster
-    cluster.stop()
-    _kill_leftover_jobs(home)
+def limited(make_live):
+    return make_live(CONFIG)
 
 
 def test_time_limits_come_from_partition_and_qos_and_are_enforced(limited):
@@ -75,28 +67,20 @@ def test_qos_max_jobs_per_user_keeps_extra_jobs_pending(limited):
     assert rows[1]["start_time"] >= rows[0]["end_time"]
 
 
-def test_a_controller_with_a_runtime_predictor_plans_with_it(tmp_path):
-    home = tmp_path / "home"
-    write_config(home)
-    text = (home / "config.toml").read_text().replace(
-        "[controller]\n", '[controller]\npredictor = "last2"\n')
-    (home / "config.toml").write_text(text)
-    work = tmp_path / "work"
-    work.mkdir()
-    live = Cluster(home, work)
-    try:
-        # last2 learns from the user's finished jobs: after two 0 s runs, a job with a
-        # one-hour limit is planned as a short one (its expected end is near its start).
-        for _ in range(2):
-            live.wait(live.sbatch("#!/bin/sh\ntrue\n", "-t", "60"))
-        job_id = live.sbatch("#!/bin/sh\nsleep 1\n", "-t", "60")
-        [row] = live.wait(job_id)
-        assert row["state"] == "COMPLETED"
-        from kairos.server.store import Store
+def test_a_controller_with_a_runtime_predictor_plans_with_it(make_live):
+    live = make_live()
+    config = live.home / "config.toml"
+    config.write_text(config.read_text().replace("[controller]\n",
+                                                 '[controller]\npredictor = "last2"\n'))
+    # last2 learns from the user's finished jobs: after two 0 s runs, a job with a
+    # one-hour limit is planned as a short one (its expected end is near its start).
+    for _ in range(2):
+        live.wait(live.sbatch("#!/bin/sh\ntrue\n", "-t", "60"))
+    job_id = live.sbatch("#!/bin/sh\nsleep 1\n", "-t", "60")
+    [row] = live.wait(job_id)
+    assert row["state"] == "COMPLETED"
+    from kairos.server.store import Store
 
-        with Store(f"sqlite:///{home / 'kairos.db'}") as store:
-            stored = store.get(job_id)
-        assert stored["expected_end"] - stored["start_time"] < 60
-    finally:
-        live.stop()
-        _kill_leftover_jobs(home)
+    with Store(f"sqlite:///{live.home / 'kairos.db'}") as store:
+        stored = store.get(job_id)
+    assert stored["expected_end"] - stored["start_time"] < 60

@@ -8,20 +8,12 @@ import signal
 
 import pytest
 
-from tests.live.conftest import Cluster, _kill_leftover_jobs, write_config
 from tests.server.conftest import postgres_schema_url  # noqa: F401 - a fixture
 
 
 @pytest.fixture
-def pg_live(tmp_path, postgres_schema_url):  # noqa: F811
-    home = tmp_path / "home"
-    write_config(home, f'[database]\nurl = "{postgres_schema_url}"\n')
-    work = tmp_path / "work"
-    work.mkdir()
-    cluster = Cluster(home, work)
-    yield cluster
-    cluster.stop()
-    _kill_leftover_jobs(home)
+def pg_live(make_live, postgres_schema_url):  # noqa: F811
+    return make_live(f'[database]\nurl = "{postgres_schema_url}"\n')
 
 
 def test_jobs_and_accounting_on_postgresql(pg_live):

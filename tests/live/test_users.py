@@ -45,22 +45,16 @@ def as_user(user: str, action) -> dict:
 
 
 @pytest.fixture
-def shared_live(tmp_path):
+def shared_live(make_live):
     """A controller whose home other users can reach (pytest's tmp_path is root-only)."""
     import shutil
     import tempfile
 
-    from tests.live.conftest import Cluster, _kill_leftover_jobs, write_config
-
     base = Path(tempfile.mkdtemp(prefix="kairos-users-"))
     base.chmod(0o755)
-    write_config(base / "home")
-    work = tmp_path / "work"
-    work.mkdir()
-    cluster = Cluster(base / "home", work)
+    cluster = make_live(home=base / "home")
     yield cluster
     cluster.stop()
-    _kill_leftover_jobs(base / "home")
     shutil.rmtree(base, ignore_errors=True)
 
 
