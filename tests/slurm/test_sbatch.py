@@ -58,7 +58,16 @@ def test_fields_are_exactly_the_contract():
         "script", "argv", "name", "work_dir", "stdout", "stderr", "time_limit", "time_min",
         "nodes", "ntasks", "cpus_per_task", "mem_per_node", "mem_per_cpu", "gpus",
         "partition", "qos", "account", "array", "dependency", "begin", "hold", "nice",
-        "environment", "export", "submit_host", "test_only"]
+        "environment", "export", "submit_host", "test_only", "submit_dir",
+        "cpus_per_task_set", "ntasks_set"]
+
+
+def test_what_was_asked_for_explicitly_is_marked(submit):
+    plain = submit(["job.sh"])
+    sized = submit(["-n", "1", "-c", "2", "-D", "sub", "job.sh"])
+    assert (plain.cpus_per_task_set, plain.ntasks_set) == (False, False)
+    assert (sized.cpus_per_task_set, sized.ntasks_set) == (True, True)
+    assert sized.submit_dir == plain.work_dir and sized.work_dir.endswith("/sub")
 
 
 def test_json_round_trip(submit):

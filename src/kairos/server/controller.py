@@ -278,11 +278,41 @@ class Controller:
             if job is not None and record["state"] == "PENDING":
                 info["reason"] = job.reason if job.reason != "None" else "Priority"
                 info["priority"] = job.priority
+                if job.dependencies:
+                    info["dependency"] = self._dependency_left(job)
+            elif record["state"] != "PENDING":
+                info["dependency"] = None  # nothing left to wait for
             if record["job_id"] in forecasts:
                 t = forecasts[record["job_id"]]
                 info["expected_start"] = None if math.isinf(t) else t
             out.append(info)
         return out
+
+    def _dependency_left(self, job: Job) -> str | None:
+        """Slurm's view of a pending job's dependencies: those not yet satisfied, each
+        ``kind:id(unfulfilled)`` or ``kind:id(failed)``; None when none is left."""
+        from kairos.core.jobs import DependencyKind
+
+        ok = {DependencyKind.AFTEROK: {JobState.COMPLETED}}
+        parts = []
+        for dep in job.dependencies:
+            kind = dep.kind.name.lower()
+            if dep.kind is DependencyKind.SINGLETON:
+                parts.append("singleton(unfulfilled)") if job.reason == "Dependency" else None
+                continue
+            other = self.scheduler.jobs.get(dep.job_id)
+            if other is not None:
+                if not (dep.kind is DependencyKind.AFTER and other.state is JobState.RUNNING):
+                    parts.append(f"{kind}:{dep.job_id}(unfulfilled)")
+                continue
+            outcome = self.scheduler.outcomes.get(dep.job_id)
+            if outcome is None or dep.kind in (DependencyKind.AFTER, DependencyKind.AFTERANY):
+                continue
+            good = outcome in ok.get(dep.kind, set()) if dep.kind is DependencyKind.AFTEROK \
+                else outcome is not JobState.COMPLETED
+            if not good:
+                parts.append(f"{kind}:{dep.job_id}(failed)")
+        return ",".join(parts) or None
 
     def nodes(self) -> list[dict]:
         res = self.scheduler.resources
@@ -458,7 +488,7 @@ class Controller:
                 continue  # cancelled before it was launched
             spec = record["spec"]
             env = job_environment(
-                self._environment_view(record), base_env=dict(spec.get("environment") or {}),
+                self._environment_view(record), base_env=_login_environment(record, spec),
                 node_name=self.node_name, cluster_name=self.settings.cluster_name,
                 submit_host=spec.get("submit_host") or "")
             limit = record["time_limit"]
@@ -738,7 +768,8 @@ class Controller:
 
 
 _SPEC_KEYS = ("script", "argv", "environment", "export", "submit_host", "array",
-              "dependency", "command", "mem_per_cpu", "ntasks_set", "submit_dir")
+              "dependency", "command", "mem_per_cpu", "ntasks_set", "submit_dir",
+              "cpus_per_task_set")
 
 
 def _array_limit(row: dict) -> int | None:
@@ -746,6 +777,25 @@ def _array_limit(row: dict) -> int | None:
 
     spec = (row.get("spec") or {}).get("array")
     return parse_array(spec).limit if spec and row.get("array_job_id") is not None else None
+
+
+def _login_environment(record: dict, spec: dict) -> dict:
+    """What the job inherits, plus the owner's login basics (HOME, USER, LOGNAME, SHELL,
+    PATH) where the submission did not carry them: Slurm adds them even for
+    ``--export=NONE``, and scripts rely on ``$HOME``."""
+    import pwd
+
+    env = dict(spec.get("environment") or {})
+    try:
+        pw = pwd.getpwuid(record["uid"])
+        login = {"HOME": pw.pw_dir, "USER": pw.pw_name, "LOGNAME": pw.pw_name,
+                 "SHELL": pw.pw_shell or "/bin/sh"}
+    except KeyError:
+        login = {"USER": record["user"], "LOGNAME": record["user"]}
+    login["PATH"] = "/usr/local/bin:/usr/bin:/bin"
+    for key, value in login.items():
+        env.setdefault(key, value)
+    return env
 
 
 def _default_output(spec: dict) -> str:

@@ -43,6 +43,8 @@ class JobSubmit(BaseModel):
     export: str = "ALL"
     submit_host: str = ""
     test_only: bool = False
+    submit_dir: str = ""
+    ntasks_set: bool = False
 
 
 class SubmitResult(BaseModel):

@@ -52,7 +52,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from enum import Enum
 from typing import Any, Callable, Iterator, Mapping
 
@@ -100,6 +100,9 @@ class SubmitSpec:
     export: str
     submit_host: str
     test_only: bool
+    submit_dir: str = ""  #: where sbatch ran (SLURM_SUBMIT_DIR), whatever --chdir says
+    cpus_per_task_set: bool = False  #: -c given: the job sees SLURM_CPUS_PER_TASK
+    ntasks_set: bool = False  #: -n given: the job sees SLURM_NTASKS / SLURM_NPROCS
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict; ``gpus`` becomes a list of ``[type, count]`` lists."""
@@ -112,7 +115,8 @@ class SubmitSpec:
         """The spec in a JSON dict; raises ``ValueError`` naming missing, unknown or
         ill-typed fields."""
         names = [f.name for f in fields(cls)]
-        missing = [n for n in names if n not in data]
+        optional = {f.name for f in fields(cls) if f.default is not MISSING}
+        missing = [n for n in names if n not in data and n not in optional]
         unknown = sorted(set(data) - set(names))
         if missing or unknown:
             raise ValueError(f"invalid SubmitSpec: missing fields {missing}, "
@@ -138,6 +142,8 @@ _WIRE_TYPES: dict[str, tuple[tuple[type, ...], bool]] = {  # field: (types, null
     "begin": (_NUMBER, True), "hold": ((bool,), False), "nice": ((int,), False),
     "environment": ((dict,), False), "export": ((str,), False),
     "submit_host": ((str,), False), "test_only": ((bool,), False),
+    "submit_dir": ((str,), False), "cpus_per_task_set": ((bool,), False),
+    "ntasks_set": ((bool,), False),
 }
 
 
@@ -717,6 +723,8 @@ def _finish(draft: _Draft, command_line: CommandLine, script: str, default_name:
         begin=draft.begin, hold=draft.hold, nice=draft.nice,
         environment=_job_environment(draft.export, env), export=draft.export,
         submit_host=submit_host, test_only=draft.test_only,
+        submit_dir=os.path.normpath(cwd), cpus_per_task_set="cpus-per-task" in draft.given,
+        ntasks_set="ntasks" in draft.given,
     )
 
 

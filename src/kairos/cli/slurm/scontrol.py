@@ -145,7 +145,7 @@ def _show(client: Any, command: ScontrolCommand) -> int:
 
     one = command.oneliner
     if command.entity == "job":
-        jobs = [_one_job(client, command.name)] if command.name \
+        jobs = _named_jobs(client, command.name) if command.name \
             else client.jobs(all_states=True)
         now = time.time()
         write("".join(formats.format_scontrol_job(j, now=now, oneliner=one) for j in jobs))
@@ -163,6 +163,17 @@ def _show(client: Any, command: ScontrolCommand) -> int:
         return fail(f"Partition {command.name} not found")
     write("".join(formats.format_scontrol_partition(p, oneliner=one) for p in partitions))
     return 0
+
+
+def _named_jobs(client: Any, job_id: str) -> list[dict[str, Any]]:
+    """Every task of an array job id, as Slurm shows them; else the one job."""
+    from kairos.cli.client import ApiError
+
+    try:
+        found = client.jobs(ids=[job_id], all_states=True)
+    except ApiError:
+        found = []  # _one_job says what is wrong
+    return found if len(found) > 1 else [_one_job(client, job_id)]
 
 
 def _one_job(client: Any, job_id: str) -> dict[str, Any]:
