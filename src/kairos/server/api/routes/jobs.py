@@ -24,7 +24,7 @@ async def submit(spec: JobSubmit, controller: ControllerDep, caller: CallerDep):
     result = controller.submit(spec.model_dump(), caller)
     if not spec.test_only:
         await controller.commit()
-    return result
+    return json_response(result)
 
 
 @router.post("/batch", response_model=BatchResult, summary="Submit many batch jobs at once")
