@@ -45,7 +45,7 @@ def evaluate(
     correction: Annotated[str, typer.Option(
         "--correction", help="limit, tsafrir or metastack.")] = "limit",
     backfill_order: Annotated[str, typer.Option(
-        "--backfill-order", help="queue or shortest.")] = "queue",
+        "--backfill-order", help="queue, shortest (EASY++) or aged (largest expected slowdown first).")] = "queue",
     forecast_every: Annotated[int, typer.Option(
         "--forecast-every", min=0, metavar="N",
         help="Forecast every N-th job's start at submission (0: none).")] = 20,

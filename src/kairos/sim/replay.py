@@ -57,7 +57,7 @@ def replay(workload: Workload, policy: str = "easy", order: str = "submit", *,
     ``predictor``: a name from ``kairos.predict`` (a fresh, untrained one is built) or a
     ``RuntimeEstimator``; None plans with the requested times.  ``correction`` moves the
     expected end of a job that outlives its prediction (``kairos.core.corrections``).
-    ``backfill_order``: "queue" or "shortest" (EASY++).  ``forecast_every`` > 0
+    ``backfill_order``: "queue", "shortest" (EASY++) or "aged" (largest expected slowdown first).  ``forecast_every`` > 0
     forecasts the start of every n-th submitted job at its submission
     (``kairos.core.forecast``).  ``observe(now, scheduler, starts)`` is called after
     every pass (tests check invariants with it).  ``scheduler`` may be supplied

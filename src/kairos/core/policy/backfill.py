@@ -19,6 +19,7 @@ jobs may then only start where they delay none of those reservations.
   has waited ``protect_after`` seconds, each candidate must fit with its *requested*
   time, so only a job that would not delay the reservation even if it ran to its limit
   may backfill.  Both depend on ``now``, which the walk is given.
+  (Under ``conservative`` every job holds a reservation, so neither order changes it.)
 * ``conservative``: unbounded depth - every waiting job holds a reservation, and
   reservations are promises: they persist from pass to pass and only ever move earlier
   (Mu'alem & Feitelson 2001 "compression").  A fresh pass puts every old promise back
