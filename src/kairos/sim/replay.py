@@ -59,8 +59,9 @@ def replay(workload: Workload, policy: str = "easy", order: str = "submit", *,
     expected end of a job that outlives its prediction (``kairos.core.corrections``).
     ``backfill_order``: "queue", "shortest" (EASY++) or "aged" (largest expected
     slowdown first).  ``forecast_every`` > 0 forecasts the start of every n-th
-    submitted job at its submission (``kairos.core.forecast``).  ``observe(now, scheduler, starts)`` is called after
-    every pass (tests check invariants with it).  ``scheduler`` may be supplied
+    submitted job at its submission (``kairos.core.forecast``).
+    ``observe(now, scheduler, starts)`` is called after every pass (tests check
+    invariants with it).  ``scheduler`` may be supplied
     pre-configured; it must be empty and its cluster must match the workload's machine.
     """
     began = time.perf_counter()
