@@ -25,11 +25,9 @@ peer's start script (``shared/peers/slurm/start.sh`` beside the repository, or
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -286,13 +284,9 @@ def write_kairos_config(home: Path) -> None:
 
 def kill_leftover_jobs(home: Path) -> None:
     """SIGKILL supervisors and job process groups a stopped controller left behind."""
-    for state in (home / "jobs").glob("*/state.json"):
-        try:
-            info = json.loads(state.read_text())
-            os.kill(info["supervisor_pid"], signal.SIGKILL)
-            os.killpg(info["job_pid"], signal.SIGKILL)
-        except (OSError, ValueError, KeyError):
-            pass
+    from kairos.node.agent import kill_left_behind
+
+    kill_left_behind(home)
 
 
 def real_slurm_bin_dir(path: str | None = None) -> Path | None:

@@ -3,7 +3,6 @@ through the real ``kairos`` executable and the real Unix-socket API."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -97,15 +96,6 @@ def live(make_live):
 
 
 def _kill_leftover_jobs(home: Path) -> None:
-    jobs = home / "jobs"
-    if not jobs.is_dir():
-        return
-    import signal
+    from kairos.node.agent import kill_left_behind
 
-    for state in jobs.glob("*/state.json"):
-        try:
-            info = json.loads(state.read_text())
-            os.kill(info["supervisor_pid"], signal.SIGKILL)
-            os.killpg(info["job_pid"], signal.SIGKILL)
-        except (OSError, ValueError, KeyError):
-            pass
+    kill_left_behind(home)

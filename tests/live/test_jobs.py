@@ -10,7 +10,6 @@ import os
 import signal
 import time
 
-import pytest
 
 SCRIPT = "#!/bin/bash\n#SBATCH -J hello\n#SBATCH -t 1\necho hello from $SLURM_JOB_ID\n"
 

@@ -7,7 +7,6 @@ next ``kairos up`` adopts them.
 
 from __future__ import annotations
 
-import os
 import stat
 import sys
 from pathlib import Path

@@ -387,3 +387,21 @@ def _is_zombie(pid: int) -> bool:
         return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     except psutil.Error:
         return True
+
+
+def kill_left_behind(home: Path) -> int:
+    """SIGKILL every supervisor and job process group recorded under ``home/jobs`` (what
+    a stopped controller leaves running; for tests, benchmarks and a forced clean-up).
+    Returns how many jobs were signalled."""
+    killed = 0
+    for state_path in sorted((Path(home) / "jobs").glob("*/state.json")):
+        state = _read_json(state_path)
+        if not state:
+            continue
+        for kill, pid in ((os.kill, state.get("supervisor_pid")), (os.killpg, state.get("job_pid"))):
+            try:
+                kill(int(pid), signal.SIGKILL)
+                killed += 1
+            except (OSError, TypeError, ValueError):
+                pass
+    return killed
