@@ -32,7 +32,6 @@ import os
 import signal as signals
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from kairos.core import Scheduler
 from kairos.core.actions import StartJob
@@ -836,8 +835,3 @@ def _boot_time() -> float:
         return psutil.boot_time()
     except Exception:  # noqa: BLE001 - facts are best effort
         return 0.0
-
-
-def ensure_dir(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    return path

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import getpass
-import os
 
 from kairos.server.controller import Controller
 
@@ -46,13 +45,3 @@ def _describe_url(url: str) -> str:
         creds, host = rest.rsplit("@", 1)
         return f"{scheme}://{creds.split(':', 1)[0]}@{host}"
     return url
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
