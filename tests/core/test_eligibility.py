@@ -13,8 +13,11 @@ from kairos.core import (
     Cluster, Dependency, DependencyKind, Job, JobState, KillJob, Node, Scheduler, StartJob,
 )
 from kairos.core.dependencies import dependency_status
-from kairos.core.events import ORDER, JobCancelled, JobEnded, JobSubmitted, SchedulePass, handle
+from kairos.core.events import (
+    JobCancelled, JobEnded, JobSubmitted, SchedulePass, handle, handle_all, in_order,
+)
 from kairos.core.jobs import Request
+from tests.core.estimators import LastRuntime
 
 AFTER, AFTERANY, AFTEROK, AFTERNOTOK, SINGLETON = (
     DependencyKind.AFTER, DependencyKind.AFTERANY, DependencyKind.AFTEROK,
@@ -442,8 +445,7 @@ def event_stream() -> list:
     events += [JobEnded(30, 1), JobEnded(30, 6), JobCancelled(25, 5), JobEnded(100, 2),
                JobEnded(110, 3, JobState.FAILED, 1), JobEnded(120, 4)]
     events += [SchedulePass(t) for t in (0, 5, 20, 25, 30, 100, 110, 120)]
-    events.sort(key=lambda e: (e.at, ORDER[type(e)]))
-    return events
+    return in_order(events)
 
 
 def apply_directly(scheduler: Scheduler, events) -> list:
@@ -496,11 +498,35 @@ def test_events_in_give_the_same_decisions_as_method_calls():
     assert actions_handle == apply_directly(direct, event_stream())
     assert via_handle.outcomes == direct.outcomes
     assert via_handle.jobs == direct.jobs == {}
-    assert two_nodes().handle_all(event_stream()) == actions_handle
+    assert handle_all(two_nodes(), reversed(event_stream())) == actions_handle
 
 
 def test_simultaneous_events_are_ordered_ends_cancels_submits_pass():
-    assert sorted(ORDER, key=ORDER.get) == [JobEnded, JobCancelled, JobSubmitted, SchedulePass]
+    # One 4-CPU node, a predictor that remembers the user's last runtime.  J1 and J3
+    # (1 CPU each, limits 100 and 50) start at 0.  At 10, whatever order they arrive in:
+    # J1's end is applied first, so J2 (limit 100), submitted at 10, is predicted at
+    # J1's 10 s rather than its limit; the cancel of running J3 is a KillJob; the pass
+    # comes last and starts J2 beside J3.  (Applied in arrival order, J2 would plan with
+    # 100 s whenever its submission came first.)
+    for reverse in (False, True):
+        s = Scheduler(Cluster([Node("n0", 4)]), "easy", estimator=LastRuntime())
+        assert started(handle_all(s, [JobSubmitted(0, job(1)), JobSubmitted(0, job(3, limit=50)),
+                                      SchedulePass(0)])) == {1: 0, 3: 0}
+        at_ten = [JobSubmitted(10, job(2, submit=10)), JobCancelled(10, 3), JobEnded(10, 1),
+                  SchedulePass(10)]
+        actions = handle_all(s, reversed(at_ten) if reverse else at_ten)
+        assert actions == [KillJob(3, 10, "cancelled"), StartJob(2, 10, s.jobs[2].placement, 20.0)]
+        assert s.jobs[2].estimate == 10
+
+
+def test_requeue_asks_to_kill_a_running_job_and_refuses_a_pending_one():
+    s = one_node(cpus=1)
+    s.submit(job(1), 0)
+    s.submit(job(2), 0)
+    s.schedule(0)
+    assert handle(s, JobCancelled(5, 1, requeue=True)) == [KillJob(1, 5, "requeue")]
+    with pytest.raises(ValueError, match="only a running job"):
+        handle(s, JobCancelled(5, 2, requeue=True))
 
 
 def test_handle_rejects_an_unknown_event():

@@ -19,6 +19,7 @@ from kairos.core import (
     Cluster, Job, JobState, KillJob, Node, NodeState, Partition, Request, Scheduler, StartJob,
 )
 from kairos.core.profile import Unsatisfiable
+from kairos.core.resources import make_resources
 
 REQUEST_FIELDS = ("nodes", "tasks", "cpus_per_task", "mem_per_node", "gpus_per_node", "licenses", "features")
 
@@ -550,7 +551,7 @@ def test_cancel_of_a_running_node_job_frees_its_nodes_only_after_the_end():
 def test_node_profile_answers_about_the_future():
     # n0 and n1, 4 CPUs each.  A running job fills n0 until 100.
     cluster = Cluster([Node("n0", 4), Node("n1", 4)])
-    res = cluster.resources()
+    res = make_resources(cluster)
     n0_full = (((0, (4, 0)),), ())
     res.allocate(n0_full)
     profile = res.profile(0, [(100, 1, n0_full)])
@@ -582,7 +583,7 @@ def test_node_profile_is_stale_after_a_node_change():
     # ``advance`` moves the origin while no step lies in between; after
     # ``forget_candidates`` (a node or partition changed) it asks for a rebuild.
     cluster = Cluster([Node("n0", 4)])
-    res = cluster.resources()
+    res = make_resources(cluster)
     profile = res.profile(0, [])
     assert profile.advance(10) and profile.now == 10
     res.forget_candidates()
@@ -594,7 +595,7 @@ def test_node_profile_counts_licenses_over_time():
     # One "lic" license, held by a running job until 40.  A licensed job's earliest
     # start is 40 although the node is idle; an unlicensed one fits now.
     cluster = Cluster([Node("n0", 4), Node("n1", 4)], licenses={"lic": 1})
-    res = cluster.resources()
+    res = make_resources(cluster)
     held = (((0, (1, 0)),), (("lic", 1),))
     res.allocate(held)
     profile = res.profile(0, [(40, 1, held)])

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kairos.sim.replay import replay
+from kairos.testing.textbook_easy import textbook_easy
 from tests.core.conftest import make_workload
-from tests.core.textbook_easy import textbook_easy
 
 
 @st.composite

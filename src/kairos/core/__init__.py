@@ -4,17 +4,36 @@ It is told of submissions, completions and the current time (``Scheduler.submit`
 ``Scheduler.end``, ``Scheduler.schedule``) and answers which jobs to start where and which
 reservations it holds.  Nothing in here reads a clock, touches I/O or draws random numbers:
 the digital twin (``kairos.sim``) and the live controller drive the very same object.
+
+The names below load on first use: the Slurm-compatible commands import the job
+vocabulary (``kairos.core.jobs``) and must not pay for the scheduler.
 """
 
-from kairos.core.jobs import Dependency, DependencyKind, Job, JobState, Request
-from kairos.core.cluster import Cluster, Node, NodeState, Partition
-from kairos.core.actions import KillJob, StartJob
-from kairos.core.scheduler import Scheduler
-from kairos.core.policy import POLICIES, Backfill, make_policy
-from kairos.core.order import ORDERS, QueueOrder, make_order
+from __future__ import annotations
 
-__all__ = [
-    "Backfill", "Cluster", "Dependency", "DependencyKind", "Job", "JobState", "Node",
-    "NodeState", "ORDERS", "POLICIES", "Partition", "QueueOrder", "Request", "Scheduler",
-    "KillJob", "StartJob", "make_order", "make_policy",
-]
+import importlib
+
+_HOMES = {
+    "Dependency": "jobs", "DependencyKind": "jobs", "Job": "jobs", "JobState": "jobs",
+    "Request": "jobs",
+    "Cluster": "cluster", "Node": "cluster", "NodeState": "cluster", "Partition": "cluster",
+    "KillJob": "actions", "StartJob": "actions",
+    "Scheduler": "scheduler",
+    "POLICIES": "policy", "Backfill": "policy", "make_policy": "policy",
+    "ORDERS": "order", "QueueOrder": "order", "make_order": "order",
+}
+
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str):
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'kairos.core' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"kairos.core.{home}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

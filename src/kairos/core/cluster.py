@@ -86,9 +86,3 @@ class Cluster:
             if p.name == name:
                 return p
         raise KeyError(name)
-
-    def resources(self):
-        """Fresh bookkeeping of what is free now (everything, at first)."""
-        from kairos.core.resources import NodeResources, PoolResources
-
-        return PoolResources(self) if self.is_pool else NodeResources(self)

@@ -1,16 +1,20 @@
 """Events in: what a driver tells the scheduler, each stamped with its time ``at``.
 
-``handle(scheduler, event)`` applies one event and returns the actions it causes.  The
-twin calls the scheduler's methods directly on its hot path; the live controller records
-these events (so a restart can replay them) and applies them through ``handle``.
+``handle(scheduler, event)`` applies one event and returns the actions it causes
+(``kairos.core.actions``); the live controller carries those out and nothing else
+decides.  ``handle_all`` applies a batch in the order below.  The twin calls the
+scheduler's methods directly on its hot path, in that same order.
 
-At one instant, drivers apply events in the order of ``ORDER``: ends first, then node
-changes, then submissions, then one scheduling pass.  The order changes backfill results,
-so it is a named constant rather than an accident of the event loop.
+At one instant, events are applied in the order of ``ORDER``: ends first, then cancels,
+then submissions and requeues, then one scheduling pass.  The order changes backfill results (a job
+that ended frees its processors for the jobs submitted at that instant), so it is a named
+constant rather than an accident of an event loop; a property test checks that the
+twin and ``handle_all`` decide alike whatever order simultaneous events arrive in.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import singledispatch
 
@@ -25,6 +29,8 @@ class JobSubmitted:
 
 @dataclass(frozen=True, slots=True)
 class JobEnded:
+    """A running job finished, in any final state (the driver saw it end)."""
+
     at: float
     job_id: int
     state: JobState = JobState.COMPLETED
@@ -33,8 +39,21 @@ class JobEnded:
 
 @dataclass(frozen=True, slots=True)
 class JobCancelled:
+    """Someone asked to stop a job: a pending one is gone at once, a running one gets a
+    ``KillJob``.  With ``requeue`` the driver queues a running job again once it ended."""
+
     at: float
     job_id: int
+    requeue: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class JobRequeued:
+    """A job that ended (or was stopped to be requeued) goes back to the queue under its
+    own id (``scontrol requeue``)."""
+
+    at: float
+    job: Job
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,12 +62,30 @@ class SchedulePass:
 
 
 #: Priority of each event type at equal timestamps (lower first).
-ORDER = {JobEnded: 0, JobCancelled: 1, JobSubmitted: 2, SchedulePass: 3}
+ORDER = {JobEnded: 0, JobCancelled: 1, JobSubmitted: 2, JobRequeued: 2, SchedulePass: 3}
+
+
+def in_order(events: Iterable) -> list:
+    """``events`` sorted by time, then by ``ORDER``; events of one kind at one instant
+    keep the order they came in."""
+    return sorted(events, key=_sort_key)
+
+
+def _sort_key(event) -> tuple[float, int]:
+    return event.at, ORDER[type(event)]
 
 
 def handle(scheduler, event) -> list:
     """Apply ``event`` to ``scheduler``; return the actions it causes."""
     return _apply(event, scheduler)
+
+
+def handle_all(scheduler, events: Iterable) -> list:
+    """Apply ``events`` in order (``in_order``); return every action they cause."""
+    actions: list = []
+    for event in in_order(events):
+        actions.extend(_apply(event, scheduler))
+    return actions
 
 
 @singledispatch
@@ -70,7 +107,13 @@ def _(event: JobEnded, scheduler) -> list:
 
 @_apply.register
 def _(event: JobCancelled, scheduler) -> list:
-    return scheduler.cancel(event.job_id, event.at)
+    return scheduler.cancel(event.job_id, event.at, requeue=event.requeue)
+
+
+@_apply.register
+def _(event: JobRequeued, scheduler) -> list:
+    scheduler.requeue(event.job, event.at)
+    return []
 
 
 @_apply.register

@@ -14,18 +14,38 @@ from dataclasses import dataclass, field
 
 
 class JobState(enum.Enum):
-    """Slurm's job states (the subset a scheduler decides or records)."""
+    """Slurm's job states, valued by their compact code (``squeue %t``), in the order
+    Slurm lists them: the one state vocabulary of every layer.
+
+    The core decides PENDING and RUNNING and records the final state a driver reports;
+    the live manager also passes through REQUEUED.  The other members exist so that
+    ``squeue -t SUSPENDED`` and the like are understood everywhere.
+    """
 
     PENDING = "PD"
     RUNNING = "R"
-    COMPLETING = "CG"
+    SUSPENDED = "S"
     COMPLETED = "CD"
-    FAILED = "F"
     CANCELLED = "CA"
+    FAILED = "F"
     TIMEOUT = "TO"
-    OUT_OF_MEMORY = "OOM"
     NODE_FAIL = "NF"
     PREEMPTED = "PR"
+    BOOT_FAIL = "BF"
+    DEADLINE = "DL"
+    OUT_OF_MEMORY = "OOM"
+    COMPLETING = "CG"
+    CONFIGURING = "CF"
+    RESIZING = "RS"
+    RESV_DEL_HOLD = "RD"
+    REQUEUED = "RQ"
+    REQUEUE_FED = "RF"
+    REQUEUE_HOLD = "RH"
+    REVOKED = "RV"
+    SIGNALING = "SI"
+    SPECIAL_EXIT = "SE"
+    STAGE_OUT = "SO"
+    STOPPED = "ST"
 
     @property
     def code(self) -> str:
@@ -33,8 +53,31 @@ class JobState(enum.Enum):
         return self.value
 
     @property
+    def active(self) -> bool:
+        """Holding or about to hold resources (time keeps counting)."""
+        return self in _ACTIVE
+
+    @property
     def finished(self) -> bool:
-        return self not in (JobState.PENDING, JobState.RUNNING, JobState.COMPLETING)
+        """Neither pending nor holding resources: the job's record is final."""
+        return self not in _ACTIVE and self is not JobState.PENDING
+
+    @classmethod
+    def parse(cls, token: str) -> "JobState":
+        """A state from its code or name, any case (``pd``, ``PENDING``); ValueError
+        naming the token otherwise."""
+        text = token.strip().upper()
+        member = cls.__members__.get(text)
+        if member is not None:
+            return member
+        try:
+            return cls(text)
+        except ValueError:
+            raise ValueError(f"Invalid job state specified: {token}") from None
+
+
+_ACTIVE = frozenset({JobState.RUNNING, JobState.COMPLETING, JobState.SUSPENDED,
+                     JobState.CONFIGURING, JobState.SIGNALING, JobState.STAGE_OUT})
 
 
 class DependencyKind(enum.Enum):
@@ -160,3 +203,12 @@ class Job:
     @property
     def wait(self) -> float | None:
         return None if self.start is None else self.start - self.submit
+
+
+#: The fields of a ``Job`` that the scheduler decides (below "Decided by the
+#: scheduler" above); every other field of its constructor is what was submitted, and a
+#: copy of the job for another replay keeps it (``kairos.sim.replay.fresh_copy``).
+DECIDED_BY_SCHEDULER = frozenset({
+    "state", "reason", "start", "end", "expected_end", "placement", "priority",
+    "reserved_start", "corrections", "exit_code",
+})

@@ -33,6 +33,10 @@ class PoolResources:
     def release(self, placement: int) -> None:
         self.free += placement
 
+    def claim(self, job: Job, nodes) -> int:
+        """The placement of a job already running (``Scheduler.adopt``)."""
+        return job.request.cpus
+
     def profile(self, now: float, ends: list[tuple]) -> PoolProfile:
         return PoolProfile(now, self.free, self.capacity, ends)
 
@@ -146,6 +150,25 @@ class NodeResources:
                 return (tuple(chosen), wanted)
         return None
 
+    def claim(self, job: Job, nodes) -> tuple:
+        """The placement of a job already running on the named ``nodes``
+        (``Scheduler.adopt``): its request's share of each, GPUs by type as the nodes
+        have them, whatever is free there now.  Unknown or missing names are replaced by
+        the first nodes of its partition, so a job is never refused adoption."""
+        req = job.request
+        chosen = [self.cluster.node_index[n] for n in nodes if n in self.cluster.node_index]
+        if len(chosen) < req.nodes:
+            spare = [i for i in self._all_candidates(job) if i not in chosen]
+            spare += [i for i in range(len(self.cluster.nodes)) if i not in chosen + spare]
+            chosen += spare[:req.nodes - len(chosen)]
+        per_node = []
+        for i in chosen[:req.nodes]:
+            gpus = self._gpu_alloc(self.capacity[i], req.gpus_per_node)
+            if gpus is None:  # the node lost GPUs: count what it still has
+                gpus = [0] * len(self.gpu_types)
+            per_node.append((i, (req.cpus_per_node, req.mem_per_node, *gpus)))
+        return (tuple(per_node), _license_demand(req.licenses))
+
     def _all_candidates(self, job: Job) -> list[int]:
         part = self.cluster.partition(job.partition)
         allowed = set(part.nodes) if part.nodes is not None else None
@@ -194,6 +217,11 @@ class NodeResources:
     def describe(self, placement) -> list[str]:
         """Node names of a placement (for SLURM_JOB_NODELIST and squeue)."""
         return [self.cluster.nodes[i].name for i, _ in placement[0]]
+
+
+def make_resources(cluster: Cluster) -> PoolResources | NodeResources:
+    """Fresh bookkeeping of what is free now in ``cluster`` (everything, at first)."""
+    return PoolResources(cluster) if cluster.is_pool else NodeResources(cluster)
 
 
 @functools.lru_cache(maxsize=4096)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left, insort
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 
 from kairos.core.actions import KillJob, StartJob
 from kairos.core.cluster import Cluster
@@ -28,6 +28,7 @@ from kairos.core.jobs import DependencyKind, Job, JobState
 from kairos.core.order import QueueOrder, make_order
 from kairos.core.policy import Backfill, Walk, make_policy
 from kairos.core.profile import Unsatisfiable
+from kairos.core.resources import make_resources
 
 _PENDING, _RUNNING = JobState.PENDING, JobState.RUNNING
 
@@ -47,7 +48,7 @@ class Scheduler:
                  estimator: RuntimeEstimator | None = None,
                  correct: str | Callable[[Job, float], float] = extend_to_limit) -> None:
         self.cluster = cluster
-        self.resources = cluster.resources()
+        self.resources = make_resources(cluster)
         self.policy = make_policy(policy) if isinstance(policy, str) else policy
         self.order = make_order(order) if isinstance(order, str) else order
         if hasattr(self.order, "configure"):
@@ -102,13 +103,21 @@ class Scheduler:
             if job.begin > now:
                 self._next_begin = min(self._next_begin, job.begin)
 
-    def adopt(self, job: Job, now: float) -> None:
-        """Take over a job that is already running (``start``, ``placement`` and
-        ``expected_end`` set): after a controller restart, or in a forecast's copy."""
+    def adopt(self, job: Job, now: float, nodes: Sequence[str] | None = None) -> None:
+        """Take over a job that is already running (``start`` set): after a controller
+        restart, or in a forecast's copy.
+
+        Its placement is ``job.placement`` when set, else what the job's request takes on
+        ``nodes`` (the node names it runs on), whatever is free there: the job runs
+        already, so its share is counted even if the nodes are now smaller.  A job with
+        no ``expected_end``, or an overdue one, is corrected like any overdue job.
+        """
         if job.id in self.jobs or job.id in self.outcomes:
             raise ValueError(f"job id {job.id} is already known")
-        if job.start is None or job.placement is None:
-            raise ValueError(f"job {job.id} has no start time or placement: it is not running")
+        if job.start is None:
+            raise ValueError(f"job {job.id} has no start time: it is not running")
+        if job.placement is None:
+            job.placement = self.resources.claim(job, nodes or ())
         if job.expected_end is None or job.expected_end <= now:
             job.expected_end = max(self.correct(job, now), now + OVERDUE_SLACK * 1e-3)
         job.state = _RUNNING
@@ -142,12 +151,16 @@ class Scheduler:
         self._recheck = True
         return job
 
-    def cancel(self, job_id: int, now: float) -> list[KillJob]:
+    def cancel(self, job_id: int, now: float, *, requeue: bool = False) -> list[KillJob]:
         """Cancel a job: a pending one is gone at once; a running one must be killed by
-        the driver, which then reports ``end(..., CANCELLED)``."""
+        the driver, which then reports ``end(...)`` (and, for ``requeue``, queues it
+        again with ``requeue``).  Only a running job can be requeued this way."""
         job = self.jobs[job_id]
         if job.state is _RUNNING:
-            return [KillJob(job_id, now, "cancelled")]
+            return [KillJob(job_id, now, "requeue" if requeue else "cancelled")]
+        if requeue:
+            raise ValueError(f"job {job_id} is {job.state.name}: only a running job can "
+                             "be stopped and requeued")
         self._drop_pending(job)
         job.state = JobState.CANCELLED
         job.end = now
@@ -436,15 +449,6 @@ class Scheduler:
         if self.order.recalc_period is None:
             assert all(key(live[i]) <= key(live[i + 1]) for i in range(len(live) - 1))
         assert not (set(j.id for j in live) & set(self._waiting))
-
-    def handle_all(self, events: Iterable) -> list:
-        """Apply a sequence of events (see ``kairos.core.events``); return all actions."""
-        from kairos.core.events import handle
-
-        actions: list = []
-        for event in events:
-            actions.extend(handle(self, event))
-        return actions
 
 
 __all__ = ["Scheduler", "Unsatisfiable"]
