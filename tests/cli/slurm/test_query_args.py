@@ -18,7 +18,8 @@ import pytest
 from kairos.cli import client as client_module
 from kairos.cli.slurm import sacct, scancel, scontrol, sinfo, sprio, squeue, sshare
 from kairos.cli.slurm._query import UsageError, parse_job_ids
-from kairos.slurm.formats import SQUEUE_DEFAULT_STATES, JobState
+from kairos.core.jobs import JobState
+from kairos.slurm.output.squeue import SQUEUE_DEFAULT_STATES
 
 ME = pwd.getpwuid(os.getuid()).pw_name
 MY_UID = str(os.getuid())

@@ -1,4 +1,4 @@
-"""The sbatch command: argv into a SubmitSpec, and its errors, with no controller.
+"""The sbatch command: argv into a Submission, and its errors, with no controller.
 
 Every case here fails (or finishes) before the command connects to anything; the
 environment points the client at a socket nobody serves and forbids starting one, so a

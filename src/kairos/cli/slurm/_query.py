@@ -5,8 +5,10 @@ Scripts call these commands exactly as they call Slurm's, so the command lines a
 failures must look like Slurm's too: ``-ualice``, ``--user=alice`` and ``-u alice``,
 comma lists, ``12_[1-3]`` job ids; and ``squeue: unrecognized option '--foo'`` followed
 by ``Try "squeue --help" for more information`` with exit status 1 (getopt's words, as
-the 22.05 commands print them).  Parsing raises ``UsageError`` carrying the lines to
-print, so each command's ``parse_args`` can be tested without a controller.
+the 22.05 commands print them).  The parser, ``SlurmArgumentParser``, lives in
+``kairos.slurm.options`` (sbatch uses it too) and is re-exported here with
+``UsageError``; parsing raises ``UsageError`` carrying the lines to print, so each
+command's ``parse_args`` can be tested without a controller.
 
 Only the standard library is imported here: the commands must start fast.  The HTTP
 client is imported by ``run_with_client`` when a command actually talks to the
@@ -21,86 +23,12 @@ import pwd
 import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, NoReturn
+from typing import Any
 
-_MISSING_VALUE = re.compile(r"argument (\S+): expected one argument")
+# The commands take the parser from here with the rest of their plumbing.
+from kairos.slurm.options import SlurmArgumentParser, UsageError  # noqa: F401
+
 _JOB_ID = re.compile(r"(\d+)(?:_(\d+|\[[\d,\-:%]+\]))?")
-
-
-class UsageError(ValueError):
-    """A command line the command cannot run; ``str()`` is what to print on stderr,
-    already in Slurm's words and prefixed with the command name."""
-
-
-class SlurmArgumentParser(argparse.ArgumentParser):
-    """argparse with Slurm's error messages and exit status 1.
-
-    ``-h`` is left free (squeue and sinfo use it for ``--noheader``); ``--help`` prints
-    the help.  Errors raise ``UsageError`` instead of exiting.
-    """
-
-    def __init__(self, prog: str, description: str | None = None, *,
-                 help_short: bool = False, dash_values: Iterable[str] = ()) -> None:
-        super().__init__(prog=prog, description=description, add_help=False)
-        flags = ("-h", "--help") if help_short else ("--help",)
-        self.add_argument(*flags, action="help", help="show this help and exit")
-        self._argv: Sequence[str] = ()
-        #: Options whose value may start with ``-`` (``squeue -S -p``).
-        self._dash_values = frozenset(dash_values)
-
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(self._slurm_message(message))
-
-    def parse(self, argv: Sequence[str], *, intermixed: bool = False) -> argparse.Namespace:
-        """Parse ``argv``; an unknown option or stray word raises ``UsageError``."""
-        self._argv = self._join_dash_values(list(argv))
-        parse = self.parse_known_intermixed_args if intermixed else self.parse_known_args
-        namespace, extras = parse(list(self._argv))
-        if extras:
-            raise UsageError(self._unknown_message(extras[0]))
-        return namespace
-
-    def _join_dash_values(self, argv: list[str]) -> list[str]:
-        """``-S -p`` -> ``-S-p``: argparse would take ``-p`` for an option."""
-        joined: list[str] = []
-        tokens = iter(argv)
-        for token in tokens:
-            if token in self._dash_values:
-                value = next(tokens, None)
-                if value is None:
-                    joined.append(token)
-                elif value.startswith("-") and len(value) > 1:
-                    joined.append(f"{token}={value}" if token.startswith("--")
-                                  else token + value)
-                else:
-                    joined += [token, value]
-            else:
-                joined.append(token)
-        return joined
-
-    def _try_help(self) -> str:
-        return f'Try "{self.prog} --help" for more information'
-
-    def _unknown_message(self, token: str) -> str:
-        if token.startswith("--"):
-            first = f"{self.prog}: unrecognized option '{token}'"
-        elif token.startswith("-") and len(token) > 1:
-            first = f"{self.prog}: invalid option -- '{token[1]}'"
-        else:
-            first = f"{self.prog}: error: Unrecognized option: {token}"
-        return f"{first}\n{self._try_help()}"
-
-    def _slurm_message(self, message: str) -> str:
-        match = _MISSING_VALUE.fullmatch(message)
-        if match is not None:
-            names = match[1].split("/")
-            typed = next((n for n in names if n in self._argv), names[-1])
-            if typed.startswith("--"):
-                first = f"{self.prog}: option '{typed}' requires an argument"
-            else:
-                first = f"{self.prog}: option requires an argument -- '{typed[1:]}'"
-            return f"{first}\n{self._try_help()}"
-        return f"{self.prog}: error: {message}\n{self._try_help()}"
 
 
 def comma_list(text: str) -> list[str]:

@@ -14,7 +14,7 @@ window shrinks to the start time: ``sacct -s F -S monday`` means the failures si
 Monday).  Like Slurm, a user other than root sees their own jobs
 unless ``-a``, ``-u`` or ``-j`` says otherwise.  Kairos has no job steps: without
 ``-X`` each started job gets a ``<id>.batch`` line, as in Slurm (see
-``kairos.slurm.formats``).
+``kairos.slurm.output.sacct``).
 """
 
 from __future__ import annotations
@@ -26,14 +26,21 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kairos.cli.slurm._query import (
     SlurmArgumentParser, UsageError, add_list_option, current_user, parse_job_ids,
     resolve_users, run_command, write,
 )
-from kairos.slurm import formats
-from kairos.slurm.formats import JobState, UnknownStateError
+from kairos.core.jobs import JobState
+from kairos.slurm.output.columns import FormatError
+from kairos.slurm.output.sacct import (
+    SACCT_BRIEF_FIELDS, SACCT_DEFAULT_FIELDS, SACCT_LONG_FIELDS, format_sacct,
+    parse_sacct_fields, sacct_field_names,
+)
+
+if TYPE_CHECKING:
+    from kairos.model import LiveJob
 
 PROG = "sacct"
 
@@ -143,7 +150,7 @@ def _states(items: list[str] | None) -> list[str] | None:
         return None
     try:
         return sorted({JobState.parse(item).name for item in items})
-    except UnknownStateError as error:
+    except ValueError as error:
         raise UsageError(f"{PROG}: error: {error}") from None
 
 
@@ -168,12 +175,12 @@ def parse_args(argv: Sequence[str], *, now: float | None = None,
     env = os.environ if environ is None else environ
     now = time.time() if now is None else now
     args = build_parser().parse(argv)
-    fields = args.fields or (formats.SACCT_BRIEF_FIELDS if args.brief else None) \
-        or (formats.SACCT_LONG_FIELDS if args.long else None) \
-        or env.get("SACCT_FORMAT") or formats.SACCT_DEFAULT_FIELDS
+    fields = args.fields or (SACCT_BRIEF_FIELDS if args.brief else None) \
+        or (SACCT_LONG_FIELDS if args.long else None) \
+        or env.get("SACCT_FORMAT") or SACCT_DEFAULT_FIELDS
     try:
-        formats.parse_sacct_fields(fields)
-    except formats.FormatError as error:
+        parse_sacct_fields(fields)
+    except FormatError as error:
         raise UsageError(f"{PROG}: error: {error}") from None
     users = resolve_users(args.users, prog=PROG, message="Invalid user id") \
         if args.users else None
@@ -189,33 +196,35 @@ def parse_args(argv: Sequence[str], *, now: float | None = None,
         accounts=args.accounts, help_format=args.helpformat)
 
 
-def select(jobs: list[dict[str, Any]], options: SacctOptions) -> list[dict[str, Any]]:
+def select(jobs: list[LiveJob], options: SacctOptions) -> list[LiveJob]:
     """Filters the controller has no parameter for: partition, name, account."""
-    def wanted(job: dict[str, Any]) -> bool:
-        return ((not options.partitions or job.get("partition") in options.partitions)
-                and (not options.names or job.get("name") in options.names)
-                and (not options.accounts or job.get("account") in options.accounts))
+    def wanted(job: LiveJob) -> bool:
+        return ((not options.partitions or job.partition in options.partitions)
+                and (not options.names or job.name in options.names)
+                and (not options.accounts or job.account in options.accounts))
     return [job for job in jobs if wanted(job)]
 
 
 def help_format_text() -> str:
     """``--helpformat``: the field names, four to a line."""
-    names = formats.sacct_field_names()
+    names = sacct_field_names()
     rows = [names[i:i + 4] for i in range(0, len(names), 4)]
     return "".join("".join(name.ljust(20) for name in row).rstrip() + "\n" for row in rows)
 
 
 def _run(client: Any, options: SacctOptions) -> int:
+    from kairos.model import LiveJob
+
     if client is None:
         write(help_format_text())
         return 0
     jobs = client.accounting(ids=options.ids, users=options.users, states=options.states,
                              start=options.start, end=options.end,
                              all_users=options.all_users)
-    write(formats.format_sacct(select(jobs, options), options.fields,
-                               header=options.header, parsable2=options.parsable2,
-                               parsable=options.parsable, steps=options.steps,
-                               now=time.time()))
+    rows = select([LiveJob.from_wire(job) for job in jobs], options)
+    write(format_sacct(rows, options.fields, header=options.header,
+                       parsable2=options.parsable2, parsable=options.parsable,
+                       steps=options.steps, now=time.time()))
     return 0
 
 

@@ -70,14 +70,14 @@ def _submit(request: SbatchRequest) -> int:
     from kairos.cli.client import ApiError, connect
     from kairos.slurm.sbatch import forecast_message, submitted_message
 
-    spec = request.spec
+    submission = request.submission
     try:
-        result = connect().submit(spec.to_json())
+        result = connect().submit(submission.to_json())
     except ApiError as error:
         return _fail(f"Batch job submission failed: {error.message}")
     except OSError as error:
         return _fail(f"cannot reach the Kairos controller: {error}")
-    if spec.test_only:
+    if submission.test_only:
         print(forecast_message(result), file=sys.stderr)
     else:
         print(submitted_message(result, request.parsable))

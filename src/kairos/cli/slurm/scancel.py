@@ -22,7 +22,7 @@ from kairos.cli.slurm._query import (
     SlurmArgumentParser, UsageError, add_list_option, current_user, parse_job_ids,
     resolve_users, run_command,
 )
-from kairos.slurm.formats import JobState, UnknownStateError
+from kairos.core.jobs import JobState
 
 PROG = "scancel"
 
@@ -92,7 +92,7 @@ def _states(items: list[str] | None) -> list[str] | None:
     for item in items:
         try:
             state = JobState.parse(item)
-        except UnknownStateError:
+        except ValueError:
             state = None
         if state not in _CANCELLABLE:
             raise UsageError(f"Invalid job state specified: {item}\n"

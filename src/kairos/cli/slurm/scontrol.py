@@ -141,14 +141,18 @@ def _update_value(key: str, value: str) -> Any:
 
 
 def _show(client: Any, command: ScontrolCommand) -> int:
-    from kairos.slurm import formats
+    from kairos.model import LiveJob
+    from kairos.slurm.output.scontrol import (
+        format_scontrol_job, format_scontrol_node, format_scontrol_partition,
+    )
 
     one = command.oneliner
     if command.entity == "job":
         jobs = _named_jobs(client, command.name) if command.name \
             else client.jobs(all_states=True)
         now = time.time()
-        write("".join(formats.format_scontrol_job(j, now=now, oneliner=one) for j in jobs))
+        write("".join(format_scontrol_job(LiveJob.from_wire(j), now=now, oneliner=one)
+                      for j in jobs))
         if not jobs:
             write("No jobs in the system\n")
         return 0
@@ -156,12 +160,12 @@ def _show(client: Any, command: ScontrolCommand) -> int:
         nodes = [n for n in client.nodes() if command.name in (None, n["name"])]
         if command.name and not nodes:
             return fail(f"Node {command.name} not found")
-        write("".join(formats.format_scontrol_node(n, oneliner=one) for n in nodes))
+        write("".join(format_scontrol_node(n, oneliner=one) for n in nodes))
         return 0
     partitions = [p for p in client.partitions() if command.name in (None, p["name"])]
     if command.name and not partitions:
         return fail(f"Partition {command.name} not found")
-    write("".join(formats.format_scontrol_partition(p, oneliner=one) for p in partitions))
+    write("".join(format_scontrol_partition(p, oneliner=one) for p in partitions))
     return 0
 
 

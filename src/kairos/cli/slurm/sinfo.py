@@ -65,7 +65,9 @@ def build_parser() -> SlurmArgumentParser:
 
 def parse_args(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> SinfoOptions:
     """The options of an sinfo command line; raises ``UsageError`` in Slurm's words."""
-    from kairos.slurm import formats, hostlist
+    from kairos.slurm import hostlist
+    from kairos.slurm.output.columns import FormatError
+    from kairos.slurm.output.sinfo import format_sinfo
 
     env = os.environ if environ is None else environ
     args = build_parser().parse(argv)
@@ -82,8 +84,8 @@ def parse_args(argv: Sequence[str], environ: Mapping[str, str] | None = None) ->
         node_oriented=args.Node, summarize=args.summarize and not args.fmt,
         long=args.long, partitions=partitions, nodes=nodes, states=_states(args.states))
     try:
-        formats.format_sinfo([], [], options.fmt)
-    except formats.FormatError as error:
+        format_sinfo([], [], options.fmt)
+    except FormatError as error:
         raise UsageError(f"{PROG}: error: {error}") from None
     return options
 
@@ -118,13 +120,14 @@ def select(partitions: list[dict[str, Any]], nodes: list[dict[str, Any]],
 
 def render(partitions: list[dict[str, Any]], nodes: list[dict[str, Any]],
            options: SinfoOptions, *, now: float) -> str:
-    from kairos.slurm import formats
+    from kairos.slurm.output.notation import current_date_line
+    from kairos.slurm.output.sinfo import format_sinfo
 
-    table = formats.format_sinfo(partitions, nodes, options.fmt, header=options.header,
-                                 node_oriented=options.node_oriented,
-                                 summarize=options.summarize, long=options.long)
+    table = format_sinfo(partitions, nodes, options.fmt, header=options.header,
+                         node_oriented=options.node_oriented,
+                         summarize=options.summarize, long=options.long)
     if options.long and options.header:
-        table = formats.current_date_line(now) + "\n" + table
+        table = current_date_line(now) + "\n" + table
     return table
 
 

@@ -22,7 +22,8 @@ from kairos.cli.slurm._query import (
     SlurmArgumentParser, UsageError, add_list_option, parse_job_ids, resolve_users,
     run_command, write,
 )
-from kairos.slurm import formats
+from kairos.slurm.output.columns import FormatError
+from kairos.slurm.output.sprio import format_sprio
 
 PROG = "sprio"
 
@@ -69,8 +70,8 @@ def parse_args(argv: Sequence[str], environ: Mapping[str, str] | None = None) ->
         partitions=args.partitions, fmt=args.fmt or env.get("SPRIO_FORMAT") or None,
         header=not args.noheader, long=args.long)
     try:
-        formats.format_sprio([], options.fmt)
-    except formats.FormatError as error:
+        format_sprio([], options.fmt)
+    except FormatError as error:
         raise UsageError(f"{PROG}: error: {error}") from None
     return options
 
@@ -79,7 +80,7 @@ def _run(client: Any, options: SprioOptions) -> int:
     rows = client.priority(ids=options.ids, users=options.users)
     if options.partitions:
         rows = [r for r in rows if r.get("partition") in options.partitions]
-    write(formats.format_sprio(rows, options.fmt, header=options.header, long=options.long))
+    write(format_sprio(rows, options.fmt, header=options.header, long=options.long))
     return 0
 
 

@@ -7,7 +7,7 @@ running and completing), ``-p/--partition``, ``-n/--name``, ``-A/--account``,
 ``-O/--Format``, ``-h/--noheader``, ``-l/--long``, ``-S/--sort``, ``-r/--array`` (one
 line per array task) and ``-a/--all`` (accepted; every partition is always shown).
 ``SQUEUE_FORMAT``, ``SQUEUE_FORMAT2`` and ``SQUEUE_SORT`` stand in for ``-o``, ``-O`` and
-``-S`` as in Slurm.  Formatting lives in ``kairos.slurm.formats``.
+``-S`` as in Slurm.  Formatting lives in ``kairos.slurm.output.squeue``.
 """
 
 from __future__ import annotations
@@ -17,14 +17,23 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kairos.cli.slurm._query import (
     SlurmArgumentParser, UsageError, add_list_option, current_user, fail, parse_job_ids,
     resolve_users, run_command, write,
 )
-from kairos.slurm import formats
-from kairos.slurm.formats import FormatError, JobState, UnknownStateError
+from kairos.core.jobs import JobState
+from kairos.slurm.output.columns import FormatError
+from kairos.slurm.output.notation import current_date_line
+from kairos.slurm.output.squeue import (
+    SQUEUE_DEFAULT_SORT, SQUEUE_DEFAULT_STATES, SQUEUE_LONG_FORMAT, SQUEUE_START_FORMAT,
+    format_squeue, format_squeue_fields, parse_squeue_fields, sort_lines, squeue_shows_times,
+)
+from kairos.slurm.output.states import UnknownStateError, parse_states
+
+if TYPE_CHECKING:
+    from kairos.model import LiveJob
 
 PROG = "squeue"
 
@@ -35,7 +44,7 @@ class SqueueOptions:
 
     users: list[str] | None = None
     ids: list[str] | None = None
-    states: frozenset[JobState] = formats.SQUEUE_DEFAULT_STATES
+    states: frozenset[JobState] = SQUEUE_DEFAULT_STATES
     partitions: list[str] | None = None
     names: list[str] | None = None
     accounts: list[str] | None = None
@@ -45,7 +54,7 @@ class SqueueOptions:
     fields: str | None = None
     header: bool = True
     long: bool = False
-    sort: str = formats.SQUEUE_DEFAULT_SORT
+    sort: str = SQUEUE_DEFAULT_SORT
     expand_arrays: bool = False
 
     @property
@@ -55,7 +64,7 @@ class SqueueOptions:
     @property
     def needs_forecast(self) -> bool:
         """Whether the output shows start or end times (``expected_start`` needed)."""
-        return self.start or formats.squeue_shows_times(self.fmt, self.fields)
+        return self.start or squeue_shows_times(self.fmt, self.fields)
 
 
 def build_parser() -> SlurmArgumentParser:
@@ -102,10 +111,10 @@ def parse_args(argv: Sequence[str], environ: Mapping[str, str] | None = None) ->
     fmt = args.fmt or env.get("SQUEUE_FORMAT") or None
     fields = args.fields or (env.get("SQUEUE_FORMAT2") if not fmt else None) or None
     if fmt is None and fields is None:
-        fmt = formats.SQUEUE_START_FORMAT if args.start else (
-            formats.SQUEUE_LONG_FORMAT if args.long else None)
+        fmt = SQUEUE_START_FORMAT if args.start else (
+            SQUEUE_LONG_FORMAT if args.long else None)
     sort = args.sort or env.get("SQUEUE_SORT") or ("S" if args.start else
-                                                  formats.SQUEUE_DEFAULT_SORT)
+                                                  SQUEUE_DEFAULT_SORT)
     options = SqueueOptions(
         users=users, ids=parse_job_ids(args.jobs, prog=PROG) if args.jobs else None,
         states=_states(args.states, start=args.start), partitions=args.partitions,
@@ -118,9 +127,9 @@ def parse_args(argv: Sequence[str], environ: Mapping[str, str] | None = None) ->
 
 def _states(text: str | None, *, start: bool) -> frozenset[JobState]:
     if text is None:
-        return frozenset({JobState.PENDING}) if start else formats.SQUEUE_DEFAULT_STATES
+        return frozenset({JobState.PENDING}) if start else SQUEUE_DEFAULT_STATES
     try:
-        return formats.parse_states(text)
+        return parse_states(text)
     except UnknownStateError as error:
         raise UsageError("\n".join(f"{PROG}: error: {line}"
                                    for line in str(error).splitlines())) from None
@@ -130,45 +139,47 @@ def _check_formats(options: SqueueOptions) -> None:
     """Reject a bad ``-o``, ``-O`` or ``--sort`` before asking the controller."""
     try:
         if options.fields is not None:
-            formats.parse_squeue_fields(options.fields)
+            parse_squeue_fields(options.fields)
         else:
-            formats.format_squeue([], options.fmt, now=0.0)
-        formats.sort_jobs([], options.sort, now=0.0)
+            format_squeue([], options.fmt, now=0.0)
+        sort_lines([], options.sort, now=0.0)
     except FormatError as error:
         raise UsageError(f"{PROG}: error: {error}") from None
 
 
-def select(jobs: Sequence[dict[str, Any]], options: SqueueOptions) -> list[dict[str, Any]]:
+def select(jobs: Sequence[LiveJob], options: SqueueOptions) -> list[LiveJob]:
     """The jobs the options ask for, filtered here too (state, account, QOS), so the
     output is right whatever the controller filtered."""
-    def wanted(job: dict[str, Any]) -> bool:
-        if JobState.parse(job["state"]) not in options.states:
+    def wanted(job: LiveJob) -> bool:
+        if job.state not in options.states:
             return False
-        if options.accounts and job.get("account") not in options.accounts:
+        if options.accounts and job.account not in options.accounts:
             return False
-        return not options.qos or job.get("qos") in options.qos
+        return not options.qos or job.qos in options.qos
     return [job for job in jobs if wanted(job)]
 
 
-def render(jobs: Sequence[dict[str, Any]], options: SqueueOptions, *, now: float) -> str:
+def render(jobs: Sequence[LiveJob], options: SqueueOptions, *, now: float) -> str:
     """The text squeue prints for these jobs (``-l`` adds the date line first)."""
     common = dict(header=options.header, now=now, sort=options.sort,
                   expand_arrays=options.expand_arrays)
     if options.fields is not None:
-        table = formats.format_squeue_fields(jobs, options.fields, **common)
+        table = format_squeue_fields(jobs, options.fields, **common)
     else:
-        table = formats.format_squeue(jobs, options.fmt, **common)
+        table = format_squeue(jobs, options.fmt, **common)
     if options.long and options.header:
-        table = formats.current_date_line(now) + "\n" + table
+        table = current_date_line(now) + "\n" + table
     return table
 
 
 def _run(client: Any, options: SqueueOptions) -> int:
+    from kairos.model import LiveJob
+
     state_names = None if options.all_states else sorted(s.name for s in options.states)
     jobs = client.jobs(users=options.users, ids=options.ids, states=state_names,
                        partitions=options.partitions, names=options.names,
                        start=options.needs_forecast, all_states=options.all_states)
-    rows = select(jobs, options)
+    rows = select([LiveJob.from_wire(job) for job in jobs], options)
     if options.ids and len(options.ids) == 1 and not rows:
         if not client.jobs(ids=options.ids, all_states=True):
             return fail("slurm_load_jobs error: Invalid job id specified")

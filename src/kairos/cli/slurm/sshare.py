@@ -74,11 +74,11 @@ def select(rows: list[dict[str, Any]], options: SshareOptions) -> list[dict[str,
 
 
 def _run(client: Any, options: SshareOptions) -> int:
-    from kairos.slurm import formats
+    from kairos.slurm.output.sshare import format_sshare
 
     rows = select(client.shares(users=options.users), options)
-    write(formats.format_sshare(rows, header=options.header, long=options.long,
-                                parsable2=options.parsable2, parsable=options.parsable))
+    write(format_sshare(rows, header=options.header, long=options.long,
+                        parsable2=options.parsable2, parsable=options.parsable))
     return 0
 
 

@@ -1,0 +1,228 @@
+"""``LiveJob``: one job of the live manager, from ``sbatch`` to ``sacct``.
+
+The controller keeps one per pending, running or recently finished job; the store
+keeps one row per job; the API sends the public part; the commands read it back.  Every
+conversion lives here, so a field is added in one place:
+
+* the database: ``to_row`` / ``from_row`` (the ``jobs`` table's columns are these
+  fields, checked by a test);
+* the wire: ``to_wire`` / ``from_wire`` (the public fields; ``kairos.server.schemas``
+  generates the API's pydantic schema from them);
+* the core: ``request`` and ``to_core_job`` (what the scheduler needs).
+
+States are ``JobState`` members everywhere in memory; only rows and the wire spell them
+as names.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from kairos.core.jobs import Dependency, Job, JobState, Request
+from kairos.model.submission import Submission
+
+GpuCounts = tuple[tuple[str | None, int], ...]
+
+
+@dataclass(slots=True, eq=False)
+class LiveJob:
+    """One job.  The controller changes it through ``Controller``'s transitions only;
+    everyone else reads it."""
+
+    job_id: int
+    user: str
+    uid: int = -1
+    gid: int = -1
+    group: str = ""
+    name: str = ""
+    account: str = ""
+    partition: str = ""
+    qos: str = "normal"
+    state: JobState = JobState.PENDING
+    reason: str = "None"  #: why a pending job waits (Slurm's reason names)
+    priority: float = 0.0
+    nice: int = 0
+    held: bool = False
+    submit_time: float = 0.0
+    eligible_time: float | None = None
+    start_time: float | None = None
+    end_time: float | None = None
+    expected_start: float | None = None  #: forecast (``squeue --start``)
+    time_limit: float | None = None  #: seconds; None: unlimited
+    time_min: float | None = None
+    nodes: int = 1
+    ntasks: int = 1
+    cpus_per_task: int = 1
+    cpus: int = 1
+    mem_per_node: int | None = None  #: MiB
+    gpus: GpuCounts = ()  #: per node
+    dependency: str | None = None  #: as submitted; the view shows what is left of it
+    begin: float | None = None
+    work_dir: str = ""
+    stdout: str | None = None  #: resolved path
+    stderr: str | None = None  #: resolved path
+    command: str = ""  #: what ``scontrol show job`` calls Command (the job's name)
+    node_list: str | None = None
+    cpu_ids: tuple[int, ...] = ()
+    gpu_ids: tuple[int, ...] = ()
+    exit_code: int = 0
+    signal: int = 0
+    cpu_time: float | None = None  #: user + system seconds
+    max_rss: int | None = None  #: KiB
+    restarts: int = 0
+    array_job_id: int | None = None
+    array_task_id: int | None = None
+    array_task_count: int | None = None
+    array_task_min: int | None = None
+    array_task_max: int | None = None
+    array_task_step: int | None = None
+    # --- kept by the controller and the store, never sent
+    submission: Submission | None = None  #: what was asked, to start the job (again)
+    supervisor_pid: int | None = None
+    expected_end: float | None = None  #: the core's planned end of a running job
+    admin_priority: float | None = None  #: ``scontrol update Priority=``
+    array_limit: int | None = None  #: the array's ``%N`` throttle
+    updated: float = 0.0  #: when the row last changed (epoch seconds)
+
+    # ------------------------------------------------------------------ names
+
+    @property
+    def label(self) -> str:
+        """``123`` or ``120_3``: the id users type."""
+        if self.array_job_id is not None and self.array_task_id is not None:
+            return f"{self.array_job_id}_{self.array_task_id}"
+        return str(self.job_id)
+
+    @property
+    def finished(self) -> bool:
+        return self.state.finished
+
+    @classmethod
+    def from_submission(cls, submission: Submission, *, job_id: int, user: str, uid: int,
+                        gid: int, group: str, partition: str, qos: str,
+                        time_limit: float | None, now: float) -> LiveJob:
+        """A new pending job for ``submission``, once the controller has settled what
+        the submission leaves open (the partition, QOS and time limit it gets)."""
+        request = request_of(submission.nodes, submission.ntasks, submission.cpus_per_task,
+                             submission.mem_per_node, submission.mem_per_cpu, submission.gpus)
+        name = submission.name or "sbatch"
+        default_output = "slurm-%A_%a.out" if submission.array else "slurm-%j.out"
+        return cls(
+            job_id=job_id, user=user, uid=uid, gid=gid, group=group, name=name,
+            account=submission.account or "", partition=partition, qos=qos,
+            nice=submission.nice, held=submission.hold, submit_time=now,
+            time_limit=time_limit, time_min=submission.time_min, nodes=request.nodes,
+            ntasks=request.tasks, cpus_per_task=request.cpus_per_task, cpus=request.cpus,
+            mem_per_node=request.mem_per_node or None, gpus=request.gpus_per_node,
+            dependency=submission.dependency, begin=submission.begin,
+            work_dir=submission.work_dir, stdout=submission.stdout or default_output,
+            stderr=submission.stderr or submission.stdout or default_output, command=name,
+            submission=submission, updated=now,
+        )
+
+    # ------------------------------------------------------------------ the core
+
+    def request(self) -> Request:
+        """The core's resource request (``--mem-per-cpu`` becomes memory per node)."""
+        return request_of(self.nodes, self.ntasks, self.cpus_per_task, self.mem_per_node,
+                          self.submission.mem_per_cpu if self.submission else None, self.gpus)
+
+    def to_core_job(self, dependencies: tuple[Dependency, ...] = ()) -> Job:
+        """A core ``Job`` for this pending job (at submission, or reloaded after a crash)."""
+        job = Job(
+            self.job_id, self.user, self.submit_time, self.request(),
+            time_limit=math.inf if self.time_limit is None else self.time_limit,
+            name=self.name, group=self.group, account=self.account,
+            partition=self.partition, qos=self.qos, time_min=self.time_min,
+            dependencies=dependencies, begin=self.begin or 0.0, held=self.held,
+            nice=self.nice, array_job_id=self.array_job_id,
+            array_task_id=self.array_task_id, array_limit=self.array_limit,
+        )
+        job.admin_priority = self.admin_priority
+        return job
+
+    # ------------------------------------------------------------------ the wire
+
+    def to_wire(self) -> dict[str, Any]:
+        """The public fields as JSON-ready values (``JobInfo`` in the API)."""
+        out = {name: getattr(self, name) for name in PUBLIC_FIELDS}
+        out["state"] = self.state.name
+        out["gpus"] = [list(g) for g in self.gpus]
+        out["cpu_ids"] = list(self.cpu_ids)
+        out["gpu_ids"] = list(self.gpu_ids)
+        return out
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> LiveJob:
+        """The job in a ``JobInfo`` dict (what the commands receive)."""
+        values = {k: v for k, v in data.items() if k in _PUBLIC_SET}
+        values["state"] = JobState[data["state"]]
+        values["gpus"] = _gpu_counts(data.get("gpus"))
+        values["cpu_ids"] = tuple(data.get("cpu_ids") or ())
+        values["gpu_ids"] = tuple(data.get("gpu_ids") or ())
+        return cls(**values)
+
+    # ------------------------------------------------------------------ the database
+
+    def to_row(self, names: tuple[str, ...] | None = None) -> dict[str, Any]:
+        """Column values (all, or just ``names``), as the store writes them."""
+        out = {}
+        for name in ROW_FIELDS if names is None else names:
+            value = getattr(self, name)
+            convert = _TO_COLUMN.get(name)
+            out[name] = convert(value) if convert is not None and value is not None else value
+        return out
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> LiveJob:
+        """The job in a database row (a mapping of column names)."""
+        values = {k: v for k, v in row.items() if k in _ROW_SET}
+        for name, convert in _FROM_COLUMN.items():
+            if values.get(name) is not None:
+                values[name] = convert(values[name])
+        return cls(**values)
+
+
+def request_of(nodes: int, ntasks: int, cpus_per_task: int, mem_per_node: int | None,
+               mem_per_cpu: int | None, gpus) -> Request:
+    """The core's request for Slurm's shape options: at least one task per node (as
+    Slurm), ``--mem-per-cpu`` times the CPUs on a node as memory per node.  The core's
+    ``Request`` does the arithmetic and checks the counts."""
+    request = Request(nodes=nodes, tasks=max(ntasks, nodes), cpus_per_task=cpus_per_task,
+                      mem_per_node=mem_per_node or 0,
+                      gpus_per_node=tuple((t, int(n)) for t, n in gpus or ()))
+    if mem_per_cpu:
+        request = dataclasses.replace(request, mem_per_node=mem_per_cpu * request.cpus_per_node)
+    return request
+
+
+def _gpu_counts(value) -> GpuCounts:
+    return tuple((t or None, int(n)) for t, n in value or ())
+
+
+_PRIVATE = ("submission", "supervisor_pid", "expected_end", "admin_priority", "array_limit",
+            "updated")
+#: Field names in declaration order.
+ROW_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(LiveJob))
+#: What ``JobInfo`` carries (everything the controller does not keep to itself).
+PUBLIC_FIELDS: tuple[str, ...] = tuple(n for n in ROW_FIELDS if n not in _PRIVATE)
+_ROW_SET = frozenset(ROW_FIELDS)
+_PUBLIC_SET = frozenset(PUBLIC_FIELDS)
+
+_TO_COLUMN = {
+    "state": lambda s: s.name,
+    "gpus": lambda g: [list(x) for x in g],
+    "cpu_ids": list,
+    "gpu_ids": list,
+    "submission": Submission.to_json,
+}
+_FROM_COLUMN = {
+    "state": lambda name: JobState[name],
+    "gpus": _gpu_counts,
+    "cpu_ids": tuple,
+    "gpu_ids": tuple,
+    "submission": Submission.from_json,
+}

@@ -1,0 +1,73 @@
+"""``Submission``: one ``sbatch``, as the command line and ``#SBATCH`` directives ask.
+
+Built by ``kairos.slurm.sbatch`` on the client, sent as JSON (``POST /api/v1/jobs``),
+validated at the API's edge by a pydantic schema generated from this class
+(``kairos.server.schemas``), and kept whole with every job it creates: it holds what is
+needed to start the job again (script, environment) after a restart or a requeue.
+
+Units: seconds for durations (``None`` = unlimited or unset), epoch seconds for
+``begin``, MiB for memory; ``gpus`` is per node, ``(type or None, count)`` pairs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+
+def _limits(**bounds: float) -> dict[str, Any]:
+    """Field metadata: numeric bounds (``gt``, ``ge``) the wire schema enforces."""
+    return {"bounds": bounds}
+
+
+@dataclass(slots=True)
+class Submission:
+    """One submission (every task of an array shares it)."""
+
+    script: str  #: the batch script text, starting with ``#!``
+    work_dir: str  #: ``--chdir``, absolute; default the submit directory
+    argv: list[str] = field(default_factory=list)  #: arguments after the script name
+    name: str | None = None  #: ``-J``; default the script's file name
+    stdout: str | None = None  #: ``-o`` pattern
+    stderr: str | None = None  #: ``-e`` pattern; None: into stdout
+    time_limit: float | None = field(default=None, metadata=_limits(gt=0))  #: ``-t``
+    time_min: float | None = field(default=None, metadata=_limits(gt=0))  #: ``--time-min``
+    nodes: int = field(default=1, metadata=_limits(ge=1))  #: ``-N``
+    ntasks: int = field(default=1, metadata=_limits(ge=1))  #: ``-n``
+    cpus_per_task: int = field(default=1, metadata=_limits(ge=1))  #: ``-c``
+    mem_per_node: int | None = field(default=None, metadata=_limits(ge=0))  #: ``--mem``
+    mem_per_cpu: int | None = field(default=None, metadata=_limits(ge=0))  #: ``--mem-per-cpu``
+    gpus: list[tuple[str | None, int]] = field(default_factory=list)  #: per node
+    partition: str | None = None
+    qos: str | None = None
+    account: str | None = None
+    array: str | None = None  #: the raw ``--array`` spec (``0-15:4%2``)
+    dependency: str | None = None  #: the raw ``--dependency`` spec
+    begin: float | None = None  #: ``--begin``, resolved by the client
+    hold: bool = False
+    nice: int = 0
+    environment: dict[str, str] = field(default_factory=dict)  #: what ``--export`` gives
+    export: str = "ALL"  #: the raw ``--export`` value
+    submit_host: str = ""
+    submit_dir: str = ""  #: where sbatch ran (SLURM_SUBMIT_DIR), whatever --chdir says
+    test_only: bool = False  #: ``--test-only``: forecast a start, queue nothing
+    cpus_per_task_set: bool = False  #: ``-c`` given: the job sees SLURM_CPUS_PER_TASK
+    ntasks_set: bool = False  #: ``-n`` given: the job sees SLURM_NTASKS
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict (``gpus`` as ``[type, count]`` lists)."""
+        data = asdict(self)
+        data["gpus"] = [[gpu_type, count] for gpu_type, count in self.gpus]
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Submission:
+        """The submission in a dict already checked by the wire schema, or read back
+        from the database (where keys a newer Kairos added may be missing: they take
+        their defaults)."""
+        known = {k: v for k, v in data.items() if k in _FIELDS}
+        known["gpus"] = [(gpu_type, int(count)) for gpu_type, count in known.get("gpus") or ()]
+        return cls(**known)
+
+
+_FIELDS = frozenset(f.name for f in fields(Submission))
