@@ -1,10 +1,11 @@
 """The CLI's side of the API: HTTP over the controller's Unix socket, standard library only.
 
 The Slurm-compatible commands import this and nothing heavier, so ``squeue`` starts in
-tens of milliseconds.  ``connect()`` finds the socket (``$KAIROS_SOCKET``, else
-``$KAIROS_HOME/kairos.sock``, else ``~/.kairos/kairos.sock``) and, when nothing answers
-there and the socket is this user's own, starts a controller in the background first
-(the zero-setup default); only that path imports the server.
+tens of milliseconds.  ``connect()`` finds the socket (``socket_path()`` from
+``kairos.server.paths``: ``$KAIROS_SOCKET``, else ``$KAIROS_HOME/kairos.sock``, else
+``~/.kairos/kairos.sock``) and, when nothing answers there and the socket is this user's
+own, starts a controller in the background first (the zero-setup default); only that
+path imports the rest of the server.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import socket
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
+from kairos.server.paths import SOCKET_VARIABLE, socket_path
+
 API = "/api/v1"
 
 
@@ -26,15 +29,6 @@ class ApiError(Exception):
         super().__init__(message)
         self.message = message
         self.status = status
-
-
-def home() -> Path:
-    return Path(os.environ.get("KAIROS_HOME") or Path.home() / ".kairos")
-
-
-def socket_path() -> Path:
-    explicit = os.environ.get("KAIROS_SOCKET")
-    return Path(explicit) if explicit else home() / "kairos.sock"
 
 
 class _UnixConnection(http.client.HTTPConnection):
@@ -175,7 +169,7 @@ def connect(*, autostart: bool = True) -> Client:
     docstring).  A controller named by ``$KAIROS_SOCKET`` is never started here."""
     path = socket_path()
     if not answers(path):
-        if not autostart or os.environ.get("KAIROS_SOCKET"):
+        if not autostart or os.environ.get(SOCKET_VARIABLE):
             raise ApiError(f"no controller answers at {path}; start one with `kairos up`")
         from kairos.server.config import load_settings
         from kairos.server.daemon import start_background
