@@ -83,4 +83,4 @@ def test_a_controller_with_a_runtime_predictor_plans_with_it(make_live):
 
     with Store(f"sqlite:///{live.home / 'kairos.db'}") as store:
         stored = store.get(job_id)
-    assert stored["expected_end"] - stored["start_time"] < 60
+    assert stored.expected_end - stored.start_time < 60

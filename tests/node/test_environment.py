@@ -1,21 +1,26 @@
-"""The SLURM_* / KAIROS_* environment of a job, built from a JobInfo dict."""
+"""The SLURM_* / KAIROS_* environment of a job, built from its record."""
 
 from __future__ import annotations
 
+import dataclasses
+
+from kairos.model import LiveJob, Submission
 from kairos.node.environment import compress_ids, job_environment, placement_environment
 
-JOB = {
-    "job_id": 41, "array_job_id": None, "array_task_id": None, "name": "train", "user": "ada",
-    "uid": 1000, "gid": 1000, "account": None, "partition": "debug", "qos": "normal",
-    "nodes": 1, "ntasks": 1, "cpus_per_task": 1, "cpus": 1, "mem_per_node": None,
-    "work_dir": "/home/ada/run", "restarts": 0, "node_list": "n1",
-}
+JOB = dict(job_id=41, name="train", user="ada", uid=1000, gid=1000, partition="debug",
+           qos="normal", nodes=1, ntasks=1, cpus_per_task=1, cpus=1, mem_per_node=None,
+           work_dir="/home/ada/run", restarts=0, node_list="n1")
 
 
 def build(job: dict, **kw) -> dict[str, str]:
+    """The environment of a job with ``job``'s fields; ``submission`` holds the options
+    as given (``cpus_per_task_set``, ``mem_per_cpu``, ...)."""
+    given = job.pop("submission", {})
+    record = LiveJob(**job, submission=dataclasses.replace(
+        Submission("#!/bin/sh\n", job["work_dir"]), **given))
     args = dict(base_env={"HOME": "/home/ada"}, node_name="n1", cluster_name="lab", submit_host="login")
     args.update(kw)
-    return job_environment(job, **args)
+    return job_environment(record, **args)
 
 
 def test_plain_job_gets_slurms_variables():
@@ -40,8 +45,9 @@ def test_plain_job_gets_slurms_variables():
 
 
 def test_requested_shape_and_memory_show():
-    job = dict(JOB, ntasks=2, cpus_per_task=3, cpus=6, cpus_per_task_set=True, ntasks_set=True,
-               mem_per_node=2048, mem_per_cpu=512, account="physics", restarts=2, submit_dir="/home/ada")
+    job = dict(JOB, ntasks=2, cpus_per_task=3, cpus=6, mem_per_node=2048, account="physics",
+               restarts=2, submission=dict(cpus_per_task_set=True, ntasks_set=True,
+                                           mem_per_cpu=512, submit_dir="/home/ada"))
     env = build(job)
     assert env["SLURM_CPUS_PER_TASK"] == "3"
     assert env["SLURM_NTASKS"] == env["SLURM_NPROCS"] == env["SLURM_TASKS_PER_NODE"] == "2"

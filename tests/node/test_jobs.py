@@ -10,6 +10,9 @@ import time
 import psutil
 import pytest
 
+from kairos.core.jobs import JobState
+from kairos.model import LiveJob
+
 from kairos.node.agent import AgentError, LocalAgent, NodeBusyError
 from kairos.node.environment import job_environment
 from kairos.node.facts import NodeFacts
@@ -30,15 +33,15 @@ def wait_for_text(path, text: str, timeout: float = 5.0) -> None:
 
 
 def test_job_sees_its_environment_output_file_and_work_dir(agent, workdir, facts):
-    job = dict(me(), job_id=12, name="envjob", partition="debug", nodes=1, ntasks=1, cpus_per_task=1,
-               cpus=1, work_dir=str(workdir), restarts=0)
+    job = LiveJob(**me(), job_id=12, name="envjob", partition="debug", nodes=1, ntasks=1,
+                  cpus_per_task=1, cpus=1, work_dir=str(workdir), restarts=0)
     env = job_environment(job, base_env={"PATH": os.environ["PATH"], "FROM_SUBMITTER": "yes"},
                           node_name=facts.name, cluster_name="lab", submit_host=facts.name)
     launched = agent.launch(12, make_spec(workdir, 'env | sort; echo "cwd=$(pwd)"; echo "args=$*"',
                                           env=env, argv=["a b", "c"], out="slurm-%j.out".replace("%j", "12")))
     assert agent.running() == [12]
     finished = wait_for(agent, 12)
-    assert (finished.state, finished.exit_code, finished.signal, finished.reason) == ("COMPLETED", 0, 0, "")
+    assert (finished.state, finished.exit_code, finished.signal, finished.reason) == (JobState.COMPLETED, 0, 0, "")
     text = output(workdir, "slurm-12.out")
     assert "SLURM_JOB_ID=12\n" in text and "SLURM_JOB_NAME=envjob\n" in text
     assert "FROM_SUBMITTER=yes\n" in text
@@ -52,7 +55,7 @@ def test_job_sees_its_environment_output_file_and_work_dir(agent, workdir, facts
 def test_stdout_and_stderr_apart_or_together(agent, workdir):
     agent.launch(1, make_spec(workdir, "echo to-out; echo to-err >&2", out="o.txt", stderr=str(workdir / "e.txt")))
     agent.launch(2, make_spec(workdir, "echo one; echo two >&2; echo three", out="both.txt"))
-    assert wait_for(agent, 1).state == wait_for(agent, 2).state == "COMPLETED"
+    assert wait_for(agent, 1).state == wait_for(agent, 2).state is JobState.COMPLETED
     assert output(workdir, "o.txt") == "to-out\n" and output(workdir, "e.txt") == "to-err\n"
     assert output(workdir, "both.txt") == "one\ntwo\nthree\n"
 
@@ -69,13 +72,13 @@ def test_open_mode_truncate_or_append(agent, workdir):
 def test_nonzero_exit_fails_with_that_code(agent, workdir):
     agent.launch(3, make_spec(workdir, "exit 3"))
     finished = wait_for(agent, 3)
-    assert (finished.state, finished.exit_code, finished.signal, finished.reason) == ("FAILED", 3, 0, "NonZeroExitCode")
+    assert (finished.state, finished.exit_code, finished.signal, finished.reason) == (JobState.FAILED, 3, 0, "NonZeroExitCode")
 
 
 def test_death_by_signal_fails_with_that_signal(agent, workdir):
     agent.launch(4, make_spec(workdir, "ulimit -c 0; kill -SEGV $$"))
     finished = wait_for(agent, 4)
-    assert (finished.state, finished.exit_code, finished.signal) == ("FAILED", 0, 11)
+    assert (finished.state, finished.exit_code, finished.signal) == (JobState.FAILED, 0, 11)
     assert finished.reason == "RaisedSignal:11"
 
 
@@ -84,7 +87,7 @@ def test_time_limit_sends_term_then_kill(agent, workdir):
     began = time.monotonic()
     agent.launch(5, spec)
     finished = wait_for(agent, 5)
-    assert finished.state == "TIMEOUT" and finished.signal == signal.SIGKILL
+    assert finished.state is JobState.TIMEOUT and finished.signal == signal.SIGKILL
     assert 1.9 < time.monotonic() - began < 3.5
     text = output(workdir)
     assert "got TERM" in text and "CANCELLED AT" in text and "DUE TO TIME LIMIT" in text
@@ -95,7 +98,7 @@ def test_cancel(agent, workdir):
     time.sleep(0.3)
     assert agent.cancel(6)
     finished = wait_for(agent, 6, timeout=3)
-    assert finished.state == "CANCELLED" and finished.signal == signal.SIGTERM
+    assert finished.state is JobState.CANCELLED and finished.signal == signal.SIGTERM
     assert finished.end - finished.start < 2
     assert "started" in output(workdir) and "CANCELLED AT" in output(workdir)
 
@@ -104,14 +107,14 @@ def test_memory_limit_kills_a_job_over_it(agent, workdir):
     grab = f"{sys.executable} -c \"import time; x = b'x' * (300 << 20); time.sleep(10)\""
     agent.launch(7, make_spec(workdir, grab, mem_limit_mib=100))
     finished = wait_for(agent, 7)
-    assert finished.state == "OUT_OF_MEMORY" and finished.reason == "OutOfMemory"
+    assert finished.state is JobState.OUT_OF_MEMORY and finished.reason == "OutOfMemory"
     assert finished.max_rss_kib >= 80 * 1024  # the polled sum, or the cgroup peak (at most the limit)
     assert finished.end - finished.start < 5
 
 
 def test_job_under_its_memory_limit_completes(agent, workdir):
     agent.launch(8, make_spec(workdir, f"{sys.executable} -c \"x = b'x' * (20 << 20)\"", mem_limit_mib=200))
-    assert wait_for(agent, 8).state == "COMPLETED"
+    assert wait_for(agent, 8).state is JobState.COMPLETED
 
 
 def test_jobs_are_pinned_to_their_own_cores(agent, workdir, facts):
@@ -177,7 +180,7 @@ def test_signal_reaches_the_job(agent, workdir):
     wait_for_text(workdir / "out.txt", "ready")
     assert agent.signal(1, signal.SIGUSR1)
     finished = wait_for(agent, 1)
-    assert finished.state == "COMPLETED" and "got USR1" in output(workdir)
+    assert finished.state is JobState.COMPLETED and "got USR1" in output(workdir)
     with pytest.raises(AgentError, match="not running"):
         agent.signal(1, signal.SIGUSR1)
 
@@ -188,8 +191,8 @@ def test_set_time_limit_on_a_running_job(agent, workdir):
     time.sleep(0.3)
     assert agent.set_time_limit(1, 30)
     assert agent.set_time_limit(2, 0.5)
-    assert wait_for(agent, 2, timeout=4).state == "TIMEOUT"
-    assert wait_for(agent, 1, timeout=4).state == "COMPLETED"
+    assert wait_for(agent, 2, timeout=4).state is JobState.TIMEOUT
+    assert wait_for(agent, 1, timeout=4).state is JobState.COMPLETED
 
 
 def test_leftover_processes_are_killed_when_the_script_ends(agent, workdir):
@@ -197,7 +200,7 @@ def test_leftover_processes_are_killed_when_the_script_ends(agent, workdir):
             f"{sys.executable} -c \"import os, time; os.setsid(); print(os.getpid(), flush=True); time.sleep(30)\" >> pids &\n"
             "while [ $(wc -l < pids) -lt 2 ]; do sleep 0.05; done")
     agent.launch(1, make_spec(workdir, body))
-    assert wait_for(agent, 1).state == "COMPLETED"
+    assert wait_for(agent, 1).state is JobState.COMPLETED
     pids = [int(p) for p in (workdir / "pids").read_text().split()]
     assert len(pids) == 2
     for pid in pids:
@@ -208,7 +211,7 @@ def test_unenterable_work_dir_runs_in_tmp_as_slurm_does(agent, tmp_path, workdir
     spec = make_spec(workdir, "pwd")
     spec.work_dir = str(tmp_path / "missing")
     agent.launch(1, spec)
-    assert wait_for(agent, 1).state == "COMPLETED"
+    assert wait_for(agent, 1).state is JobState.COMPLETED
     text = output(workdir)
     assert "couldn't chdir to" in text and "going to /tmp instead" in text and text.endswith("/tmp\n")
 
@@ -216,7 +219,7 @@ def test_unenterable_work_dir_runs_in_tmp_as_slurm_does(agent, tmp_path, workdir
 def test_unopenable_output_file_fails_the_launch(agent, tmp_path, workdir):
     agent.launch(1, make_spec(workdir, "echo hi", stdout=str(tmp_path / "missing" / "out.txt")))
     finished = wait_for(agent, 1)
-    assert (finished.state, finished.exit_code) == ("FAILED", 1)
+    assert (finished.state, finished.exit_code) == (JobState.FAILED, 1)
     assert finished.reason.startswith("JobLaunchFailure: cannot open output file")
 
 
@@ -225,7 +228,7 @@ def test_script_that_cannot_be_executed_fails_the_launch(agent, workdir):
     spec.script = "echo no interpreter line\n"
     agent.launch(1, spec)
     finished = wait_for(agent, 1)
-    assert (finished.state, finished.exit_code) == ("FAILED", 1)
+    assert (finished.state, finished.exit_code) == (JobState.FAILED, 1)
     assert finished.reason.startswith("JobLaunchFailure: cannot execute the batch script")
     assert "cannot execute the batch script" in output(workdir)
 

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from kairos.core.jobs import JobState
+
 from kairos.node.agent import LaunchSpec
 from tests.node.conftest import wait_for
 
@@ -33,7 +35,7 @@ def test_job_runs_as_nobody(agent, shared_dir):
                       env={"PATH": "/usr/bin:/bin"})
     agent.launch(1, spec)
     finished = wait_for(agent, 1)
-    assert finished.state == "COMPLETED", finished.reason
+    assert finished.state is JobState.COMPLETED, finished.reason
     uid, gid, groups, cwd = (shared_dir / "out.txt").read_text().splitlines()
     assert (int(uid), int(gid), cwd) == (nobody.pw_uid, nobody.pw_gid, str(shared_dir))
     assert "0" not in groups.split(), "root's supplementary groups leaked into the job"

@@ -12,6 +12,7 @@ import time
 
 import psutil
 
+from kairos.core.jobs import JobState
 from kairos.node.agent import LocalAgent
 from tests.node.conftest import make_spec, wait_for
 
@@ -56,7 +57,7 @@ def test_job_survives_the_controller_and_is_adopted(tmp_path, workdir, facts):
     assert agent.adopt(21, launched["cpu_ids"], launched["gpu_ids"]) is True
     assert agent.running() == [21] and launched["cpu_ids"][0] not in agent.free_cpus()
     finished = wait_for(agent, 21)
-    assert (finished.state, finished.exit_code) == ("COMPLETED", 0)
+    assert (finished.state, finished.exit_code) == (JobState.COMPLETED, 0)
     assert (workdir / "after").read_text() == "finished after the controller died\n"
     assert agent.free_cpus() == facts.cpus
     agent.close()
@@ -72,7 +73,7 @@ def test_exit_code_of_a_job_that_ended_while_no_controller_ran(tmp_path, workdir
     agent = LocalAgent(home, facts)
     agent.adopt(22, launched["cpu_ids"], [])
     finished = wait_for(agent, 22)
-    assert (finished.state, finished.exit_code, finished.reason) == ("FAILED", 4, "NonZeroExitCode")
+    assert (finished.state, finished.exit_code, finished.reason) == (JobState.FAILED, 4, "NonZeroExitCode")
     agent.close()
 
 
@@ -89,7 +90,7 @@ def test_supervisor_killed_outright_is_node_fail_and_its_job_is_killed(tmp_path,
     agent = LocalAgent(home, facts)
     agent.adopt(23, launched["cpu_ids"], [])
     finished = wait_for(agent, 23)
-    assert (finished.state, finished.reason) == ("NODE_FAIL", "supervisor lost")
+    assert (finished.state, finished.reason) == (JobState.NODE_FAIL, "supervisor lost")
     give_up = time.monotonic() + 2
     while alive(job_pid) and time.monotonic() < give_up:
         time.sleep(0.05)
@@ -109,7 +110,7 @@ def test_adopt_finds_a_supervisor_by_its_command_line(tmp_path, workdir, facts):
     state.unlink()
     second = LocalAgent(home, facts)
     assert second.adopt(24, [], []) is True
-    assert wait_for(second, 24).state == "COMPLETED"
+    assert wait_for(second, 24).state is JobState.COMPLETED
     first.poll()  # reaps its child
     first.close(), second.close()
 
@@ -118,5 +119,5 @@ def test_adopting_a_job_with_no_trace_reports_node_fail(tmp_path, facts):
     agent = LocalAgent(tmp_path / "home", facts)
     assert agent.adopt(25, [facts.cpus[0]], []) is False
     finished = wait_for(agent, 25)
-    assert finished.state == "NODE_FAIL"
+    assert finished.state is JobState.NODE_FAIL
     agent.close()

@@ -1,4 +1,5 @@
-"""Fixtures for the live manager's tests: a real, empty database of each kind.
+"""Fixtures for the live manager's tests: a real, empty database of each kind, and
+controllers run in this process (``bench``) with an in-process agent.
 
 ``db_url`` runs a test once on a fresh SQLite file and once on PostgreSQL.  The
 PostgreSQL server is ``KAIROS_TEST_POSTGRES_URL`` (default: the local ``test`` database
@@ -10,6 +11,7 @@ is skipped, saying why.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from urllib.parse import quote
@@ -63,3 +65,86 @@ def db_url(request) -> str:
     if request.param == "sqlite":
         return request.getfixturevalue("sqlite_url")
     return request.getfixturevalue("postgres_schema_url")
+
+
+class FakeClock:
+    """The controller's clock, moved by the test."""
+
+    def __init__(self, now: float = 1_700_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> float:
+        self.now += seconds
+        return self.now
+
+
+class Bench:
+    """A controller in this process: a real store (SQLite) and core, the in-process agent
+    and a clock the test moves.  ``step()`` runs one round of the loop."""
+
+    def __init__(self, home, config: str, controller_uid: int, cpus: int) -> None:
+        from kairos.node.facts import NodeFacts
+        from kairos.server.config import build_cluster, load_settings
+        from kairos.server.controller import Controller
+        from kairos.server.store import Store
+        from kairos.testing.agent import InProcessAgent
+
+        home.mkdir(parents=True, exist_ok=True)
+        (home / "config.toml").write_text(config)
+        self.settings = load_settings(home)
+        self.clock = FakeClock()
+        self.loop = asyncio.new_event_loop()
+        self.store = Store(self.settings.db_url)
+        self.store.create()
+        self.agent = InProcessAgent(cpus, self.clock)
+        facts = NodeFacts(name="node1", cpus=list(range(cpus)), mem_mib=8000)
+        self.controller = Controller(self.settings, self.store, self.agent,
+                                     build_cluster(self.settings, facts), node_name="node1",
+                                     clock=self.clock, controller_uid=controller_uid)
+
+    def run(self, coroutine):
+        return self.loop.run_until_complete(coroutine)
+
+    def step(self) -> None:
+        self.run(self.controller.step())
+
+    def commit(self) -> None:
+        self.run(self.controller.commit())
+
+    def submit(self, caller, **fields) -> int:
+        from kairos.model import Submission
+
+        fields.setdefault("script", "#!/bin/sh\ntrue\n")
+        fields.setdefault("work_dir", "/tmp")
+        return self.controller.submit(Submission(**fields), caller)["job_id"]
+
+    def close(self) -> None:
+        self.commit()
+        self.store.close()
+        self.loop.close()
+
+
+@pytest.fixture
+def make_bench(tmp_path):
+    """``make_bench(config="", controller_uid=4242, cpus=4)``: in-process controllers
+    whose invariants are checked after the test.  The controller's own uid is not the
+    test's, so ownership rules are checked whoever runs the suite."""
+    made: list[Bench] = []
+
+    def make(config: str = "", controller_uid: int = 4242, cpus: int = 4) -> Bench:
+        bench = Bench(tmp_path / f"home{len(made)}", config, controller_uid, cpus)
+        made.append(bench)
+        return bench
+
+    yield make
+    for bench in made:
+        bench.controller.check_invariants()
+        bench.close()
+
+
+@pytest.fixture
+def bench(make_bench) -> Bench:
+    return make_bench()

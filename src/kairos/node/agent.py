@@ -2,9 +2,9 @@
 
 The controller asks the agent to launch a job; the agent picks the cores and GPUs it
 gets (contiguous core ids when it can, GPUs of the requested type), writes
-``<home>/jobs/<job_id>/launch.json`` and starts ``supervisor.py`` on it in a session of
-its own, so that the job outlives the controller. ``poll()`` reports the jobs whose
-supervisors have finished, from their ``status.json``.
+``<home>/jobs/<job_id>/launch.json`` and starts a supervisor (:mod:`kairos.node.supervisor`)
+on it in a session of its own, so that the job outlives the controller. ``poll()``
+reports the jobs whose supervisors have finished, from their ``status.json``.
 
 After a controller crash a new agent adopts the jobs the store says were running:
 it marks their cores and GPUs as taken again and watches their supervisors, which are no
@@ -38,11 +38,15 @@ from pathlib import Path
 
 import psutil
 
-from kairos.node import supervisor as supervisor_module
+from kairos.core.jobs import JobState
+from kairos.node import supervisor as supervisor_package
 from kairos.node.environment import placement_environment
 from kairos.node.facts import NodeFacts
+from kairos.node.supervisor.files import write_json_atomic
+from kairos.node.supervisor.procs import start_ticks
 
-SUPERVISOR_PATH = Path(supervisor_module.__file__).resolve()
+#: The supervisor's bootstrap, run by its path (see :mod:`kairos.node.supervisor` for why).
+SUPERVISOR_PATH = Path(supervisor_package.__file__).resolve().parent / "__main__.py"
 WAKEUP_FIFO = "wakeup"
 
 
@@ -87,7 +91,7 @@ class Launched:
 @dataclass(frozen=True)
 class Finished:
     job_id: int
-    state: str  # COMPLETED, FAILED, TIMEOUT, CANCELLED, OUT_OF_MEMORY or NODE_FAIL
+    state: JobState  #: COMPLETED, FAILED, TIMEOUT, CANCELLED, OUT_OF_MEMORY or NODE_FAIL
     exit_code: int
     signal: int
     start: float | None
@@ -174,7 +178,7 @@ class LocalAgent:
         jobdir = self._fresh_jobdir(job_id)
         env = dict(spec.env)
         env.update(placement_environment(cpu_ids, gpu_ids, hide_gpus=bool(self.facts.gpus)))
-        supervisor_module.write_json_atomic(str(jobdir / "launch.json"), {
+        write_json_atomic(str(jobdir / "launch.json"), {
             "job_id": job_id, "user": spec.user, "uid": spec.uid, "gid": spec.gid,
             "script": spec.script, "argv": list(spec.argv), "work_dir": spec.work_dir, "env": env,
             "stdout": spec.stdout, "stderr": spec.stderr or spec.stdout, "cpu_ids": cpu_ids,
@@ -197,10 +201,16 @@ class LocalAgent:
     def _start_supervisor(self, jobdir: Path) -> subprocess.Popen:
         with open(jobdir / "supervisor.log", "ab") as log:
             return subprocess.Popen(
-                [self.python, "-I", "-S", str(SUPERVISOR_PATH), str(jobdir)],
+                supervisor_command(self.python, jobdir),
                 start_new_session=True, close_fds=True, cwd="/",
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log,
             )
+
+    def was_launched(self, job_id: int) -> bool:
+        """Whether a supervisor was ever started for ``job_id`` (its launch.json is
+        written first): after a crash, a job recorded RUNNING but never launched runs
+        again, one that was launched is adopted."""
+        return (self.jobdir(job_id) / "launch.json").exists()
 
     def jobdir(self, job_id: int) -> Path:
         return self.jobs_dir / str(job_id)
@@ -235,14 +245,14 @@ class LocalAgent:
         if status is not None:
             return _finished_from(job.job_id, status)
         self._kill_orphaned_job(job)
-        return Finished(job.job_id, "NODE_FAIL", 0, 0, _job_start(job), time.time(), None, None, "supervisor lost")
+        return Finished(job.job_id, JobState.NODE_FAIL, 0, 0, _job_start(job), time.time(), None, None, "supervisor lost")
 
     def _supervisor_alive(self, job: _Job) -> bool:
         if job.proc is not None:
             return job.proc.poll() is None
         if job.pid is None:
             return False
-        ticks = supervisor_module.start_ticks(job.pid)
+        ticks = start_ticks(job.pid)
         return ticks is not None and ticks == job.start_ticks and not _is_zombie(job.pid)
 
     def _kill_orphaned_job(self, job: _Job) -> None:
@@ -279,7 +289,7 @@ class LocalAgent:
     def set_time_limit(self, job_id: int, seconds: float | None) -> bool:
         """A new time limit for a running job, counted from its start; None for no limit."""
         job = self._known(job_id)
-        supervisor_module.write_json_atomic(str(job.jobdir / "limits.json"), {"time_limit": seconds})
+        write_json_atomic(str(job.jobdir / "limits.json"), {"time_limit": seconds})
         return self._signal_supervisor(job_id, signal.SIGHUP)
 
     def _signal_supervisor(self, job_id: int, signum: int) -> bool:
@@ -321,7 +331,7 @@ class LocalAgent:
         for proc in psutil.process_iter(["pid", "cmdline"]):
             cmdline = proc.info.get("cmdline") or []
             if len(cmdline) >= 2 and cmdline[-1] == str(jobdir) and cmdline[-2] == str(SUPERVISOR_PATH):
-                return proc.pid, supervisor_module.start_ticks(proc.pid)
+                return proc.pid, start_ticks(proc.pid)
         return None, None
 
     def cleanup(self, job_id: int) -> None:
@@ -356,6 +366,12 @@ class LocalAgent:
             self.wakeup_fd = -1
 
 
+def supervisor_command(python: str, jobdir: Path) -> list[str]:
+    """The command line of ``jobdir``'s supervisor: isolated (``-I``), without site-packages
+    (``-S``), so it starts in milliseconds on the standard library alone."""
+    return [python, "-I", "-S", str(SUPERVISOR_PATH), str(jobdir)]
+
+
 def _read_json(path: Path) -> dict | None:
     try:
         return json.loads(path.read_text())
@@ -366,7 +382,7 @@ def _read_json(path: Path) -> dict | None:
 def _finished_from(job_id: int, status: dict) -> Finished:
     return Finished(
         job_id=job_id,
-        state=str(status["state"]),
+        state=_final_state(status.get("state")),
         exit_code=int(status.get("exit_code") or 0),
         signal=int(status.get("signal") or 0),
         start=status.get("start"),
@@ -375,6 +391,12 @@ def _finished_from(job_id: int, status: dict) -> Finished:
         max_rss_kib=status.get("max_rss_kib"),
         reason=str(status.get("reason") or ""),
     )
+
+
+def _final_state(name) -> JobState:
+    """The state a supervisor wrote; a name it should never write is a failure."""
+    state = JobState.__members__.get(str(name))
+    return state if state is not None and state.finished else JobState.FAILED
 
 
 def _job_start(job: _Job) -> float | None:

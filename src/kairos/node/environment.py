@@ -43,7 +43,8 @@ and GPU indices, lays :func:`placement_environment` over it at launch.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+
+from kairos.model.job import LiveJob
 
 #: Every variable this module owns; stale copies in the exported environment are dropped.
 MANAGED = frozenset({
@@ -74,7 +75,7 @@ ARRAY_COUNT_KEYS = {
 
 
 def job_environment(
-    job: Mapping[str, Any],
+    job: LiveJob,
     *,
     base_env: Mapping[str, str],
     node_name: str,
@@ -85,13 +86,11 @@ def job_environment(
 ) -> dict[str, str]:
     """The full environment of a batch job.
 
-    ``job`` is a JobInfo dict (docs/live.md) with, optionally, the keys the controller
-    adds: ``array_task_count``/``_min``/``_max``/``_step`` (array tasks),
-    ``cpus_per_task_set`` and ``ntasks_set`` (whether ``-c``/``-n`` were given),
-    ``mem_per_cpu`` (MiB) and ``submit_dir`` (the directory sbatch ran in; defaults to
-    ``work_dir``). ``base_env`` is what ``--export`` gives the job. ``cpu_ids`` and
-    ``gpu_ids``, when given, add the placement variables (see
-    :func:`placement_environment`).
+    ``job`` is the job's record; its submission says which options were given
+    explicitly (``-c``, ``-n``: SLURM_CPUS_PER_TASK, SLURM_NTASKS), ``--mem-per-cpu`` and
+    where sbatch ran (SLURM_SUBMIT_DIR; the work directory when unknown).
+    ``base_env`` is what ``--export`` gives the job. ``cpu_ids`` and ``gpu_ids``, when
+    given, add the placement variables (see :func:`placement_environment`).
     """
     env = {k: v for k, v in base_env.items() if k not in MANAGED}
     env.update(_identity(job))
@@ -149,52 +148,50 @@ def per_node(total: int, nodes: int) -> str:
     return str(each) if nodes == 1 else f"{each}(x{nodes})"
 
 
-def _identity(job: Mapping[str, Any]) -> dict[str, str]:
-    job_id = str(job["job_id"])
-    name = str(job.get("name") or "")
+def _identity(job: LiveJob) -> dict[str, str]:
+    job_id = str(job.job_id)
     env = {
         "ENVIRONMENT": "BATCH",
         "SLURM_JOB_ID": job_id,
         "SLURM_JOBID": job_id,
-        "SLURM_JOB_NAME": name,
-        "SLURM_JOB_USER": str(job["user"]),
-        "SLURM_JOB_UID": str(job["uid"]),
-        "SLURM_JOB_GID": str(job["gid"]),
+        "SLURM_JOB_NAME": job.name,
+        "SLURM_JOB_USER": job.user,
+        "SLURM_JOB_UID": str(job.uid),
+        "SLURM_JOB_GID": str(job.gid),
         "KAIROS_JOB_ID": job_id,
-        "KAIROS_JOB_NAME": name,
+        "KAIROS_JOB_NAME": job.name,
     }
-    for key, var in (("partition", "SLURM_JOB_PARTITION"), ("account", "SLURM_JOB_ACCOUNT"), ("qos", "SLURM_JOB_QOS")):
-        if job.get(key):
-            env[var] = str(job[key])
-    if job.get("restarts"):
-        env["SLURM_RESTART_COUNT"] = str(job["restarts"])
+    for value, var in ((job.partition, "SLURM_JOB_PARTITION"), (job.account, "SLURM_JOB_ACCOUNT"),
+                       (job.qos, "SLURM_JOB_QOS")):
+        if value:
+            env[var] = value
+    if job.restarts:
+        env["SLURM_RESTART_COUNT"] = str(job.restarts)
     return env
 
 
-def _array(job: Mapping[str, Any]) -> dict[str, str]:
-    if job.get("array_job_id") is None or job.get("array_task_id") is None:
+def _array(job: LiveJob) -> dict[str, str]:
+    if job.array_job_id is None or job.array_task_id is None:
         return {}
     env = {
-        "SLURM_ARRAY_JOB_ID": str(job["array_job_id"]),
-        "SLURM_ARRAY_TASK_ID": str(job["array_task_id"]),
-        "KAIROS_ARRAY_JOB_ID": str(job["array_job_id"]),
-        "KAIROS_ARRAY_TASK_ID": str(job["array_task_id"]),
+        "SLURM_ARRAY_JOB_ID": str(job.array_job_id),
+        "SLURM_ARRAY_TASK_ID": str(job.array_task_id),
+        "KAIROS_ARRAY_JOB_ID": str(job.array_job_id),
+        "KAIROS_ARRAY_TASK_ID": str(job.array_task_id),
     }
-    for var, key in ARRAY_COUNT_KEYS.items():
-        if job.get(key) is not None:
-            env[var] = str(job[key])
+    for var, attribute in ARRAY_COUNT_KEYS.items():
+        value = getattr(job, attribute)
+        if value is not None:
+            env[var] = str(value)
     return env
 
 
-def _shape(job: Mapping[str, Any]) -> dict[str, str]:
-    nodes = int(job.get("nodes") or 1)
-    ntasks = int(job.get("ntasks") or 1)
-    cpus_per_task = int(job.get("cpus_per_task") or 1)
-    cpus = int(job.get("cpus") or ntasks * cpus_per_task)
+def _shape(job: LiveJob) -> dict[str, str]:
+    nodes = max(1, job.nodes)
     env = {
-        "SLURM_CPUS_ON_NODE": str(cpus // nodes),
-        "SLURM_JOB_CPUS_PER_NODE": per_node(cpus, nodes),
-        "SLURM_TASKS_PER_NODE": per_node(ntasks, nodes),
+        "SLURM_CPUS_ON_NODE": str(job.cpus // nodes),
+        "SLURM_JOB_CPUS_PER_NODE": per_node(job.cpus, nodes),
+        "SLURM_TASKS_PER_NODE": per_node(job.ntasks, nodes),
         "SLURM_JOB_NUM_NODES": str(nodes),
         "SLURM_NNODES": str(nodes),
         "SLURM_PROCID": "0",
@@ -202,29 +199,32 @@ def _shape(job: Mapping[str, Any]) -> dict[str, str]:
         "SLURM_NODEID": "0",
         "SLURM_GTIDS": "0",
     }
-    if job.get("cpus_per_task_set"):
-        env["SLURM_CPUS_PER_TASK"] = str(cpus_per_task)
-    if job.get("ntasks_set"):
-        env["SLURM_NTASKS"] = env["SLURM_NPROCS"] = str(ntasks)
+    submission = job.submission
+    if submission is not None and submission.cpus_per_task_set:
+        env["SLURM_CPUS_PER_TASK"] = str(job.cpus_per_task)
+    if submission is not None and submission.ntasks_set:
+        env["SLURM_NTASKS"] = env["SLURM_NPROCS"] = str(job.ntasks)
     return env
 
 
-def _location(job: Mapping[str, Any], *, node_name: str, cluster_name: str, submit_host: str) -> dict[str, str]:
-    node_list = str(job.get("node_list") or node_name)
+def _location(job: LiveJob, *, node_name: str, cluster_name: str, submit_host: str) -> dict[str, str]:
+    node_list = job.node_list or node_name
+    submit_dir = job.submission.submit_dir if job.submission is not None else ""
     return {
         "SLURM_JOB_NODELIST": node_list,
         "SLURM_NODELIST": node_list,
         "SLURMD_NODENAME": node_name,
         "SLURM_CLUSTER_NAME": cluster_name,
         "SLURM_SUBMIT_HOST": submit_host,
-        "SLURM_SUBMIT_DIR": str(job.get("submit_dir") or job["work_dir"]),
+        "SLURM_SUBMIT_DIR": submit_dir or job.work_dir,
     }
 
 
-def _memory(job: Mapping[str, Any]) -> dict[str, str]:
+def _memory(job: LiveJob) -> dict[str, str]:
     env = {}
-    if job.get("mem_per_node") is not None:
-        env["SLURM_MEM_PER_NODE"] = str(int(job["mem_per_node"]))
-    if job.get("mem_per_cpu") is not None:
-        env["SLURM_MEM_PER_CPU"] = str(int(job["mem_per_cpu"]))
+    if job.mem_per_node is not None:
+        env["SLURM_MEM_PER_NODE"] = str(int(job.mem_per_node))
+    mem_per_cpu = job.submission.mem_per_cpu if job.submission is not None else None
+    if mem_per_cpu is not None:
+        env["SLURM_MEM_PER_CPU"] = str(int(mem_per_cpu))
     return env

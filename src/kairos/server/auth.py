@@ -18,7 +18,7 @@ import struct
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from kairos.server.records import Caller
+from kairos.server.permissions import Caller
 
 SCOPE_KEY = "kairos.peer"
 _UCRED = struct.Struct("3i")  # pid, uid, gid

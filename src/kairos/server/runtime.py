@@ -12,6 +12,7 @@ def build_controller(settings) -> Controller:
     from kairos.node.agent import LocalAgent
     from kairos.node.facts import detect
     from kairos.server.config import build_cluster
+    from kairos.server.recovery import recover
     from kairos.server.store import Store
 
     facts = detect()
@@ -23,7 +24,7 @@ def build_controller(settings) -> Controller:
                             estimator=_estimator(settings.predictor))
     controller.settings_user = getpass.getuser()
     controller.store_description = _describe_url(settings.db_url)
-    controller.recovered = controller.recover()
+    controller.recovered = recover(controller)
     return controller
 
 

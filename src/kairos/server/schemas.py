@@ -1,50 +1,63 @@
-"""API schemas (Pydantic): what crosses the wire, validated at the edge.
+"""API schemas (pydantic): what crosses the wire, validated at the edge.
 
-``JobSubmit`` mirrors ``kairos.slurm.sbatch.SubmitSpec``; responses are ``JobInfo``
-dicts (docs/live.md), documented here and served as plain JSON for speed (``squeue`` on
-10,000 jobs should not pay for 10,000 model validations).
+The shapes are not written twice: ``JobSubmit`` is generated from
+``kairos.model.Submission`` (its field metadata carries the numeric bounds) and
+``JobInfo`` from the public fields of ``kairos.model.LiveJob``, so the OpenAPI document,
+the validation and the commands' own dataclasses cannot drift apart.  Job lists are
+served as plain JSON built by ``LiveJob.to_wire`` (``squeue`` on 10,000 jobs should not
+pay for 10,000 model validations); ``JobInfo`` documents them.
 """
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+import dataclasses
+import typing
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from kairos.core.jobs import JobState
+from kairos.model.job import PUBLIC_FIELDS, LiveJob
+from kairos.model.submission import Submission
 
 
-class JobSubmit(BaseModel):
-    """One ``sbatch``: a script and what it asks for."""
+def _fields(cls, names: typing.Iterable[str] | None = None,
+            replace: dict[str, Any] | None = None) -> dict[str, tuple[Any, Any]]:
+    """pydantic field definitions for the dataclass ``cls`` (``names``: only those)."""
+    hints = typing.get_type_hints(cls)
+    wanted = set(names) if names is not None else None
+    out = {}
+    for f in dataclasses.fields(cls):
+        if wanted is not None and f.name not in wanted:
+            continue
+        annotation = (replace or {}).get(f.name, hints[f.name])
+        if f.default is not dataclasses.MISSING:
+            default = f.default
+        elif f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+            default = Field(default_factory=f.default_factory)  # type: ignore[misc]
+        else:
+            default = ...
+        bounds = f.metadata.get("bounds", {})
+        if bounds:
+            default = Field(default, **bounds) if not isinstance(default, type(Field())) else default
+        out[f.name] = (annotation, default)
+    return out
 
-    model_config = ConfigDict(extra="forbid")
 
-    script: str = Field(description="the batch script text, starting with #!")
-    argv: list[str] = []
-    name: str | None = None
-    command: str | None = Field(None, description="script file name, or 'wrap'")
-    work_dir: str
-    stdout: str | None = None
-    stderr: str | None = None
-    time_limit: float | None = Field(None, gt=0, description="seconds; null: partition default")
-    time_min: float | None = Field(None, gt=0)
-    nodes: int = Field(1, ge=1)
-    ntasks: int = Field(1, ge=1)
-    cpus_per_task: int = Field(1, ge=1)
-    cpus_per_task_set: bool = False
-    mem_per_node: int | None = Field(None, ge=0, description="MiB")
-    mem_per_cpu: int | None = Field(None, ge=0, description="MiB")
-    gpus: list[tuple[str | None, int]] = []
-    partition: str | None = None
-    qos: str | None = None
-    account: str | None = None
-    array: str | None = None
-    dependency: str | None = None
-    begin: float | None = None
-    hold: bool = False
-    nice: int = 0
-    environment: dict[str, str] = {}
-    export: str = "ALL"
-    submit_host: str = ""
-    test_only: bool = False
-    submit_dir: str = ""
-    ntasks_set: bool = False
+#: One ``sbatch``: a script and what it asks for (``kairos.model.Submission``).
+JobSubmit = create_model(
+    "JobSubmit", __config__=ConfigDict(extra="forbid"), **_fields(Submission))
+
+_STATE_NAMES = Literal[tuple(s.name for s in JobState)]  # type: ignore[valid-type]
+
+#: One job as the API shows it (``kairos.model.LiveJob``'s public fields).
+JobInfo = create_model(
+    "JobInfo", **_fields(LiveJob, PUBLIC_FIELDS, replace={"state": _STATE_NAMES}))
+
+
+def to_submission(body: BaseModel) -> Submission:
+    """The command-side dataclass for a validated ``JobSubmit``."""
+    return Submission.from_json(body.model_dump())
 
 
 class SubmitResult(BaseModel):
@@ -99,10 +112,10 @@ class JobBatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    jobs: list[JobSubmit] = Field(max_length=10_000)
+    jobs: list[JobSubmit] = Field(max_length=10_000)  # type: ignore[valid-type]
 
 
 class BatchResult(BaseModel):
-    """One entry per submitted spec, in order: a ``SubmitResult`` or an ``error``."""
+    """One entry per submitted job, in order: a ``SubmitResult`` or an ``error``."""
 
     results: list[dict]

@@ -1,13 +1,13 @@
 """The accounting database: every job the live manager has seen, pending to finished.
 
-The controller keeps its working state in memory (the core's ``Scheduler``); this store
-is what survives it.  It answers four needs:
+The controller keeps its working state in memory (the core's ``Scheduler`` and one
+``kairos.model.LiveJob`` per job); this store is what survives it.  It answers four needs:
 
 * **Durability of acknowledged submissions.**  The controller answers ``sbatch`` only
   after the batch holding the job is committed by ``write()``.  Each ``write()`` is one
   transaction, so a batch is either all there or not there at all.
 * **Recovery.**  After a crash ``unfinished()`` gives back the pending and running jobs,
-  with the ``spec`` (script, environment, ...) needed to start or requeue them.
+  with the ``Submission`` (script, environment, ...) needed to start or requeue them.
 * **Accounting.**  ``accounting()`` is what ``sacct`` asks; ``outcomes()`` feeds
   dependencies (``afterok`` on a job finished before a restart); ``usage_since()`` seeds
   fair share.
@@ -19,9 +19,11 @@ is what survives it.  It answers four needs:
   past every acknowledged one.  Ids handed out but never committed may be handed out
   again: nobody was told about them.
 
-Rows go in and come out as plain dicts keyed by ``JobInfo``'s names (``docs/live.md``)
-plus the columns below that only the server needs.  SQLAlchemy Core, not the ORM: the
-submit path writes thousands of rows a second and needs nothing but ``executemany``.
+Jobs go in and come out as ``LiveJob``s (converted by ``LiveJob.to_row``/``from_row``);
+partial updates are column dicts.  SQLAlchemy Core, not the ORM: the submit path writes
+thousands of rows a second and needs nothing but ``executemany``.  The tables
+(``kairos.server.tables``) change only through Alembic migrations
+(``kairos/server/migrations``), applied by ``create()``.
 
 SQLite (the default, one file in ``KAIROS_HOME``) runs in WAL mode with
 ``synchronous=NORMAL``: a committed transaction survives a crash of the process (it is in
@@ -38,120 +40,29 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import URL, Engine
 
-#: Bumped whenever a table changes shape; a database written by another version is
-#: refused rather than misread.
-SCHEMA_VERSION = 1
+from kairos.core.jobs import JobState
+from kairos.model.job import LiveJob
+from kairos.server.tables import jobs, meta
+
 #: The first job id of a fresh database (Slurm's FirstJobId default).
 FIRST_JOB_ID = 1
 #: States of jobs that are not finished yet; every other state is final.
-UNFINISHED_STATES = ("PENDING", "RUNNING", "COMPLETING")
+UNFINISHED_STATES = tuple(s.name for s in JobState if not s.finished)
 #: The most values bound in one ``IN (...)`` list (SQLite's limit is far higher; this
 #: keeps statements small).
 _IN_CHUNK = 500
-
-_JSON = sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True), "postgresql")
-
-metadata = sa.MetaData()
-
-
-def _required(name: str, type_) -> sa.Column:
-    return sa.Column(name, type_, nullable=False)
-
-
-def _optional(name: str, type_) -> sa.Column:
-    return sa.Column(name, type_, nullable=True)
-
-
-jobs = sa.Table(
-    "jobs", metadata,
-    # --- JobInfo (docs/live.md), in the contract's order
-    sa.Column("job_id", sa.BigInteger, primary_key=True, autoincrement=False),
-    _optional("array_job_id", sa.BigInteger),
-    _optional("array_task_id", sa.Integer),
-    _required("name", sa.Text),
-    _required("user", sa.Text),
-    _required("uid", sa.Integer),
-    _required("gid", sa.Integer),
-    _required("group", sa.Text),
-    _required("account", sa.Text),
-    _required("partition", sa.Text),
-    _required("qos", sa.Text),
-    _required("state", sa.Text),
-    _required("reason", sa.Text),
-    _required("priority", sa.Double),
-    _required("nice", sa.Integer),
-    _required("held", sa.Boolean),
-    _required("submit_time", sa.Double),
-    _optional("eligible_time", sa.Double),
-    _optional("start_time", sa.Double),
-    _optional("end_time", sa.Double),
-    _optional("expected_start", sa.Double),
-    _optional("time_limit", sa.Double),
-    _optional("time_min", sa.Double),
-    _required("nodes", sa.Integer),
-    _required("ntasks", sa.Integer),
-    _required("cpus_per_task", sa.Integer),
-    _required("cpus", sa.Integer),
-    _optional("mem_per_node", sa.BigInteger),
-    _required("gpus", _JSON),
-    _optional("dependency", sa.Text),
-    _optional("begin", sa.Double),
-    _required("work_dir", sa.Text),
-    _optional("stdout", sa.Text),
-    _optional("stderr", sa.Text),
-    _required("command", sa.Text),
-    _optional("node_list", sa.Text),
-    _required("cpu_ids", _JSON),
-    _required("gpu_ids", _JSON),
-    _required("exit_code", sa.Integer),
-    _required("signal", sa.Integer),
-    _optional("cpu_time", sa.Double),
-    _optional("max_rss", sa.BigInteger),
-    _required("restarts", sa.Integer),
-    # --- what only the server needs
-    _optional("spec", _JSON),  #: the SubmitSpec: everything needed to (re)start the job
-    _optional("supervisor_pid", sa.Integer),
-    _optional("array_task_count", sa.Integer),
-    _optional("array_task_min", sa.Integer),
-    _optional("array_task_max", sa.Integer),
-    _optional("array_task_step", sa.Integer),
-    _optional("expected_end", sa.Double),
-    _optional("admin_priority", sa.Double),  #: set by ``scontrol update Priority=``
-    _optional("array_limit", sa.Integer),  #: an array's ``%N`` throttle
-    _required("cpus_per_task_set", sa.Boolean),  #: ``-c`` was given (SLURM_CPUS_PER_TASK)
-    _required("updated", sa.Double),  #: when the row last changed (epoch seconds)
-    sa.Index("ix_jobs_state", "state"),
-    sa.Index("ix_jobs_user", "user"),
-    sa.Index("ix_jobs_submit_time", "submit_time"),
-    sa.Index("ix_jobs_end_time", "end_time"),
-    sa.Index("ix_jobs_array_job_id", "array_job_id"),
-)
-
-meta = sa.Table(
-    "meta", metadata,
-    sa.Column("key", sa.Text, primary_key=True),
-    sa.Column("value", sa.Text, nullable=False),
-)
+#: The migrations' folder (Alembic's script location).
+MIGRATIONS = Path(__file__).with_name("migrations")
 
 COLUMNS: frozenset[str] = frozenset(jobs.c.keys())
-#: Columns an inserted row must name; every other column has a default below.
-REQUIRED_ON_INSERT = ("job_id", "user", "state", "submit_time")
-#: What an inserted row gets for a column it leaves out.  Shared list objects are fine:
-#: rows are serialized, never mutated.
-INSERT_DEFAULTS: dict[str, object] = {
-    **{name: None for name in COLUMNS},
-    "name": "", "uid": -1, "gid": -1, "group": "", "account": "", "partition": "",
-    "qos": "normal", "reason": "None", "priority": 0.0, "nice": 0, "held": False,
-    "nodes": 1, "ntasks": 1, "cpus_per_task": 1, "cpus": 1, "gpus": [], "work_dir": "",
-    "command": "", "cpu_ids": [], "gpu_ids": [], "exit_code": 0, "signal": 0, "restarts": 0,
-    "cpus_per_task_set": False,
-}
 
-_SCHEMA_KEY = "schema_version"
 _NEXT_ID_KEY = "next_job_id"
+#: What databases written before migrations existed keep in ``meta``.
+_LEGACY_VERSION_KEY = "schema_version"
+#: The revision such a database is at.
+_LEGACY_REVISION = "0001"
 
 
 class StoreError(ValueError):
@@ -159,7 +70,40 @@ class StoreError(ValueError):
 
 
 class SchemaVersionError(StoreError):
-    """The database was written by a Kairos with a different table layout."""
+    """The database was written by a newer Kairos, with a layout this one cannot read."""
+
+
+def migrate(conn: sa.Connection, where: str, *, to: str = "head") -> str:
+    """Apply the pending migrations on ``conn`` (inside its transaction) up to ``to``
+    (the newest, unless a test asks for an older layout); return the revision the
+    database is then at.  A database from before migrations is stamped with
+    the revision of its layout first; one from a newer Kairos is refused."""
+    from alembic import command
+    from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = conn
+    script = ScriptDirectory.from_config(config)
+    current = MigrationContext.configure(conn).get_current_revision()
+    if current is None and sa.inspect(conn).has_table("jobs"):
+        legacy = conn.execute(sa.text("SELECT value FROM meta WHERE key = :k"),
+                              {"k": _LEGACY_VERSION_KEY}).scalar()
+        if legacy != "1":
+            raise SchemaVersionError(
+                f"the database {where} has a jobs table of an unknown layout (schema "
+                f"version {legacy}); point [database] url in config.toml at another database")
+        command.stamp(config, _LEGACY_REVISION)
+        current = _LEGACY_REVISION
+    if current is not None and current not in {r.revision for r in script.walk_revisions()}:
+        raise SchemaVersionError(
+            f"the database {where} is at schema revision {current}, which this Kairos does "
+            f"not know (it knows up to {script.get_current_head()}): a newer Kairos wrote "
+            f"it; run that one, or point [database] url in config.toml at another database")
+    command.upgrade(config, to)
+    return MigrationContext.configure(conn).get_current_revision()
 
 
 class Store:
@@ -197,20 +141,18 @@ class Store:
     # ------------------------------------------------------------------ lifecycle
 
     def create(self) -> None:
-        """Create the tables if missing (idempotent) and check the schema version.
+        """Bring the database to the newest layout (idempotent): create the tables in an
+        empty one, apply pending migrations to an older one.
 
-        Raises ``SchemaVersionError`` when the database holds another layout and
+        Raises ``SchemaVersionError`` when the database was written by a newer Kairos and
         ``StoreError`` when it cannot be reached.
         """
         try:
-            metadata.create_all(self.engine, checkfirst=True)
             with self.engine.begin() as conn:
-                stored = dict(conn.execute(sa.select(meta.c.key, meta.c.value)).all())
-                self._check_version(stored.get(_SCHEMA_KEY))
-                missing = {_SCHEMA_KEY: str(SCHEMA_VERSION), _NEXT_ID_KEY: str(FIRST_JOB_ID)}
-                rows = [{"key": k, "value": v} for k, v in missing.items() if k not in stored]
-                if rows:
-                    conn.execute(meta.insert(), rows)
+                migrate(conn, self.safe_url)
+                stored = conn.execute(sa.select(meta.c.value).where(meta.c.key == _NEXT_ID_KEY)).scalar()
+                if stored is None:
+                    conn.execute(meta.insert(), [{"key": _NEXT_ID_KEY, "value": str(FIRST_JOB_ID)}])
         except sa.exc.OperationalError as e:
             raise StoreError(f"cannot open the database {self.safe_url}: {e.orig}") from e
         with self._lock:
@@ -219,16 +161,6 @@ class Store:
     def close(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
-
-    def _check_version(self, stored: str | None) -> None:
-        if stored is None or stored == str(SCHEMA_VERSION):
-            return
-        raise SchemaVersionError(
-            f"the database {self.safe_url} has schema version {stored}, but this Kairos "
-            f"reads version {SCHEMA_VERSION}; run the Kairos that wrote it, or point "
-            f"[database] url in config.toml at another database (for SQLite, move the "
-            f"file aside to start afresh)"
-        )
 
     # ------------------------------------------------------------------- job ids
 
@@ -265,20 +197,19 @@ class Store:
 
     # -------------------------------------------------------------------- writing
 
-    def write(self, inserts: Sequence[Mapping] = (), updates: Sequence[Mapping] = (), *,
+    def write(self, inserts: Sequence[LiveJob] = (), updates: Sequence[Mapping] = (), *,
               now: float | None = None, next_job_id: int | None = None) -> None:
-        """Insert new rows and update existing ones, all in one transaction.
+        """Insert new jobs and update existing rows, all in one transaction.
 
-        ``inserts`` are whole rows (missing columns get ``INSERT_DEFAULTS``; ``job_id``,
-        ``user``, ``state`` and ``submit_time`` are required).  ``updates`` are partial:
-        ``job_id`` plus the changed columns; an update of an unknown id changes nothing.
-        ``updated`` is stamped with ``now`` (default: the wall clock) unless given.
-        ``next_job_id``, when given, is the caller's next free id; the persisted
+        ``inserts`` are whole jobs.  ``updates`` are partial rows: ``job_id`` plus the
+        changed columns (``LiveJob.to_row(names)``); an update of an unknown id changes
+        nothing.  ``updated`` is stamped with ``now`` (default: the wall clock) unless
+        given.  ``next_job_id``, when given, is the caller's next free id; the persisted
         high-water mark becomes at least that (it never goes down).  On any error
         nothing of the batch is written.
         """
         stamp = time.time() if now is None else now
-        rows = [_full_row(row, stamp) for row in inserts]
+        rows = [_insert_row(job, stamp) for job in inserts]
         groups = _group_updates(updates, stamp)
         mark = max([row["job_id"] + 1 for row in rows] + [next_job_id or 0])
         if not rows and not groups and not mark:
@@ -309,34 +240,35 @@ class Store:
 
     # -------------------------------------------------------------------- reading
 
-    def get(self, job_id: int) -> dict | None:
-        """The row of ``job_id``, or None."""
+    def get(self, job_id: int) -> LiveJob | None:
+        """The job ``job_id``, or None."""
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(jobs).where(jobs.c.job_id == job_id)).first()
-        return None if row is None else dict(row._mapping)
+        return None if row is None else LiveJob.from_row(row._mapping)
 
-    def unfinished(self) -> list[dict]:
-        """Pending and running jobs (with their ``spec``), by job id."""
+    def unfinished(self) -> list[LiveJob]:
+        """Pending and running jobs (with their submission), by job id."""
         query = sa.select(jobs).where(jobs.c.state.in_(UNFINISHED_STATES)).order_by(jobs.c.job_id)
         with self.engine.connect() as conn:
-            return [dict(row._mapping) for row in conn.execute(query)]
+            return [LiveJob.from_row(row._mapping) for row in conn.execute(query)]
 
-    def outcomes(self, ids: Iterable[int] | None = None) -> dict[int, str]:
+    def outcomes(self, ids: Iterable[int] | None = None) -> dict[int, JobState]:
         """Final state of each finished job (of ``ids`` only, when given)."""
         query = sa.select(jobs.c.job_id, jobs.c.state).where(jobs.c.state.not_in(UNFINISHED_STATES))
         with self.engine.connect() as conn:
             if ids is None:
-                return dict(conn.execute(query).all())
-            found: dict[int, str] = {}
-            for chunk in _chunks(sorted(set(ids))):
-                found.update(conn.execute(query.where(jobs.c.job_id.in_(chunk))).all())
-            return found
+                rows = conn.execute(query).all()
+            else:
+                rows = []
+                for chunk in _chunks(sorted(set(ids))):
+                    rows += conn.execute(query.where(jobs.c.job_id.in_(chunk))).all()
+        return {job_id: JobState[state] for job_id, state in rows}
 
     def accounting(self, *, ids: Iterable[int] | None = None,
                    array_ids: Iterable[tuple[int, int]] | None = None,
-                   users: Iterable[str] | None = None, states: Iterable[str] | None = None,
+                   users: Iterable[str] | None = None, states: Iterable[JobState] | None = None,
                    start: float | None = None, end: float | None = None,
-                   limit: int | None = None) -> list[dict]:
+                   limit: int | None = None) -> list[LiveJob]:
         """Jobs as ``sacct`` selects them, by job id.
 
         * ``ids``: a job whose ``job_id`` or ``array_job_id`` is listed (an array's id
@@ -353,7 +285,7 @@ class Store:
         if limit is not None:
             query = query.limit(limit)
         with self.engine.connect() as conn:
-            return [dict(row._mapping) for row in conn.execute(query)]
+            return [LiveJob.from_row(row._mapping) for row in conn.execute(query)]
 
     def usage_since(self, t: float, *, now: float | None = None) -> dict[str, float]:
         """Allocated CPU-seconds per user from ``t`` to ``now`` (default: the wall clock).
@@ -412,18 +344,11 @@ def _make_engine(url: URL, busy_timeout: float) -> Engine:
     return engine
 
 
-def _full_row(row: Mapping, stamp: float) -> dict:
-    """``row`` completed with defaults; unknown or missing required columns raise."""
-    unknown = row.keys() - COLUMNS
-    if unknown:
-        raise StoreError(f"job row {row.get('job_id')}: unknown column(s) {sorted(unknown)}")
-    missing = [name for name in REQUIRED_ON_INSERT if row.get(name) is None]
-    if missing:
-        raise StoreError(f"job row {row.get('job_id')}: missing required column(s) {missing}")
-    full = {**INSERT_DEFAULTS, **row}
-    if full["updated"] is None:
-        full["updated"] = stamp
-    return full
+def _insert_row(job: LiveJob, stamp: float) -> dict:
+    row = job.to_row()
+    if not row["updated"]:
+        row["updated"] = stamp
+    return row
 
 
 def _group_updates(updates: Iterable[Mapping], stamp: float) -> dict[tuple[str, ...], list[dict]]:
@@ -456,7 +381,7 @@ def _accounting_filters(ids, array_ids, users, states, start, end) -> list:
     if users is not None:
         filters.append(jobs.c.user.in_(list(users)))
     if states is not None:
-        filters.append(jobs.c.state.in_(list(states)))
+        filters.append(jobs.c.state.in_([s.name for s in states]))
     if end is not None:
         filters.append(jobs.c.submit_time <= end)
     if start is not None:

@@ -6,9 +6,10 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
+from kairos.core.jobs import JobState
 from kairos.server.auth import SCOPE_KEY
 from kairos.server.controller import Controller
-from kairos.server.records import Caller
+from kairos.server.permissions import Caller
 
 
 async def get_controller(request: Request) -> Controller:
@@ -35,3 +36,10 @@ def split(values: list[str] | None) -> list[str] | None:
         return None
     out = [v for value in values for v in value.split(",") if v]
     return out or None
+
+
+def split_states(values: list[str] | None) -> set[JobState] | None:
+    """State names or codes, as ``split`` accepts them, as ``JobState`` members; an
+    unknown one is a ValueError (HTTP 400) naming it."""
+    names = split(values)
+    return None if names is None else {JobState.parse(name) for name in names}

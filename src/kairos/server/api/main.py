@@ -16,7 +16,8 @@ from fastapi.responses import JSONResponse
 
 from kairos import __version__
 from kairos.server.api.routes import accounting, cluster, jobs, metrics
-from kairos.server.controller import NotFound, PermissionDenied
+from kairos.server.controller import NotFound
+from kairos.server.permissions import PermissionDenied
 
 
 def create_app(settings, *, controller=None) -> FastAPI:

@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from kairos.server.api.deps import ControllerDep, split
+from kairos.server import views
+from kairos.server.api.deps import ControllerDep, split, split_states
 from kairos.server.api.json import json_response
-from kairos.server.records import public
 
 router = APIRouter(tags=["accounting"])
 
@@ -24,14 +24,15 @@ async def accounting(controller: ControllerDep, ids: Strings = None, users: Stri
     job_ids, array_ids = None, None
     if id_list:
         job_ids, array_ids = _parse_ids(id_list)
-    rows = controller.store.accounting(ids=job_ids, array_ids=array_ids, users=split(users),
-                                       states=split(states), start=start, end=end, limit=limit)
-    return json_response([public(r) for r in rows])
+    found = controller.store.accounting(ids=job_ids, array_ids=array_ids, users=split(users),
+                                        states=split_states(states), start=start, end=end,
+                                        limit=limit)
+    return json_response([job.to_wire() for job in found])
 
 
 def _parse_ids(labels: list[str]) -> tuple[list[int], list[tuple[int, int]]]:
     """``12`` (a job, or every task of array 12), ``12_3`` (one task), ``12.batch``."""
-    from kairos.server.records import SubmitError
+    from kairos.server.admission import SubmitError
 
     plain, tasks = [], []
     for label in labels:
@@ -49,9 +50,9 @@ def _parse_ids(labels: list[str]) -> tuple[list[int], list[tuple[int, int]]]:
 
 @router.get("/priority", summary="Pending jobs' priority factors (sprio)")
 async def priority(controller: ControllerDep, ids: Strings = None, users: Strings = None):
-    return json_response(controller.priorities(split(ids), split(users)))
+    return json_response(views.priorities(controller, split(ids), split(users)))
 
 
 @router.get("/shares", summary="Fair-share usage per user (sshare)")
 async def shares(controller: ControllerDep, users: Strings = None):
-    return json_response(controller.shares(split(users)))
+    return json_response(views.shares(controller, split(users)))

@@ -8,6 +8,7 @@ import time
 from fastapi import APIRouter
 
 from kairos import __version__
+from kairos.server import views
 from kairos.server.api.deps import ControllerDep
 from kairos.server.api.json import json_response
 
@@ -16,19 +17,17 @@ router = APIRouter(tags=["cluster"])
 
 @router.get("/nodes", summary="Nodes (sinfo -N, scontrol show node)")
 async def nodes(controller: ControllerDep):
-    return json_response(controller.nodes())
+    return json_response(views.nodes(controller))
 
 
 @router.get("/partitions", summary="Partitions (sinfo, scontrol show partition)")
 async def partitions(controller: ControllerDep):
-    return json_response(controller.partitions())
+    return json_response(views.partitions(controller))
 
 
 @router.get("/status", summary="The controller: version, uptime, queue sizes")
 async def status(controller: ControllerDep):
-    states: dict[str, int] = {}
-    for record in controller.records.values():
-        states[record["state"]] = states.get(record["state"], 0) + 1
+    states = views.state_counts(controller)
     return {
         "version": __version__, "pid": os.getpid(), "user": controller.settings_user,
         "uptime": time.time() - controller.started_at, "cluster": controller.settings.cluster_name,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import Response
 
+from kairos.server import views
 from kairos.server.api.deps import ControllerDep
 
 router = APIRouter(tags=["metrics"])
@@ -21,13 +22,12 @@ async def metrics(controller: ControllerDep) -> Response:
 
     registry = CollectorRegistry()
     counts = dict.fromkeys(_STATES, 0)
-    for record in controller.records.values():
-        key = record["state"].lower()
-        counts[key] = counts.get(key, 0) + 1
+    for name, n in views.state_counts(controller).items():
+        counts[name.lower()] = counts.get(name.lower(), 0) + n
     for state in _STATES:
         Gauge(f"slurm_queue_{state}", f"Jobs {state} (finished: within the last 5 minutes)",
               registry=registry).set(counts[state])
-    nodes = controller.nodes()
+    nodes = views.nodes(controller)
     by_state: dict[str, int] = {}
     for n in nodes:
         by_state[n["state"]] = by_state.get(n["state"], 0) + 1

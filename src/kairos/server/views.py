@@ -1,0 +1,203 @@
+"""Read views of the controller's state: what squeue, scontrol, sinfo, sprio and sshare
+are answered with.  Nothing here changes anything.
+
+Jobs are shown from their ``LiveJob``s, with what only the core knows of a pending job
+filled in at the moment of asking: why it waits, its priority, what is left of its
+dependencies and, for ``squeue --start``, a forecast start.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable
+
+from kairos.core.dependencies import DependencyStatus, dependency_states
+from kairos.core.forecast import forecast_starts
+from kairos.core.jobs import DependencyKind, Job, JobState
+from kairos.model.job import LiveJob
+from kairos.server.admission import SubmitError
+
+
+def by_label(controller, label: str) -> list[LiveJob]:
+    """The jobs a user means by ``label``: ``12`` (a job, or every task of array 12) or
+    ``12_3`` (one task)."""
+    label = str(label).strip()
+    try:
+        if "_" in label:
+            array_id, task = (int(x) for x in label.split("_", 1))
+            tasks = controller.arrays.get(array_id, {})
+            job = controller.jobs.get(tasks.get(task, -1))
+            return [job] if job is not None else []
+        job_id = int(label)
+    except ValueError:
+        raise SubmitError(f"invalid job id {label!r}") from None
+    if job_id in controller.arrays:
+        return [controller.jobs[i] for i in controller.arrays[job_id].values()
+                if i in controller.jobs]
+    job = controller.jobs.get(job_id)
+    return [job] if job is not None else []
+
+
+def select(controller, ids: Iterable[str] | None = None, *, users=None, names=None,
+           states: Iterable[JobState] | None = None, partitions=None,
+           active_only: bool = False) -> list[LiveJob]:
+    """Jobs matching Slurm-style filters (any of each list; all lists must match)."""
+    if ids:
+        chosen = [job for label in ids for job in by_label(controller, label)]
+    else:
+        chosen = list(controller.jobs.values())
+    states = set(states) if states else None
+    return [
+        job for job in chosen
+        if not (active_only and job.state.finished)
+        and (not users or job.user in users)
+        and (not names or job.name in names)
+        and (states is None or job.state in states)
+        and (not partitions or job.partition in partitions)
+    ]
+
+
+def job_views(controller, jobs: list[LiveJob], *, start: bool = False) -> list[dict]:
+    """``JobInfo`` dicts with the core's live reason, priority and dependencies
+    (``start``: with forecast start times, as ``squeue --start``)."""
+    scheduler = controller.scheduler
+    now = controller.clock()
+    forecasts: dict[int, float] = {}
+    if start:
+        pending = [job.job_id for job in jobs if job.state is JobState.PENDING]
+        if pending:
+            forecasts = forecast_starts(scheduler, now, pending)
+    out = []
+    for job in jobs:
+        info = job.to_wire()
+        core = scheduler.jobs.get(job.job_id)
+        if core is not None and job.state is JobState.PENDING:
+            info["reason"] = core.reason if core.reason != "None" else "Priority"
+            info["priority"] = core.priority
+            if core.dependencies:
+                info["dependency"] = dependencies_left(scheduler, core)
+        elif job.state is not JobState.PENDING:
+            info["dependency"] = None  # nothing left to wait for
+        if job.job_id in forecasts:
+            t = forecasts[job.job_id]
+            info["expected_start"] = None if math.isinf(t) else t
+        out.append(info)
+    return out
+
+
+def dependencies_left(scheduler, job: Job) -> str | None:
+    """Slurm's view of a pending job's dependencies: those not met, each
+    ``kind:id(unfulfilled)`` or ``kind:id(failed)`` (``singleton(unfulfilled)``); None
+    when none is left."""
+    parts = []
+    for dep, status in dependency_states(job, scheduler.jobs, scheduler.outcomes):
+        if status is DependencyStatus.MET:
+            continue
+        if dep.kind is DependencyKind.SINGLETON:
+            parts.append(f"singleton({status.value})")
+        else:
+            parts.append(f"{dep.kind.value}:{dep.job_id}({status.value})")
+    return ",".join(parts) or None
+
+
+def nodes(controller) -> list[dict]:
+    """Each node's state, capacity and allocation (``sinfo -N``, ``scontrol show node``)."""
+    resources, cluster = controller.scheduler.resources, controller.cluster
+    gpu_types = getattr(resources, "gpu_types", [])
+    out = []
+    for i, node in enumerate(cluster.nodes):
+        cap, free = resources.capacity[i], resources.free[i]
+        cpus_alloc = cap[0] - free[0]
+        state = node.state.value
+        if state == "up":
+            state = "idle" if cpus_alloc == 0 else ("allocated" if free[0] == 0 else "mixed")
+        out.append({
+            "name": node.name, "state": state, "cpus": node.cpus, "cpus_alloc": cpus_alloc,
+            "mem": node.mem, "mem_alloc": cap[1] - free[1], "gpus": dict(node.gpus),
+            "gpus_alloc": {t: cap[2 + k] - free[2 + k] for k, t in enumerate(gpu_types)},
+            "partitions": [p.name for p in cluster.partitions
+                           if p.nodes is None or node.name in p.nodes],
+            "features": sorted(node.features), "boot_time": _boot_time(),
+            "os": " ".join(os.uname()[:3:2]),
+        })
+    return out
+
+
+def partitions(controller) -> list[dict]:
+    """Each partition with its limits and nodes (``sinfo``, ``scontrol show partition``)."""
+    cluster = controller.cluster
+    configs = {p.name: p for p in controller.settings.partitions}
+    out = []
+    for p in cluster.partitions:
+        names = [n.name for n in cluster.nodes if p.nodes is None or n.name in p.nodes]
+        conf = configs.get(p.name)
+        out.append({
+            "name": p.name, "default": p.default, "up": p.up,
+            "max_time": None if math.isinf(p.max_time) else p.max_time,
+            "default_time": getattr(conf, "default_time", None),
+            "max_nodes": p.max_nodes, "nodes": names, "priority_tier": p.priority_tier,
+            "total_cpus": sum(n.cpus for n in cluster.nodes if n.name in names),
+            "total_nodes": len(names),
+        })
+    return out
+
+
+def priorities(controller, ids=None, users=None) -> list[dict]:
+    """``sprio``: each pending job's weighted priority factors."""
+    order, now = controller.scheduler.order, controller.clock()
+    if not hasattr(order, "factors"):
+        return []
+    out = []
+    for job in select(controller, ids, users=users, states=[JobState.PENDING]):
+        core = controller.scheduler.jobs.get(job.job_id)
+        if core is None:
+            continue
+        raw = order.factors(core, now)
+        weighted = {k: raw[k] * w for k, w in order.weights.items()}
+        weighted["nice"] = raw["nice"]
+        weighted["site"] = 0.0
+        out.append({"job_id": job.label, "user": job.user, "account": job.account,
+                    "partition": job.partition, "priority": raw["priority"],
+                    "factors": weighted})
+    return out
+
+
+def shares(controller, users=None) -> list[dict]:
+    """``sshare``: each user's shares, decayed usage and fair-share factor."""
+    order, now = controller.scheduler.order, controller.clock()
+    fs = getattr(order, "fairshare", None)
+    if fs is None:
+        return []
+    fs.charge_running(now)
+    known = set(fs.shares) if hasattr(fs, "shares") else set()
+    known |= {job.user for job in controller.jobs.values()}
+    total = fs.total_usage(now) or 0.0
+    out = []
+    for user in sorted(known):
+        if users and user not in users:
+            continue
+        fs.see(user)
+        usage = fs.usage(user, now)
+        out.append({"account": "root", "user": user, "raw_shares": 1,
+                    "norm_shares": fs.normalized_shares(user), "raw_usage": usage,
+                    "effective_usage": usage / total if total else 0.0,
+                    "fairshare": fs.factor(user)})
+    return out
+
+
+def state_counts(controller) -> dict[str, int]:
+    """Jobs in memory per state name (finished ones for ``MIN_JOB_AGE``)."""
+    counts: dict[str, int] = {}
+    for job in controller.jobs.values():
+        counts[job.state.name] = counts.get(job.state.name, 0) + 1
+    return counts
+
+
+def _boot_time() -> float:
+    try:
+        import psutil
+
+        return psutil.boot_time()
+    except Exception:  # noqa: BLE001 - facts are best effort
+        return 0.0
