@@ -33,7 +33,8 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+if str(REPO / "src") not in sys.path:
+    sys.path.insert(0, str(REPO / "src"))
 
 PREDICTORS = ("user", "last2", "rf", "ml", "oracle")
 CORRECTIONS = ("limit", "tsafrir", "metastack")

@@ -6,7 +6,7 @@
 
 For each trace: the median replay time over ``--runs`` runs (trace parsing is timed
 separately and excluded), and - as a baseline measured in the same run on the same
-jobs - a plain single-purpose Python EASY replay (``tests/core/textbook_easy.py``),
+jobs - a plain single-purpose Python EASY replay (``kairos.testing.textbook_easy``),
 so the ratio says what the general core costs or saves.  A synthetic Lublin-Feitelson
 workload of 1,000,000 jobs on a 100,000-processor machine is replayed under EASY once.
 """
@@ -21,14 +21,15 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+if str(REPO / "src") not in sys.path:
+    sys.path.insert(0, str(REPO / "src"))
 
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from kairos.sim.replay import replay  # noqa: E402
 from kairos.sim.workload import find_traces, load_trace, lublin  # noqa: E402
-from tests.core.textbook_easy import textbook_easy  # noqa: E402
+from kairos.testing.textbook_easy import textbook_easy  # noqa: E402
 
 
 def timed(fn, runs: int) -> tuple[float, object]:

@@ -3,7 +3,7 @@
     python benchmarks/validate_easy.py            # KTH-SP2, SDSC-SP2, CTC-SP2 by default
 
 Prints average bounded slowdown from the core, from the textbook replay
-(``tests/core/textbook_easy.py``, shadow time + extra processors), and from the
+(``kairos.testing.textbook_easy``, shadow time + extra processors), and from the
 textbook replay with the common shortcut of stopping the shadow walk at the first job
 whose end frees enough processors.  The first two must agree exactly; the third shows
 where published replays using the shortcut differ (see docs/validation.md).
@@ -17,7 +17,8 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+if str(REPO / "src") not in sys.path:
+    sys.path.insert(0, str(REPO / "src"))
 
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
@@ -25,7 +26,7 @@ from rich.table import Table  # noqa: E402
 from kairos.sim.metrics import bounded_slowdown, summarize  # noqa: E402
 from kairos.sim.replay import replay  # noqa: E402
 from kairos.sim.workload import find_traces, load_trace  # noqa: E402
-from tests.core.textbook_easy import textbook_easy  # noqa: E402
+from kairos.testing.textbook_easy import textbook_easy  # noqa: E402
 
 
 def avg_bsld(starts: dict[int, float], workload) -> float:

@@ -25,9 +25,10 @@ from kairos.core.order import ORDERS
 from typer.testing import CliRunner
 
 from kairos import __version__
-from kairos.cli import simulate as simulate_cmd
 from kairos.cli.main import app
 from kairos.core import Job, Request
+from kairos.sim import runs as sim_runs
+from kairos.sim import workload as sim_workload
 
 runner = CliRunner()
 
@@ -106,8 +107,8 @@ def calls(monkeypatch):
         seen.configs = getattr(seen, "configs", []) + [config]
         return fake_replay(workload, config.label, order, progress=progress)
 
-    monkeypatch.setattr(simulate_cmd, "load_workload", load)
-    monkeypatch.setattr(simulate_cmd, "run_replay", replay)
+    monkeypatch.setattr(sim_workload, "default_workload", load)
+    monkeypatch.setattr(sim_runs, "run_replay", replay)
     return seen
 
 
@@ -203,7 +204,7 @@ def test_swf_error_is_one_line_and_exit_2(monkeypatch):
     def load(trace, *, procs, limit):
         raise SwfError(f"{trace}, line 3, field 4 (run time): 'x' is not a number.")
 
-    monkeypatch.setattr(simulate_cmd, "load_workload", load)
+    monkeypatch.setattr(sim_workload, "default_workload", load)
     result = invoke("simulate", "bad.swf")
     assert result.exit_code == 2
     assert result.stderr == "kairos: error: bad.swf, line 3, field 4 (run time): " \
@@ -215,7 +216,7 @@ def test_os_error_exits_1(monkeypatch):
     def load(trace, *, procs, limit):
         raise PermissionError(f"[Errno 13] Permission denied: '{trace}'")
 
-    monkeypatch.setattr(simulate_cmd, "load_workload", load)
+    monkeypatch.setattr(sim_workload, "default_workload", load)
     result = invoke("simulate", "locked.swf")
     assert result.exit_code == 1
     assert result.stderr.startswith("kairos: error: [Errno 13] Permission denied")
@@ -228,7 +229,7 @@ def test_swf_warning_is_shown_as_one_line(calls, monkeypatch):
         warnings.warn("t.swf: submit time goes backwards 2 time(s)", SwfWarning)
         return fake_workload()
 
-    monkeypatch.setattr(simulate_cmd, "load_workload", load)
+    monkeypatch.setattr(sim_workload, "default_workload", load)
     result = invoke("simulate", "t.swf")
     assert result.exit_code == 0, result.output
     assert "kairos: warning: t.swf: submit time goes backwards 2 time(s)\n" in result.stderr
@@ -314,13 +315,6 @@ def test_plot(calls, tmp_path):
     assert result.exit_code == 0, result.output
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert f"wrote the plot to {plot}" in result.stderr
-
-
-def test_per_policy_path():
-    p = simulate_cmd.per_policy_path
-    assert p(Path("a/s.swf"), "easy") == Path("a/s.easy.swf")
-    assert p(Path("s.swf.gz"), "fcfs") == Path("s.fcfs.swf.gz")
-    assert p(Path("s.out"), "fcfs") == Path("s.out.fcfs")
 
 
 # --- traces ----------------------------------------------------------------------------
@@ -549,3 +543,21 @@ def test_compare_builds_configurations_from_names(calls):
         ("easy", "ml", "limit", "shortest"),
         ("conservative", "last2", "tsafrir", "queue"),
     ]
+
+
+def test_predict_evaluate_replays_once_per_predictor(calls):
+    result = invoke("predict", "evaluate", "--predictors", "user,last2,user", "--order", "sjf",
+                    "--json")
+    assert result.exit_code == 0, result.output
+    assert [(c.policy, c.predictor) for c in calls.configs] == [("easy", "user"), ("easy", "last2")]
+    assert calls.replay == [("easy", "sjf"), ("easy+last2", "sjf")]
+    doc = json.loads(result.stdout)
+    assert doc["trace"] == "fake" and doc["order"] == "sjf" and len(doc["results"]) == 2
+    assert "kairos: workload fake" in result.stderr
+
+
+def test_predict_evaluate_refuses_unknown_predictors_before_loading(calls):
+    result = invoke("predict", "evaluate", "--predictors", "user,psychic")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("kairos: error: unknown predictor 'psychic'; choose from: user")
+    assert calls.load == []

@@ -1,10 +1,8 @@
-"""RLScheduler's evaluation protocol (benchmarks/rlscheduler_protocol.py) and the F1 order."""
+"""RLScheduler's evaluation protocol (``kairos.sim.rlscheduler``) and the F1 order."""
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,18 +10,20 @@ import pytest
 
 from kairos.core.jobs import Job, Request
 from kairos.core.order import ORDERS, F1Score, make_order
-
-_BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "rlscheduler_protocol.py"
-
-
-@pytest.fixture(scope="module")
-def proto():
-    spec = importlib.util.spec_from_file_location("rlscheduler_protocol", _BENCH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    yield module
-    sys.modules.pop(spec.name, None)
+from kairos.sim.rlscheduler.evaluation import (
+    BASELINES,
+    average_bsld,
+    bootstrap_ci,
+    evaluate_sequence,
+    groups_of_ten,
+)
+from kairos.sim.rlscheduler.released import RELEASED_VARIANTS, released_rules_bsld
+from kairos.sim.rlscheduler.sequences import (
+    SEQUENCE_LENGTH,
+    load_pool,
+    make_sequence,
+    sample_offsets,
+)
 
 
 def line(n, submit, run, alloc, req_procs, req_time, user=1):
@@ -54,8 +54,8 @@ def small_trace(tmp_path) -> Path:
 # --- pool ---------------------------------------------------------------------------------
 
 
-def test_pool_filters_and_counts(proto, small_trace):
-    pool = proto.load_pool(small_trace, pool_size=2000)
+def test_pool_filters_and_counts(small_trace):
+    pool = load_pool(small_trace, pool_size=2000)
     assert len(pool) == 2000 and pool.machine == 64
     ids = pool.rows[:, 0].astype(int)
     assert not any(i % 7 == 0 for i in ids), "runtime-0 jobs are dropped"
@@ -70,14 +70,14 @@ def test_pool_filters_and_counts(proto, small_trace):
         1 for n in range(1, last + 1) if n % 13 == 0 and n % 7 and n % 11)
 
 
-def test_pool_processors_are_max_of_allocated_and_requested(proto, small_trace):
-    pool = proto.load_pool(small_trace, pool_size=500)
+def test_pool_processors_are_max_of_allocated_and_requested(small_trace):
+    pool = load_pool(small_trace, pool_size=500)
     for row, procs in zip(pool.rows, pool.procs):
         assert procs == max(row[4], row[7]) == 8
 
 
-def test_pool_request_and_overruns(proto, small_trace):
-    pool = proto.load_pool(small_trace, pool_size=1000)
+def test_pool_request_and_overruns(small_trace):
+    pool = load_pool(small_trace, pool_size=1000)
     ids = pool.rows[:, 0].astype(int)
     no_request = ids % 17 == 0
     assert (pool.request[no_request] == pool.runtime[no_request]).all()
@@ -87,23 +87,23 @@ def test_pool_request_and_overruns(proto, small_trace):
     assert (pool.estimate >= pool.runtime).all()
 
 
-def test_negative_runtimes_can_run_ten_seconds(proto, small_trace):
-    pool = proto.load_pool(small_trace, pool_size=1000, negative_runtimes="ten")
+def test_negative_runtimes_can_run_ten_seconds(small_trace):
+    pool = load_pool(small_trace, pool_size=1000, negative_runtimes="ten")
     ids = pool.rows[:, 0].astype(int)
     ten = ids % 11 == 0
     assert ten.any() and (pool.runtime[ten] == 10).all()
     assert "negative runtime" not in pool.dropped
     with pytest.raises(ValueError):
-        proto.load_pool(small_trace, negative_runtimes="keep")
+        load_pool(small_trace, negative_runtimes="keep")
 
 
 # --- sequences ----------------------------------------------------------------------------
 
 
-def test_sequence_is_1024_jobs_shifted_to_zero(proto, small_trace):
-    pool = proto.load_pool(small_trace, pool_size=2000)
-    w = proto.make_sequence(pool, 300)
-    assert len(w.jobs) == 1024 == proto.SEQUENCE_LENGTH
+def test_sequence_is_1024_jobs_shifted_to_zero(small_trace):
+    pool = load_pool(small_trace, pool_size=2000)
+    w = make_sequence(pool, 300)
+    assert len(w.jobs) == 1024 == SEQUENCE_LENGTH
     assert w.procs == 64
     assert w.jobs[0].submit == 0
     first = pool.rows[300, 1]
@@ -115,53 +115,53 @@ def test_sequence_is_1024_jobs_shifted_to_zero(proto, small_trace):
         assert job.time_limit == job.estimate == est
         assert w.runtimes[job.id] == run > 0
     assert all(a.submit <= b.submit for a, b in zip(w.jobs, w.jobs[1:]))
-    unshifted = proto.make_sequence(pool, 300, shift=False)
+    unshifted = make_sequence(pool, 300, shift=False)
     assert unshifted.jobs[0].submit == first
 
 
-def test_sequence_must_fit_in_pool(proto, small_trace):
-    pool = proto.load_pool(small_trace, pool_size=1500)
+def test_sequence_must_fit_in_pool(small_trace):
+    pool = load_pool(small_trace, pool_size=1500)
     with pytest.raises(ValueError):
-        proto.make_sequence(pool, 1000)
+        make_sequence(pool, 1000)
 
 
-def test_offsets_are_seeded_and_inside_the_pool(proto):
-    a = proto.sample_offsets(10_000, 200, 1)
-    assert a == proto.sample_offsets(10_000, 200, 1)
-    assert a != proto.sample_offsets(10_000, 200, 2)
+def test_offsets_are_seeded_and_inside_the_pool():
+    a = sample_offsets(10_000, 200, 1)
+    assert a == sample_offsets(10_000, 200, 1)
+    assert a != sample_offsets(10_000, 200, 2)
     assert all(1024 <= x <= 10_000 - 1024 for x in a)
-    assert proto.sample_offsets(10_000, 10, 1) == a[:10], "the first 10 of 200 are the 10-sequence draw"
+    assert sample_offsets(10_000, 10, 1) == a[:10], "the first 10 of 200 are the 10-sequence draw"
     with pytest.raises(ValueError):
-        proto.sample_offsets(2000, 1, 1)
+        sample_offsets(2000, 1, 1)
 
 
-def test_replays_a_sequence_under_each_order(proto, small_trace):
-    pool = proto.load_pool(small_trace, pool_size=2000)
-    w = proto.make_sequence(pool, 100, length=200)
-    for config in proto.BASELINES:
-        v = proto.average_bsld(w, config)
+def test_replays_a_sequence_under_each_order(small_trace):
+    pool = load_pool(small_trace, pool_size=2000)
+    w = make_sequence(pool, 100, length=200)
+    for config in BASELINES:
+        v = average_bsld(w, config)
         assert v >= 1.0 and math.isfinite(v)
     for score in ("fcfs", "sjf", "f1"):
-        for switches in proto.RELEASED_VARIANTS.values():
-            v = proto.released_rules_bsld(pool, 100, score, length=200, **switches)
+        for switches in RELEASED_VARIANTS.values():
+            v = released_rules_bsld(pool, 100, score, length=200, **switches)
             assert v >= 1.0 and math.isfinite(v)
 
 
-def test_evaluate_sequence_keys(proto, small_trace):
-    pool = proto.load_pool(small_trace, pool_size=2000)
-    out = proto.evaluate_sequence(pool, 500, list(proto.BASELINES), tuple(proto.RELEASED_VARIANTS))
-    for c in proto.BASELINES:
+def test_evaluate_sequence_keys(small_trace):
+    pool = load_pool(small_trace, pool_size=2000)
+    out = evaluate_sequence(pool, 500, list(BASELINES), tuple(RELEASED_VARIANTS))
+    for c in BASELINES:
         assert isinstance(out[c.label], float)
-    for variant in proto.RELEASED_VARIANTS:
+    for variant in RELEASED_VARIANTS:
         for score in ("fcfs", "sjf", "f1"):
             assert isinstance(out[f"{variant}:{score}"], float)
 
 
-def test_statistics(proto):
+def test_statistics():
     v = np.arange(1.0, 201.0)
-    lo, hi = proto.bootstrap_ci(v)
+    lo, hi = bootstrap_ci(v)
     assert lo < v.mean() < hi
-    assert proto.groups_of_ten(v) == (5.5, 195.5, 20)
+    assert groups_of_ten(v) == (5.5, 195.5, 20)
 
 
 # --- the F1 order -------------------------------------------------------------------------

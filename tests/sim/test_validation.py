@@ -7,7 +7,7 @@ import pytest
 from kairos.sim.metrics import bounded_slowdown, summarize
 from kairos.sim.replay import replay
 from kairos.sim.workload import load_trace
-from tests.core.textbook_easy import textbook_easy
+from kairos.testing.textbook_easy import textbook_easy
 
 
 def rows(workload):

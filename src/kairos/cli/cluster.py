@@ -94,7 +94,7 @@ def shims(
     directory: Annotated[Path, typer.Argument(help="Where to write sbatch, squeue, ...")],
 ) -> None:
     """Write `sbatch`, `squeue`, ... commands that run Kairos; put DIRECTORY on PATH."""
-    from kairos.cli.entry import SLURM_COMMANDS
+    from kairos.cli.slurm import SLURM_COMMANDS
 
     directory.mkdir(parents=True, exist_ok=True)
     for name in SLURM_COMMANDS:

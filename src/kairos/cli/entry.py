@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-SLURM_COMMANDS = ("sbatch", "squeue", "scancel", "scontrol", "sinfo", "sacct", "sprio", "sshare")
+from kairos.cli.slurm import SLURM_COMMANDS
 
 
 def run_slurm_command(name: str, argv: list[str]) -> int:

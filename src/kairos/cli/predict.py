@@ -13,9 +13,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from kairos.cli.simulate import (Config, check_name, check_order, check_policy,
-                                 describe_workload, load_workload, note, print_json,
-                                 replay_with_progress)
+from kairos.cli.twin import load_workload, note, replay_with_progress
 
 app = typer.Typer(help="Runtime predictors: list, evaluate on a trace, train and save.",
                   no_args_is_help=True)
@@ -60,20 +58,21 @@ def evaluate(
     names = [p.strip() for p in predictors.split(",") if p.strip()]
     if not names:
         raise ValueError(f"--predictors needs names separated by commas, e.g. {DEFAULT_PREDICTORS}")
-    base = Config(check_policy(policy), "user", check_name("correction", correction),
-                  check_name("backfill order", backfill_order))
-    configs = [Config(base.policy, check_name("predictor", n), base.correction, base.backfill_order)
-               for n in dict.fromkeys(names)]
-    check_order(order)
+    from kairos.sim.runs import RunConfig, check_name
+
+    base = RunConfig(check_name("policy", policy), "user", check_name("correction", correction),
+                     check_name("backfill order", backfill_order))
+    configs = [RunConfig(base.policy, check_name("predictor", n), base.correction,
+                         base.backfill_order) for n in dict.fromkeys(names)]
+    check_name("order", order)
     workload = load_workload(trace, procs=procs, limit=limit)
-    note(describe_workload(workload, trace))
 
     from kairos.sim.metrics import summarize
-    from kairos.sim.report import PREDICTION_COLUMNS, render
+    from kairos.sim.report import PREDICTION_COLUMNS, render, render_json
 
     summaries = [summarize(replay_with_progress(workload, c, order, forecast_every)) for c in configs]
     if as_json:
-        print_json(summaries, workload, order, compared=True)
+        render_json(summaries, compare=True, trace=workload.name, procs=workload.procs, order=order)
     else:
         render(summaries, compare=True, columns=PREDICTION_COLUMNS)
 
@@ -91,9 +90,10 @@ def train(
 
     Jobs are seen in submit order and each is learnt from at its real end in the trace
     (submit + wait + runtime), as a live controller would have seen them."""
+    from kairos.sim.runs import check_name
+
     check_name("predictor", predictor)
     workload = load_workload(source, procs=procs, limit=limit)
-    note(describe_workload(workload, source))
     from kairos.predict.model_io import read_meta, save, train_from_workload
 
     model = train_from_workload(workload, predictor)

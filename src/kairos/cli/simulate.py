@@ -1,8 +1,10 @@
 """``kairos simulate``: replay a workload through the scheduling core, report the metrics.
 
-The command parses its options, loads the workload, replays it once per policy and hands
-the summaries to ``kairos.sim.report``.  Everything heavy (NumPy, Rich, ``kairos.sim``)
-is imported inside the functions, so ``kairos --help`` stays fast.
+The command parses its options and leaves the rest to the twin: it replays the workload
+once per configuration (``kairos.sim.runs``), writes the schedules asked for
+(``kairos.sim.schedule``) and hands the summaries to ``kairos.sim.report``.  Everything
+heavy (NumPy, Rich, ``kairos.sim``) is imported inside the functions, so ``kairos --help``
+stays fast.
 
 Failures are raised as ``ValueError`` (an ``SwfError`` is one); the ``kairos`` app turns
 them into ``kairos: error: ...`` and exit status 2.
@@ -10,24 +12,19 @@ them into ``kairos: error: ...`` and exit status 2.
 
 from __future__ import annotations
 
-import json
-import os
-import sys
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Callable, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
+from kairos.cli.twin import load_workload, note, replay_with_progress
+
 if TYPE_CHECKING:
-    from kairos.sim.replay import ReplayResult
-    from kairos.sim.workload import Workload
+    from kairos.sim.runs import RunConfig
 
 #: Formats ``--plot`` can write, by file suffix.
 PLOT_SUFFIXES = (".png", ".pdf", ".svg")
-
-#: Below this many jobs a replay is quick enough to need no progress bar.
-PROGRESS_MIN_JOBS = 5000
 
 
 def simulate(
@@ -100,18 +97,22 @@ def simulate(
     if trace is not None and trace_option is not None and trace != trace_option:
         raise ValueError("give the trace once: as the TRACE argument or with --trace")
     trace = trace or trace_option
-    base = Config(check_policy(policy), check_name("predictor", predictor),
-                  check_name("correction", correction), check_name("backfill order", backfill_order))
+    from kairos.sim.runs import RunConfig, check_name
+
+    base = RunConfig(check_name("policy", policy), check_name("predictor", predictor),
+                     check_name("correction", correction),
+                     check_name("backfill order", backfill_order))
     configs = parse_compare(compare, base) if compare is not None else [base]
-    check_order(order)
+    check_name("order", order)
     if plot is not None and plot.suffix.lower() not in PLOT_SUFFIXES:
         raise ValueError(f"--plot: cannot write {plot.suffix or 'a file without suffix'!r}; "
                          f"name the file with one of: {', '.join(PLOT_SUFFIXES)}")
 
     workload = load_workload(trace, procs=procs, limit=limit)
-    note(describe_workload(workload, trace))
 
     from kairos.sim.metrics import summarize
+    from kairos.sim.report import plot_compare, render, render_json
+    from kairos.sim.schedule import per_policy_path, write_schedule
 
     summaries = []
     for config in configs:
@@ -123,65 +124,23 @@ def simulate(
             note(f"wrote the {config.label} schedule to {path}")
 
     if as_json:
-        print_json(summaries, workload, order, compared=compare is not None)
+        render_json(summaries, compare=compare is not None, trace=workload.name,
+                    procs=workload.procs, order=order)
     else:
-        from kairos.sim.report import render
-
         render(summaries, compare=compare is not None)
     if plot is not None:
-        from kairos.sim.report import plot_compare
-
         note(f"wrote the plot to {plot_compare(summaries, plot)}")
 
 
-# --- names -----------------------------------------------------------------------------
+# --- options ---------------------------------------------------------------------------
 
 
-def _known(kind: str) -> tuple[str, ...]:
-    from kairos.core import ORDERS, POLICIES
-    from kairos.core.corrections import CORRECTIONS
-    from kairos.core.policy import BACKFILL_ORDERS
+def parse_compare(text: str, base: RunConfig) -> list[RunConfig]:
+    """``--compare``: ``"easy,easy+ml+shortest"`` -> configurations; each '+'-joined name
+    sets the policy, predictor, correction or backfill order it names (the sets don't
+    overlap), the rest comes from ``base``."""
+    from kairos.sim.runs import known_names
 
-    if kind == "predictor":
-        from kairos.predict import PREDICTORS
-
-        return tuple(PREDICTORS)
-    return tuple({"policy": POLICIES, "order": ORDERS, "correction": CORRECTIONS,
-                  "backfill order": BACKFILL_ORDERS}[kind])
-
-
-def check_name(kind: str, name: str) -> str:
-    """``name`` if it is a known ``kind`` (predictor, correction, backfill order)."""
-    known = _known(kind)
-    if name not in known:
-        raise ValueError(f"unknown {kind} {name!r}; choose from: {', '.join(known)}")
-    return name
-
-
-@dataclass(frozen=True)
-class Config:
-    """One way to run the twin: policy, runtime estimates, correction, backfill order."""
-
-    policy: str
-    predictor: str = "user"
-    correction: str = "limit"
-    backfill_order: str = "queue"
-
-    @property
-    def label(self) -> str:
-        parts = [self.policy]
-        if self.predictor != "user":
-            parts.append(self.predictor)
-        if self.correction != "limit":
-            parts.append(self.correction)
-        if self.backfill_order != "queue":
-            parts.append(self.backfill_order)
-        return "+".join(parts)
-
-
-def parse_compare(text: str, base: Config) -> list[Config]:
-    """``"easy,easy+ml+shortest"`` -> configurations; each '+'-joined name sets the
-    policy, predictor, correction or backfill order it names (the sets don't overlap)."""
     fields = {"policy": "policy", "predictor": "predictor", "correction": "correction",
               "backfill order": "backfill_order"}
     items = [part.strip() for part in text.split(",") if part.strip()]
@@ -192,152 +151,10 @@ def parse_compare(text: str, base: Config) -> list[Config]:
     for item in items:
         config = base
         for token in (t.strip() for t in item.split("+")):
-            kind = next((k for k in fields if token in _known(k)), None)
+            kind = next((k for k in fields if token in known_names(k)), None)
             if kind is None:
-                known = "; ".join(f"{k}: {', '.join(_known(k))}" for k in fields)
+                known = "; ".join(f"{k}: {', '.join(known_names(k))}" for k in fields)
                 raise ValueError(f"--compare: {token!r} in {item!r} is not a known name ({known})")
             config = replace(config, **{fields[kind]: token})
         configs.append(config)
     return list(dict.fromkeys(configs))
-
-
-def check_policy(name: str) -> str:
-    """``name`` if it is a scheduling policy, else a ValueError listing the valid ones."""
-    known = _known("policy")
-    if name not in known:
-        raise ValueError(f"unknown policy {name!r}; choose from: {', '.join(known)}")
-    return name
-
-
-def check_order(name: str) -> str:
-    """``name`` if it is a queue order, else a ValueError listing the valid ones."""
-    known = _known("order")
-    if name not in known:
-        raise ValueError(f"unknown queue order {name!r}; choose from: {', '.join(known)}")
-    return name
-
-
-# --- workload and replay ---------------------------------------------------------------
-
-
-def load_workload(trace: Path | None, *, procs: int | None, limit: int | None) -> Workload:
-    """The trace given, else the default workload (``kairos.sim.workload``)."""
-    from kairos.sim.workload import default_workload
-
-    return default_workload(trace, procs=procs, limit=limit)
-
-
-def describe_workload(workload: Workload, trace: Path | None) -> str:
-    """One line saying which workload runs, and where it came from."""
-    if trace is not None:
-        source = f"trace {trace}"
-    elif workload.records is not None:
-        source = "trace from $KAIROS_TRACES"
-    elif os.environ.get("KAIROS_TRACES"):
-        source = "synthetic: no trace given and none found in $KAIROS_TRACES"
-    else:
-        source = "synthetic: no trace given; set KAIROS_TRACES to a folder of SWF files"
-    skipped = sum((workload.skipped or {}).values())
-    return (f"workload {workload.name} ({source}): {len(workload.jobs):,} jobs on "
-            f"{workload.procs:,} processors" + (f", {skipped:,} skipped" if skipped else ""))
-
-
-def run_replay(workload: Workload, config: Config, order: str, forecast_every: int = 0, *,
-               progress: Callable[[int], None] | None = None) -> ReplayResult:
-    """One replay (``kairos.sim.replay.replay``)."""
-    from kairos.sim.replay import replay
-
-    predictor = None if config.predictor == "user" else config.predictor
-    return replay(workload, config.policy, order, predictor=predictor,
-                  correction=config.correction, backfill_order=config.backfill_order,
-                  forecast_every=forecast_every, progress=progress)
-
-
-def replay_with_progress(workload: Workload, config: Config, order: str,
-                         forecast_every: int = 0) -> ReplayResult:
-    """``run_replay`` with a Rich progress bar on stderr when stderr is a terminal and
-    the workload is big enough for the wait to be noticed."""
-    policy = config.label
-    if not sys.stderr.isatty() or len(workload.jobs) < PROGRESS_MIN_JOBS:
-        return run_replay(workload, config, order, forecast_every)
-    from rich.console import Console
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                               TimeElapsedColumn, TimeRemainingColumn)
-
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(f"replay {policy}", total=len(workload.jobs))
-        result = run_replay(workload, config, order, forecast_every,
-                            progress=lambda done: bar.update(task, completed=done))
-    note(f"{policy}: {len(result.jobs):,} jobs replayed in {result.wall_seconds:.1f} s")
-    return result
-
-
-# --- output ----------------------------------------------------------------------------
-
-
-def note(message: str) -> None:
-    """A line for the person at the terminal, on stderr (stdout stays parseable)."""
-    typer.echo(f"kairos: {message}", err=True)
-
-
-def print_json(summaries: list[dict], workload: Workload, order: str, *,
-               compared: bool) -> None:
-    """One JSON object on stdout: the summary, or for ``--compare`` the workload and
-    ``results``, one summary per policy."""
-    if compared:
-        document: Any = {"trace": workload.name, "procs": workload.procs, "order": order,
-                         "results": summaries}
-    else:
-        document = summaries[0]
-    sys.stdout.write(json.dumps(document, indent=2, allow_nan=False) + "\n")
-
-
-def per_policy_path(path: Path, policy: str) -> Path:
-    """``schedule.swf`` -> ``schedule.easy.swf`` (``.swf.gz`` and other suffixes kept)."""
-    name = path.name
-    for suffix in (".swf.gz", ".swf", ".gz"):
-        if name.endswith(suffix) and len(name) > len(suffix):
-            return path.with_name(f"{name[:-len(suffix)]}.{policy}{suffix}")
-    return path.with_name(f"{name}.{policy}")
-
-
-def write_schedule(result: ReplayResult, path: Path) -> Path:
-    """Write the simulated jobs as SWF, by job number: each job's record as read with
-    field 3 set to its simulated wait; for a generated workload, records built from the
-    jobs."""
-    from kairos.sim.swf import with_wait, write_swf
-
-    workload = result.workload
-    jobs = sorted((j for j in result.jobs if j.start is not None), key=lambda j: j.id)
-    if workload.records is not None:
-        records = [with_wait(workload.records[j.id], j.start - j.submit) for j in jobs]
-    else:
-        users: dict[str, int] = {}
-        records = [record_from_job(j, users) for j in jobs]
-    header = list(workload.header_lines)
-    if "MaxProcs" not in (workload.header or {}):
-        header.append(f"; MaxProcs: {workload.procs}")  # keep the file replayable
-    header += [f"; Note: simulated by Kairos with policy {result.policy}, queue order "
-              f"{result.order}; field 3 is the simulated wait"]
-    return write_swf(path, header, records)
-
-
-def record_from_job(job: Any, users: dict[str, int]) -> tuple:
-    """An SWF record for a job that came from no file: -1 for what a job doesn't know.
-
-    User names that are not numbers get numbers in order of first appearance."""
-    def number(value: Any) -> int | float:
-        v = float(value)
-        return int(v) if v.is_integer() else v
-
-    user = str(job.user)
-    uid = int(user) if user.isdigit() else users.setdefault(user, len(users) + 1)
-    group = str(job.group)
-    limit = job.time_limit if job.time_limit != float("inf") else -1
-    cpus = job.request.cpus
-    return (job.id, number(job.submit), number(job.start - job.submit),
-            number(job.end - job.start) if job.end is not None else -1,
-            cpus, -1, -1, cpus, number(limit), -1, 1, uid,
-            int(group) if group.isdigit() else -1, -1, -1, -1, -1, -1)

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import heapq
 import math
+import operator
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from kairos.core import Cluster, Job, Scheduler
+from kairos.core.jobs import DECIDED_BY_SCHEDULER
 from kairos.core.corrections import CORRECTIONS
 from kairos.core.forecast import forecast_starts
 from kairos.sim.workload import Workload
@@ -36,14 +38,19 @@ class ReplayResult:
     forecasts: dict[int, float] = field(default_factory=dict)
 
 
+_INIT_FIELDS = [f.name for f in fields(Job) if f.init]
+# The submitted fields that lead the constructor go positionally (every replay copies
+# every job, and this is as fast as spelling them out), any later ones by keyword.
+_LEADING = next((i for i, name in enumerate(_INIT_FIELDS) if name in DECIDED_BY_SCHEDULER),
+                len(_INIT_FIELDS))
+_leading_fields = operator.attrgetter(*_INIT_FIELDS[:_LEADING])
+_LATER_FIELDS = [name for name in _INIT_FIELDS[_LEADING:] if name not in DECIDED_BY_SCHEDULER]
+
+
 def fresh_copy(job: Job) -> Job:
-    """A new pending job with the same submission fields (replays never share state)."""
-    return Job(
-        job.id, job.user, job.submit, job.request, job.time_limit, job.estimate, job.name,
-        job.group, job.account, job.partition, job.qos, job.time_min, job.dependencies,
-        job.begin, job.held, job.nice, job.admin_priority, job.array_job_id,
-        job.array_task_id, job.meta,
-    )
+    """A new pending job with every submitted field of ``job`` (replays never share
+    scheduling state); the fields in ``DECIDED_BY_SCHEDULER`` start anew."""
+    return Job(*_leading_fields(job), **{name: getattr(job, name) for name in _LATER_FIELDS})
 
 
 def replay(workload: Workload, policy: str = "easy", order: str = "submit", *,

@@ -5,12 +5,14 @@ Everything here takes the flat dicts of ``kairos.sim.metrics.summarize``.
 - ``render`` writes one summary (``compare=False``) or a comparison table (one row per
   summary) to a file: a Rich table when the file is a terminal, else plain text whose
   columns and keys never change, so ``awk`` and ``grep`` keep working.
+- ``render_json`` writes them as one JSON object instead (``--json``).
 - ``plot_compare`` saves a bar chart of average bounded slowdown and average wait per
   policy.  Matplotlib is imported only there, and draws without any GUI backend.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import IO, Any, Callable, Sequence
@@ -281,6 +283,17 @@ def render(summaries: Sequence[Summary], file: IO[str] | None = None, *,
             console.print(summary_table(s))
     for s in with_users:
         console.print(per_user_table(s))
+
+
+def render_json(summaries: Sequence[Summary], file: IO[str] | None = None, *,
+                compare: bool, trace: str, procs: int, order: str) -> None:
+    """Write one JSON object to ``file`` (stdout by default): the one summary, or with
+    ``compare`` the workload (``trace``, ``procs``), the queue ``order`` and ``results``,
+    one summary per configuration."""
+    document: Any = summaries[0]
+    if compare:
+        document = {"trace": trace, "procs": procs, "order": order, "results": list(summaries)}
+    (sys.stdout if file is None else file).write(json.dumps(document, indent=2, allow_nan=False) + "\n")
 
 
 # --- plots -----------------------------------------------------------------------------
