@@ -5,17 +5,22 @@ Why: Kairos promises that scripts and habits written for Slurm work unchanged.  
 only convincing check is to submit the same batch scripts to both and compare what a
 user sees: output files, the ``SLURM_*`` environment, final states and exit codes.
 
+Both backends are built on the drivers of :mod:`kairos.testing`; what is added here is
+the comparison's own logic (one time budget per backend, how each says how a job ended):
+
 * :class:`KairosBackend` runs a real controller in a temporary ``KAIROS_HOME`` (one per
   test module, like ``tests/live``'s ``live`` fixture) through the real ``kairos``
-  executable.  Final states come from ``kairos sacct``.
-* :class:`SlurmBackend` uses the peer's ``sbatch``/``squeue``/``scontrol``/``scancel``.
-  The peer keeps no accounting database (``sacct`` answers "Slurm accounting storage is
-  disabled"), so final states and exit codes come from ``scontrol show job -o``, which
-  keeps finished jobs for MinJobAge (300 s by default).  Every job gets ``--mem=50M`` on
-  both sides: without it the peer gives each job the whole node's memory and runs them
-  one at a time.  The peer may be shared with other sessions, so a backend only ever
-  cancels job ids it submitted itself, and a peer too busy to start our jobs in time
-  raises :class:`PeerBusy` (the comparison is skipped, not failed).
+  executable (:class:`~kairos.testing.home.KairosHome`).  Final states come from
+  ``kairos sacct``.
+* :class:`SlurmBackend` uses the peer's ``sbatch``/``squeue``/``scontrol``/``scancel``
+  (:class:`~kairos.testing.slurm_peer.SlurmPeer`).  The peer keeps no accounting
+  database (``sacct`` answers "Slurm accounting storage is disabled"), so final states
+  and exit codes come from ``scontrol show job -o``, which keeps finished jobs for
+  MinJobAge (300 s by default).  Every job gets ``--mem=50M`` on both sides: without it
+  the peer gives each job the whole node's memory and runs them one at a time.  The peer
+  may be shared with other people, so a backend only ever cancels job ids it submitted
+  itself, and a peer too busy to start our jobs in time raises :class:`PeerBusy` (the
+  comparison is skipped, not failed).
 
 ``slurm_peer`` finds the peer: real Slurm commands on ``PATH`` (not a Kairos shim) and a
 ``sinfo`` that lists a usable node.  With ``KAIROS_COMPAT_START_PEER=1`` it first runs the
@@ -29,7 +34,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
@@ -39,22 +43,22 @@ from pathlib import Path
 
 import pytest
 
-KAIROS = str(Path(sys.executable).parent / "kairos")
+from kairos.testing import slurm_peer as peer_harness
+from kairos.testing.commands import clean_environment
+from kairos.testing.home import KairosHome
+from kairos.testing.slurm_peer import PeerBusy, PeerProbe, SlurmPeer
+from kairos.testing.states import has_ended
+
+__all__ = ["Backend", "Final", "KairosBackend", "PeerBusy", "SlurmBackend"]
+
 SCRIPTS = Path(__file__).parent / "scripts"
 REPO = Path(__file__).resolve().parents[2]
-PEER_START = REPO.parent / "shared" / "peers" / "slurm" / "start.sh"
 
 #: Kairos's cluster name when config.toml does not set one.
 KAIROS_CLUSTER = "kairos"
 #: Given to every job on both sides (see the module docstring).
 COMMON_OPTIONS = ("--mem=50M",)
-TERMINAL = frozenset({"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY",
-                      "NODE_FAIL", "PREEMPTED", "BOOT_FAIL", "DEADLINE"})
 _SCONTROL_FIELD = re.compile(r"(?:^|\s)(JobId|ArrayTaskId|JobState|ExitCode)=(\S*)")
-
-
-class PeerBusy(Exception):
-    """The Slurm peer did not get to our jobs in time (other sessions' work ahead)."""
 
 
 @dataclass(frozen=True)
@@ -73,18 +77,13 @@ class Backend(ABC):
     wait_timeout: float  #: the longest one wait may take
     budget: float  #: the longest all waits together may take, from :meth:`start_clock`
 
-    def __init__(self, workdir: Path, env: dict[str, str]) -> None:
-        self.workdir = workdir
-        self.env = env
-        self.submitted: list[int] = []
+    def __init__(self, driver: KairosHome | SlurmPeer) -> None:
+        self.driver = driver
+        self.workdir = driver.workdir
         self.deadline = float("inf")
 
     def start_clock(self) -> None:
         self.deadline = time.monotonic() + self.budget
-
-    @abstractmethod
-    def argv(self, tool: str) -> list[str]:
-        """The command line that runs ``tool`` (``sbatch``, ``squeue``, ...)."""
 
     @abstractmethod
     def finals(self, job_id: int) -> list[Final]:
@@ -96,20 +95,11 @@ class Backend(ABC):
 
     def run(self, tool: str, *args: str, cwd: Path | None = None,
             env: dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess:
-        proc = subprocess.run([*self.argv(tool), *args], capture_output=True, text=True,
-                              cwd=cwd or self.workdir, env={**self.env, **(env or {})},
-                              timeout=60)
-        if check and proc.returncode != 0:
-            raise AssertionError(f"{self.name}: {tool} {' '.join(args)} exited "
-                                 f"{proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
-        return proc
+        return self.driver.run(tool, *args, cwd=cwd, env=env, check=check)
 
     def sbatch(self, *args: str, cwd: Path, env: dict[str, str] | None = None) -> int:
         """Submit with ``--parsable`` (and :data:`COMMON_OPTIONS`); the job id."""
-        out = self.run("sbatch", "--parsable", *COMMON_OPTIONS, *args, cwd=cwd, env=env)
-        job_id = int(out.stdout.strip().split(";")[0])
-        self.submitted.append(job_id)
-        return job_id
+        return self.driver.submit(*COMMON_OPTIONS, *args, cwd=cwd, env=env)
 
     def squeue(self, job_id: int | str, fields: str) -> list[str]:
         """``squeue -h -t all -j ID -o FIELDS``: one line per job or task."""
@@ -141,7 +131,7 @@ class Backend(ABC):
         def ended() -> bool:
             rows = [line.split("|") for line in self.squeue(listed, "%A|%T")]
             return ({int(job) for job, _ in rows} >= set(ids.values())
-                    and all(state.strip() in TERMINAL for _, state in rows))
+                    and all(has_ended(state.strip()) for _, state in rows))
 
         self.wait_until(f"jobs {listed} to end", ended)
         return self.finals_of(ids)
@@ -189,12 +179,9 @@ class KairosBackend(Backend):
     wait_timeout = 30.0
     budget = 120.0
 
-    def __init__(self, home: Path, workdir: Path) -> None:
-        super().__init__(workdir, {**submit_environment(), "KAIROS_HOME": str(home)})
-        self.home = home
-
-    def argv(self, tool: str) -> list[str]:
-        return [KAIROS, tool]
+    def __init__(self, controller: KairosHome) -> None:
+        super().__init__(controller)
+        self.controller = controller
 
     def finals(self, job_id: int) -> list[Final]:
         return self.finals_of({"job": job_id})["job"]
@@ -219,23 +206,19 @@ class KairosBackend(Backend):
         return KAIROS_CLUSTER  # Kairos has no command that prints it
 
     def stop(self) -> None:
-        subprocess.run([KAIROS, "down"], env=self.env, capture_output=True, timeout=60)
-        kill_leftover_jobs(self.home)
+        self.controller.stop()
 
 
 class SlurmBackend(Backend):
-    """The real Slurm peer; ``bin_dir`` holds its commands."""
+    """The real Slurm peer, through its own commands."""
 
     name = "slurm"
     wait_timeout = 240.0
     budget = 360.0
 
-    def __init__(self, bin_dir: Path, workdir: Path) -> None:
-        super().__init__(workdir, submit_environment())
-        self.bin_dir = bin_dir
-
-    def argv(self, tool: str) -> list[str]:
-        return [str(self.bin_dir / tool)]
+    def __init__(self, peer: SlurmPeer) -> None:
+        super().__init__(peer)
+        self.peer = peer
 
     def finals(self, job_id: int) -> list[Final]:
         out = self.run("scontrol", "show", "job", "-o", str(job_id)).stdout
@@ -250,89 +233,21 @@ class SlurmBackend(Backend):
         return sorted(rows, key=lambda r: r.task or 0)
 
     def timed_out(self, what: str) -> Exception:
-        queue = self.run("squeue", "-o", "%.10i %.9u %.9T %.20r %j", check=False).stdout
-        return PeerBusy(f"the Slurm peer did not get to our jobs in time: "
-                        f"waiting for {what}; its queue:\n{queue}")
+        return self.peer.busy_error(what)
 
     def read_cluster_name(self) -> str:
-        out = self.run("scontrol", "show", "config").stdout
-        return re.search(r"^ClusterName\s*=\s*(\S+)", out, re.M)[1]
+        return self.peer.cluster_name
 
     def cancel_leftovers(self) -> None:
-        """scancel this backend's own jobs that are still queued or running, by id."""
-        for job_id in self.submitted:
-            states = self.run("squeue", "-h", "-j", str(job_id), "-o", "%T",
-                              check=False).stdout.split()
-            if any(s not in TERMINAL for s in states):
-                self.run("scancel", str(job_id), check=False)
+        """scancel this backend's own jobs, by id (those that ended refuse it)."""
+        self.peer.cancel()
 
 
 def submit_environment() -> dict[str, str]:
     """The environment sbatch runs in: this one without inherited Slurm or Kairos
     settings (a test run inside a Slurm job must not leak its job's variables) nor the
     ``COMPAT_*`` variables the scenarios set themselves."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("SLURM_", "SBATCH_", "KAIROS_", "COMPAT_"))}
-    return env
-
-
-def write_kairos_config(home: Path) -> None:
-    home.mkdir(parents=True, exist_ok=True)
-    (home / "config.toml").write_text(
-        "[controller]\nkill_wait = 1\nscheduler_interval = 0.2\n")
-
-
-def kill_leftover_jobs(home: Path) -> None:
-    """SIGKILL supervisors and job process groups a stopped controller left behind."""
-    from kairos.node.agent import kill_left_behind
-
-    kill_left_behind(home)
-
-
-def real_slurm_bin_dir(path: str | None = None) -> Path | None:
-    """The first directory on ``PATH`` whose ``sbatch`` is Slurm's own (``sbatch
-    --version`` says ``slurm ...``), so a Kairos shim is never taken for the peer."""
-    own_bin = Path(sys.executable).parent.resolve()
-    for entry in (path if path is not None else os.environ.get("PATH", "")).split(os.pathsep):
-        candidate = Path(entry or ".") / "sbatch"
-        if not candidate.is_file() or candidate.parent.resolve() == own_bin:
-            continue
-        try:
-            version = subprocess.run([str(candidate), "--version"], capture_output=True,
-                                     text=True, timeout=10).stdout
-        except (OSError, subprocess.TimeoutExpired):
-            continue
-        if version.lower().startswith("slurm"):
-            return candidate.parent
-    return None
-
-
-def peer_answers(bin_dir: Path) -> bool:
-    """Whether ``sinfo`` lists a node that can run jobs."""
-    try:
-        out = subprocess.run([str(bin_dir / "sinfo"), "-h", "-o", "%T"], capture_output=True,
-                             text=True, timeout=15).stdout
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return any(s.rstrip("*~#") in ("idle", "mixed", "allocated", "completing")
-               for s in out.split())
-
-
-def start_peer() -> str:
-    """Run the peer's start script; what it said."""
-    script = Path(os.environ.get("KAIROS_COMPAT_PEER_SCRIPT", PEER_START))
-    if not script.is_file():
-        return f"no start script at {script} (set KAIROS_COMPAT_PEER_SCRIPT)"
-    proc = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=600)
-    return f"{script} exited {proc.returncode}: {proc.stderr.strip()[-500:]}"
-
-
-@dataclass(frozen=True)
-class PeerProbe:
-    """Where the Slurm peer's commands are, or why there is no peer to compare with."""
-
-    bin_dir: Path | None
-    reason: str
+    return clean_environment("COMPAT_")
 
 
 @pytest.fixture(scope="session")
@@ -341,26 +256,23 @@ def slurm_peer() -> PeerProbe:
     ``KAIROS_COMPAT_START_PEER=1``)."""
     started = ""
     if os.environ.get("KAIROS_COMPAT_START_PEER") == "1":
-        started = " (start attempt: " + start_peer() + ")"
-    bin_dir = real_slurm_bin_dir()
-    if bin_dir is None:
-        return PeerProbe(None, "no Slurm peer: no real Slurm sbatch on PATH; run "
+        script = peer_harness.default_start_script(REPO)
+        problem = peer_harness.start(script)
+        started = f" (start attempt: {problem or f'{script} succeeded'})"
+    probe = peer_harness.locate()
+    if probe.bin_dir is None:
+        return PeerProbe(None, f"no Slurm peer: {probe.reason}; run "
                          "shared/peers/slurm/start.sh or set KAIROS_COMPAT_START_PEER=1"
                          + started)
-    if not peer_answers(bin_dir):
-        return PeerProbe(None, f"no Slurm peer: {bin_dir / 'sinfo'} lists no usable node; "
-                         "start it (KAIROS_COMPAT_START_PEER=1)" + started)
-    return PeerProbe(bin_dir, "")
+    return probe
 
 
 @pytest.fixture(scope="module")
 def kairos(tmp_path_factory) -> Iterable[KairosBackend]:
     """One Kairos controller for the module (started by the first command)."""
     base = tmp_path_factory.mktemp("compat-kairos")
-    home, work = base / "home", base / "work"
-    write_kairos_config(home)
-    work.mkdir()
-    backend = KairosBackend(home, work)
+    backend = KairosBackend(KairosHome.create(base / "home", base / "work",
+                                              env=submit_environment()))
     yield backend
     backend.stop()
 
@@ -372,6 +284,6 @@ def slurm(slurm_peer: PeerProbe, tmp_path_factory) -> Iterable[SlurmBackend]:
         pytest.skip(slurm_peer.reason)
     work = tmp_path_factory.mktemp("compat-slurm")
     work.chmod(0o755)
-    backend = SlurmBackend(slurm_peer.bin_dir, work)
+    backend = SlurmBackend(SlurmPeer(slurm_peer.bin_dir, work, env=submit_environment()))
     yield backend
     backend.cancel_leftovers()
