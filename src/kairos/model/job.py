@@ -158,7 +158,10 @@ class LiveJob:
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> LiveJob:
         """The job in a ``JobInfo`` dict (what the commands receive)."""
-        values = {k: v for k, v in data.items() if k in _PUBLIC_SET}
+        if data.keys() <= _PUBLIC_SET:
+            values = dict(data)
+        else:  # a newer controller may send fields this command does not know
+            values = {k: v for k, v in data.items() if k in _PUBLIC_SET}
         values["state"] = JobState[data["state"]]
         values["gpus"] = _gpu_counts(data.get("gpus"))
         values["cpu_ids"] = tuple(data.get("cpu_ids") or ())
@@ -169,11 +172,11 @@ class LiveJob:
 
     def to_row(self, names: tuple[str, ...] | None = None) -> dict[str, Any]:
         """Column values (all, or just ``names``), as the store writes them."""
+        plan = _ROW_PLAN if names is None else [(n, _TO_COLUMN.get(n)) for n in names]
         out = {}
-        for name in ROW_FIELDS if names is None else names:
+        for name, convert in plan:
             value = getattr(self, name)
-            convert = _TO_COLUMN.get(name)
-            out[name] = convert(value) if convert is not None and value is not None else value
+            out[name] = value if convert is None or value is None else convert(value)
         return out
 
     @classmethod
@@ -219,6 +222,8 @@ _TO_COLUMN = {
     "gpu_ids": list,
     "submission": Submission.to_json,
 }
+#: (field, converter or None) for every column, in order: ``to_row``'s plan.
+_ROW_PLAN = tuple((name, _TO_COLUMN.get(name)) for name in ROW_FIELDS)
 _FROM_COLUMN = {
     "state": lambda name: JobState[name],
     "gpus": _gpu_counts,

@@ -11,7 +11,7 @@ Units: seconds for durations (``None`` = unlimited or unset), epoch seconds for
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 
@@ -55,8 +55,10 @@ class Submission:
     ntasks_set: bool = False  #: ``-n`` given: the job sees SLURM_NTASKS
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict (``gpus`` as ``[type, count]`` lists)."""
-        data = asdict(self)
+        """A JSON-ready dict (``gpus`` as ``[type, count]`` lists).  Shallow: it shares
+        ``argv`` and ``environment`` with the submission (the store writes thousands a
+        second, and ``dataclasses.asdict`` would deep-copy every environment)."""
+        data = {name: getattr(self, name) for name in _NAMES}
         data["gpus"] = [[gpu_type, count] for gpu_type, count in self.gpus]
         return data
 
@@ -70,4 +72,5 @@ class Submission:
         return cls(**known)
 
 
-_FIELDS = frozenset(f.name for f in fields(Submission))
+_NAMES = tuple(f.name for f in fields(Submission))
+_FIELDS = frozenset(_NAMES)

@@ -56,8 +56,9 @@ JobInfo = create_model(
 
 
 def to_submission(body: BaseModel) -> Submission:
-    """The command-side dataclass for a validated ``JobSubmit``."""
-    return Submission.from_json(body.model_dump())
+    """The model's dataclass for a validated ``JobSubmit`` (the schema has exactly its
+    fields, already of its types: no dump and no second check)."""
+    return Submission(**body.__dict__)
 
 
 class SubmitResult(BaseModel):
