@@ -69,3 +69,16 @@ def test_twin_and_event_driver_decide_alike(specs, rng):
         return events
 
     assert drive_with_events(workload, shuffle) == twin
+
+
+def test_simultaneous_ends_are_applied_in_job_id_order():
+    # Found by the property above: eight 1-CPU jobs of user a end at 5 together; the
+    # predictor keeps the last runtime it saw, so the order of the ends decides what the
+    # next job is planned with.  Applied in job id order, as the twin does, whatever
+    # order they arrive in.
+    specs = [(0, 1, 1, 0, "a")] * 4 + [(0, 4, 5, 0, "a"), (0, 5, 1, 0, "a")] + \
+        [(0, 1, 1, 0, "a")] * 2 + [(0, 2, 2, 0, "b"), (0, 1, 1, 0, "b")] + \
+        [(0, 1, 1, 0, "a")] * 2 + [(3, 4, 1, 1, "b")]
+    workload = workload_of(specs)
+    twin = {j.id: j.start for j in replay(workload, "easy", predictor=LastRuntime()).jobs}
+    assert drive_with_events(workload, lambda events: list(reversed(events))) == twin

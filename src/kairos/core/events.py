@@ -66,13 +66,17 @@ ORDER = {JobEnded: 0, JobCancelled: 1, JobSubmitted: 2, JobRequeued: 2, Schedule
 
 
 def in_order(events: Iterable) -> list:
-    """``events`` sorted by time, then by ``ORDER``; events of one kind at one instant
-    keep the order they came in."""
+    """``events`` sorted by time, then by ``ORDER``, then by job id: events of one kind
+    at one instant are applied in job id order, whatever order they arrived in (as the
+    twin ends and submits them), because that order too can show in the decisions (a
+    predictor learns from the last job it saw end)."""
     return sorted(events, key=_sort_key)
 
 
-def _sort_key(event) -> tuple[float, int]:
-    return event.at, ORDER[type(event)]
+def _sort_key(event) -> tuple[float, int, int]:
+    job = getattr(event, "job", None)
+    job_id = job.id if job is not None else getattr(event, "job_id", 0)
+    return event.at, ORDER[type(event)], job_id
 
 
 def handle(scheduler, event) -> list:
