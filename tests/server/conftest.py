@@ -89,6 +89,7 @@ class Bench:
         from kairos.node.facts import NodeFacts
         from kairos.server.config import build_cluster, load_settings
         from kairos.server.controller import Controller
+        from kairos.server.nodes import NodeRegistry
         from kairos.server.store import Store
         from kairos.testing.agent import InProcessAgent
 
@@ -101,8 +102,9 @@ class Bench:
         self.store.create()
         self.agent = InProcessAgent(cpus, self.clock)
         facts = NodeFacts(name="node1", cpus=list(range(cpus)), mem_mib=8000)
-        self.controller = Controller(self.settings, self.store, self.agent,
-                                     build_cluster(self.settings, facts), node_name="node1",
+        self.controller = Controller(self.settings, self.store,
+                                     NodeRegistry.local("node1", self.agent),
+                                     build_cluster(self.settings, facts),
                                      clock=self.clock, controller_uid=controller_uid)
 
     def run(self, coroutine):

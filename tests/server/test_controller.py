@@ -13,6 +13,7 @@ from kairos.core.jobs import JobState
 from kairos.model import Submission
 from kairos.server.admission import SubmitError
 from kairos.server.controller import Controller
+from kairos.server.nodes import NodeRegistry
 from kairos.server.permissions import Caller, PermissionDenied
 from kairos.server.recovery import recover
 
@@ -136,7 +137,8 @@ def test_requeue_of_a_running_job_queues_it_again_under_its_id(make_bench):
 def test_a_job_the_agent_cannot_launch_fails_with_the_reason(bench):
     bench.agent.fail_launch = "no such user"
     job_id = bench.submit(NOBODY)
-    bench.step()
+    bench.step()  # started and sent to the node
+    bench.step()  # the node's answer
     job = bench.controller.jobs[job_id]
     assert (job.state, job.exit_code, job.reason) == (JobState.FAILED, 1, "JobLaunchFailure: no such user")
 
@@ -169,8 +171,8 @@ def test_recovery_adopts_running_jobs_through_the_core(make_bench):
     bench.step()
     bench.commit()
     # A new controller on the same database and agent, as after a kill -9.
-    again = Controller(bench.settings, bench.store, bench.agent, bench.controller.cluster,
-                       node_name="node1", clock=bench.clock, controller_uid=4242)
+    again = Controller(bench.settings, bench.store, NodeRegistry.local("node1", bench.agent),
+                       bench.controller.cluster, clock=bench.clock, controller_uid=4242)
     assert recover(again) == {"pending": 1, "adopted": 1, "requeued": 0}
     assert again.scheduler.running[running].placement is not None
     assert again.scheduler.resources.free[0][0] == 1  # the adopted job's 3 CPUs are taken

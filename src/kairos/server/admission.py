@@ -40,11 +40,10 @@ class Admitted:
 class Admission:
     """The controller's admission rules for one cluster and configuration."""
 
-    def __init__(self, settings, cluster, resources, *, node_name: str) -> None:
+    def __init__(self, settings, cluster, resources) -> None:
         self.settings = settings
         self.cluster = cluster
         self.resources = resources
-        self.node_name = node_name
 
     def admit(self, submission: Submission, caller: Caller, *, first_id: int, now: float,
               arrays: dict[int, dict[int, int]], known: Callable[[int], bool]) -> Admitted:
@@ -77,7 +76,7 @@ class Admission:
                 job.array_job_id, job.array_task_id, job.array_limit = first_id, index, throttle
                 job.array_task_count, job.array_task_min = len(indices), min(indices)
                 job.array_task_max, job.array_task_step = max(indices), _step(indices)
-            self._resolve_outputs(job)
+            job.stdout, job.stderr = output_paths(job, "%N")
             jobs.append(job)
             core_jobs.append(job.to_core_job(dependencies))
         try:
@@ -118,16 +117,22 @@ class Admission:
             raise SubmitError("Requested time limit is invalid: it must be positive")
         return limit
 
-    def _resolve_outputs(self, job: LiveJob) -> None:
-        """``-o``/``-e`` patterns become paths (Slurm shows them resolved too)."""
-        from kairos.slurm.patterns import expand_pattern
 
-        for attribute in ("stdout", "stderr"):
-            path = expand_pattern(
-                getattr(job, attribute), job_id=job.job_id, array_job_id=job.array_job_id,
-                array_task_id=job.array_task_id, name=job.name, user=job.user,
-                node=self.node_name)
-            setattr(job, attribute, os.path.join(job.work_dir, path))
+def output_paths(job: LiveJob, node: str) -> tuple[str, str]:
+    """The job's ``-o``/``-e`` patterns, as submitted, expanded into paths for a batch
+    script that runs on ``node``.  Until the job starts its node is not known, and Slurm
+    shows ``%N`` as written: pass ``"%N"``."""
+    from kairos.slurm.patterns import expand_pattern
+
+    submission = job.submission
+    default = "slurm-%A_%a.out" if job.array_task_id is not None else "slurm-%j.out"
+    stdout = (submission.stdout if submission else None) or default
+    stderr = (submission.stderr if submission else None) or stdout
+    return tuple(  # type: ignore[return-value]
+        os.path.join(job.work_dir, expand_pattern(
+            pattern, job_id=job.job_id, array_job_id=job.array_job_id,
+            array_task_id=job.array_task_id, name=job.name, user=job.user, node=node))
+        for pattern in (stdout, stderr))
 
 
 def resolve_dependencies(spec: str | None, arrays: dict[int, dict[int, int]]) -> tuple[Dependency, ...]:

@@ -40,6 +40,23 @@ make), one QoS ``normal``, EASY backfilling in multifactor priority order.
     gpus = { a100 = 1 }
     features = ["avx512"]
 
+    [cluster]                      # several hosts, each running `kairos node`
+    listen = "10.0.0.1:6820"       # where node daemons reach the controller
+    auth = "auto"                  # munge when munged answers, else a key file
+    key_file = "cluster.key"       # for auth = "key" (mode 0400; `kairos keys`)
+    node_timeout = 30              # seconds without a heartbeat: the node is DOWN
+    heartbeat_interval = 5
+    return_to_service = 1          # 0: stays DOWN; 1: back when it answers again; 2: always
+    dynamic_nodes = true           # nodes not listed below may register themselves
+    local_node = false             # this machine runs jobs too
+
+    [[nodes]]                      # Slurm's NodeName lines; DOWN until the daemon registers
+    name = "n1"
+    addr = "10.0.0.11"
+    cpus = 64
+    mem_mib = "256G"
+    gpus = { h200 = 8 }
+
 The tables are validated by pydantic models (``kairos.server.config_schema``) that read
 TOML's notations (Slurm durations, memory sizes, hostlists) into plain values (seconds,
 MiB, node names).  A mistake (an unknown key, a bad value) raises ``ConfigError`` naming
@@ -63,14 +80,16 @@ from pydantic import ValidationError
 
 from kairos.server.config_errors import explain
 from kairos.server.config_schema import (
-    DB_SCHEMES, DEFAULT_PARTITION, DEFAULT_QOS, LIVE_PREDICTORS, ConfigFile, ControllerConfig,
-    DatabaseConfig, NodeOverrides, PartitionConfig, QosConfig,
+    DB_SCHEMES, DEFAULT_PARTITION, DEFAULT_PORT, DEFAULT_QOS, LIVE_PREDICTORS, ClusterConfig,
+    ConfigFile, ControllerConfig, DatabaseConfig, NodeConfig, NodeOverrides, PartitionConfig,
+    QosConfig,
 )
 from kairos.server.paths import CONFIG_FILE, Home, default_home
 
 __all__ = [
-    "CONFIG_FILE", "DB_SCHEMES", "DEFAULT_PARTITION", "DEFAULT_QOS", "LIVE_PREDICTORS",
-    "ConfigError", "ConfigFile", "ControllerConfig", "DatabaseConfig", "NodeOverrides",
+    "CONFIG_FILE", "DB_SCHEMES", "DEFAULT_PARTITION", "DEFAULT_PORT", "DEFAULT_QOS",
+    "LIVE_PREDICTORS", "ClusterConfig", "ConfigError", "ConfigFile", "ControllerConfig",
+    "DatabaseConfig", "NodeConfig", "NodeOverrides",
     "PartitionConfig", "QosConfig", "Settings", "build_cluster", "default_home",
     "load_settings", "read_config",
 ]
@@ -104,6 +123,8 @@ class Settings:
     partitions: list[PartitionConfig]
     qos: dict[str, QosConfig]
     node_overrides: NodeOverrides
+    cluster: ClusterConfig | None  #: None: this machine is the whole cluster
+    nodes: list[NodeConfig]  #: nodes listed in the file (others may register)
 
     @classmethod
     def of(cls, home: Home, config: ConfigFile | None = None) -> Settings:
@@ -115,7 +136,7 @@ class Settings:
             db_url=config.database.url or home.database_url,
             **config.controller.model_dump(),
             partitions=list(config.partition), qos=dict(config.qos),
-            node_overrides=config.node,
+            node_overrides=config.node, cluster=config.cluster, nodes=list(config.nodes),
         )
 
     @property

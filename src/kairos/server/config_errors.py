@@ -35,7 +35,7 @@ def _describe(error: Mapping[str, Any], data: Mapping[str, Any]) -> str:
     if kind == "extra_forbidden" and len(loc) == 1:
         return f"unknown section [{loc[0]}]; accepted sections: {SECTION_NAMES}"
     # Where the keys start: [[partition]] and [qos.<name>] are one level further down.
-    depth = 2 if loc[0] in ("partition", "qos") else 1
+    depth = 2 if loc[0] in ("partition", "qos", "nodes") else 1
     if len(loc) < depth and kind == "value_error":  # a rule about all the partitions
         return _problem(error)
     if len(loc) <= depth and kind != "value_error":
@@ -72,16 +72,19 @@ def _table_label(loc: tuple, data: Mapping[str, Any], *, by_position: bool) -> s
     section = loc[0]
     if section == "qos":
         return f"[qos.{loc[1]}]"
-    if section != "partition":
+    if section not in ("partition", "nodes"):
         return f"[{section}]"
     index = loc[1]
-    name = data["partition"][index].get("name")
+    name = data[section][index].get("name")
     if by_position or not is_name(name):
-        return f"[[partition]] #{index + 1}"
-    return f"[[partition]] {name!r}"
+        return f"[[{section}]] #{index + 1}"
+    return f"[[{section}]] {name!r}"
 
 
 def _not_a_table(loc: tuple, value: Any) -> str:
+    if loc[0] == "nodes":
+        return ("nodes are written [[nodes]] (double brackets), one table per node, each "
+                "with a name, addr, cpus and mem_mib")
     if loc[0] == "partition":
         return ("partitions are written [[partition]] (double brackets), one table per "
                 "partition, each with at least a name")

@@ -231,6 +231,63 @@ class NodeOverrides(_Table):
     features: tuple[Name, ...] = Field((), description='a list of feature names, e.g. ["avx512"]')
 
 
+def _address(raw: Any) -> Any:
+    """``HOST:PORT`` as (host, port); a bare ``HOST`` gets the default port."""
+    if not isinstance(raw, str) or not raw.strip():
+        raise ValueError(f'expected "HOST:PORT", e.g. "10.0.0.1:{DEFAULT_PORT}"')
+    host, colon, port = raw.strip().rpartition(":")
+    if not colon:
+        return raw.strip(), DEFAULT_PORT
+    if not port.isdigit() or not 0 < int(port) < 65536 or not host:
+        raise ValueError(f'expected "HOST:PORT" with a port from 1 to 65535, e.g. '
+                         f'"10.0.0.1:{DEFAULT_PORT}"')
+    return host.strip("[]"), int(port)
+
+
+#: The controller's TCP port for node daemons when ``[cluster]`` gives none.
+DEFAULT_PORT = 6820
+Address = Annotated[tuple[str, int], BeforeValidator(_address)]
+
+
+class ClusterConfig(_Table):
+    """``[cluster]``: the controller heads several hosts, each running ``kairos node``
+    (absent: this machine is the whole cluster).  Times in seconds."""
+
+    listen: Address = Field(description='"HOST:PORT" where node daemons reach the controller')
+    auth: str = Field("auto", description="one of: auto, munge, key")
+    key_file: str = Field("cluster.key", description="a path (relative to the Kairos home)")
+    munge_socket: str | None = Field(None, description="a path to munged's socket")
+    node_timeout: StrictFloat | StrictInt = Field(
+        30.0, gt=0, description="a number of seconds greater than 0")
+    heartbeat_interval: StrictFloat | StrictInt = Field(
+        5.0, gt=0, description="a number of seconds greater than 0")
+    return_to_service: StrictInt = Field(
+        1, ge=0, le=2, description="0 (a DOWN node stays down until resumed), 1 (a node "
+                                   "that stopped answering returns when it registers) or 2 "
+                                   "(any DOWN node returns when it registers)")
+    dynamic_nodes: StrictBool = Field(True, description="true or false")
+    local_node: StrictBool = Field(False, description="true or false")
+
+    @field_validator("auth", mode="before")
+    @classmethod
+    def _known_auth(cls, raw: Any) -> str:
+        return _choice(raw, ("auto", "munge", "key"))
+
+
+class NodeConfig(_Table):
+    """A ``[[nodes]]`` table: a node the cluster is built with (Slurm's NodeName line);
+    it is DOWN until its daemon registers, and registers only from ``addr``."""
+
+    name: Name = Field(description="a name without spaces or commas")
+    addr: str = Field(description="the node's address, e.g. \"10.0.0.11\"")
+    cpus: StrictInt = Field(ge=1, description="a whole number, 1 or more")
+    mem_mib: Annotated[StrictInt, BeforeValidator(_memory)] = Field(
+        ge=1, description='MiB as a whole number, 1 or more, or a size such as "32G"')
+    gpus: dict[str, Annotated[StrictInt, Field(ge=0)]] = Field(
+        default_factory=dict, description="a table of GPU type = count, e.g. { a100 = 2 }")
+    features: tuple[Name, ...] = Field((), description='a list of feature names, e.g. ["avx512"]')
+
+
 def _default_partitions() -> list[PartitionConfig]:
     return [PartitionConfig(name=DEFAULT_PARTITION, default=True)]
 
@@ -247,6 +304,17 @@ class ConfigFile(_Table):
     partition: list[PartitionConfig] = Field(default_factory=_default_partitions, min_length=1)
     qos: dict[str, QosConfig] = Field(default_factory=_default_qos)
     node: NodeOverrides = Field(default_factory=NodeOverrides)
+    cluster: ClusterConfig | None = None
+    nodes: list[NodeConfig] = Field(default_factory=list)
+
+    @field_validator("nodes")
+    @classmethod
+    def _unique_node_names(cls, nodes: list[NodeConfig]) -> list[NodeConfig]:
+        names = [n.name for n in nodes]
+        for name in names:
+            if names.count(name) > 1:
+                raise ValueError(f"two [[nodes]] tables are named {name!r}; names must be unique")
+        return nodes
 
     @field_validator("partition")
     @classmethod
@@ -274,9 +342,10 @@ class ConfigFile(_Table):
 #: The model of each section's tables (``qos`` and ``partition``: of each entry).
 TABLES: dict[str, type[_Table]] = {
     "controller": ControllerConfig, "database": DatabaseConfig, "partition": PartitionConfig,
-    "qos": QosConfig, "node": NodeOverrides,
+    "qos": QosConfig, "node": NodeOverrides, "cluster": ClusterConfig, "nodes": NodeConfig,
 }
-SECTION_NAMES = "[controller], [database], [[partition]], [qos.<name>], [node]"
+SECTION_NAMES = ("[controller], [database], [[partition]], [qos.<name>], [node], [cluster], "
+                 "[[nodes]]")
 
 
 def toml_text(value: Any) -> str:

@@ -42,9 +42,13 @@ from kairos.core.jobs import Job, JobState
 from kairos.model.job import LiveJob
 from kairos.model.submission import Submission
 from kairos.server import views
-from kairos.server.admission import Admission, SubmitError, resolve_dependencies
+from kairos.node.agent import Finished, Launched
+from kairos.node.wire import Cleanup, Kill, Launch, LaunchFailed, Signal, TimeLimit
+from kairos.server.admission import Admission, SubmitError, output_paths, resolve_dependencies
 from kairos.server.journal import Journal
+from kairos.server.nodes import NodeRegistry
 from kairos.server.permissions import Caller, PermissionDenied, Permissions
+from kairos.slurm.hostlist import compress
 
 log = logging.getLogger("kairos.controller")
 
@@ -65,27 +69,25 @@ class NotFound(KeyError):
 class Controller:
     """Pending and running jobs of the local cluster, kept by the core, run by the agent."""
 
-    def __init__(self, settings, store, agent, cluster, *, node_name: str,
+    def __init__(self, settings, store, nodes: NodeRegistry, cluster, *,
                  clock: Callable[[], float] = time.time, estimator=None,
                  controller_uid: int | None = None) -> None:
         self.settings = settings
         self.store = store
-        self.agent = agent
+        self.nodes = nodes
         self.cluster = cluster
-        self.node_name = node_name
         self.clock = clock
         self.scheduler = _scheduler(settings, cluster, estimator)
         self.permissions = Permissions(
             settings.admins, os.geteuid() if controller_uid is None else controller_uid)
-        self.admission = Admission(settings, cluster, self.scheduler.resources,
-                                   node_name=node_name)
+        self.admission = Admission(settings, cluster, self.scheduler.resources)
         self.journal = Journal(store, clock, lambda: self.next_id)
         #: every pending or running job by id, and finished ones for ``MIN_JOB_AGE``
         self.jobs: dict[int, LiveJob] = {}
         self.arrays: dict[int, dict[int, int]] = {}  #: array id -> {task index: job id}
         self.next_id = 1
         self._to_launch: list[int] = []
-        self._to_cleanup: list[int] = []
+        self._to_cleanup: list[tuple[int, str]] = []  #: (job id, node) to clean up
         #: running jobs being killed to be queued again (``scontrol requeue``)
         self._requeue: set[int] = set()
         #: (end time, job id) of finished jobs still shown, oldest first
@@ -130,7 +132,7 @@ class Controller:
             self.permissions.check_owner(job, caller)
             if signal is not None:
                 if job.state is JobState.RUNNING:
-                    self.agent.signal(job.job_id, _signal_number(signal))
+                    self._send(self._batch_node(job), Signal(job.job_id, _signal_number(signal)))
                     signalled.append(job.label)
                 continue
             self._carry_out(handle(self.scheduler, JobCancelled(now, job.job_id)), now)
@@ -180,7 +182,7 @@ class Controller:
                 raise SubmitError(f"time limit exceeds partition {part.name}'s MaxTime")
             self.scheduler.set_time_limit(job.job_id, math.inf if limit is None else limit, now)
             if job.state is JobState.RUNNING:
-                self.agent.set_time_limit(job.job_id, limit)
+                self._send(self._batch_node(job), TimeLimit(job.job_id, limit))
             changes["time_limit"] = limit
         if "priority" in fields:
             self.permissions.check_admin(caller, "set a priority")
@@ -203,9 +205,9 @@ class Controller:
     async def run(self) -> None:
         """Schedule until ``stop()``: the live counterpart of the twin's replay loop."""
         loop = asyncio.get_running_loop()
-        fd = getattr(self.agent, "wakeup_fd", -1)
-        if fd is not None and fd >= 0:
-            loop.add_reader(fd, self._wake.set)  # a supervisor reports an exit
+        fds = self.nodes.wakeup_fds()
+        for fd in fds:
+            loop.add_reader(fd, self._wake.set)  # a local supervisor reports an exit
         try:
             while not self._stopping:
                 self._wake.clear()
@@ -221,7 +223,7 @@ class Controller:
                 except TimeoutError:
                     pass
         finally:
-            if fd is not None and fd >= 0:
+            for fd in fds:
                 loop.remove_reader(fd)
 
     def stop(self) -> None:
@@ -232,27 +234,37 @@ class Controller:
         self._wake.set()
 
     async def step(self) -> None:
-        """One round: exits and a pass through the core, record, commit, launch, commit."""
+        """One round: what the nodes reported and a pass through the core, record,
+        commit, clean up, launch, commit."""
         t0 = time.perf_counter()
         now = self.clock()
-        finished = [f for f in self.agent.poll()
-                    if f.job_id in self.jobs and f.job_id in self.scheduler.running]
-        events: list = []
-        for f in finished:
+        reported = self.nodes.poll()
+        for node, event in reported:
+            if isinstance(event, Launched):
+                self._launched(event)
+        failed = [e for _, e in reported if isinstance(e, LaunchFailed)
+                  and e.job_id in self.scheduler.running]
+        finished = [(node, e) for node, e in reported if isinstance(e, Finished)
+                    and self._ends_current_run(node, e)]
+        events: list = [JobEnded(now, e.job_id, JobState.FAILED, 1) for e in failed]
+        for _, f in finished:
             events.append(JobEnded(now, f.job_id, f.state, f.exit_code))
             if f.job_id in self._requeue:
                 events.append(JobRequeued(now, self.scheduler.running[f.job_id]))
         events.append(SchedulePass(now))
         actions = handle_all(self.scheduler, events)
-        for f in finished:
-            self._running_to_finished(self.jobs[f.job_id], f, now)
+        for e in failed:
+            self._finish(self.jobs[e.job_id], JobState.FAILED, now,
+                         reason=f"JobLaunchFailure: {e.reason}", exit_code=1)
+        for node, f in finished:
+            self._running_to_finished(self.jobs[f.job_id], f, node, now)
         self._carry_out(actions, now)
         self._forget_old(now)
         self.passes += 1
         self.last_pass_seconds = time.perf_counter() - t0
         await self.commit()  # final states and RUNNING are durable before the files go
-        for job_id in self._to_cleanup:  # before launching: a requeued job reuses its id
-            self.agent.cleanup(job_id)
+        for job_id, node in self._to_cleanup:  # before launching: a requeued job reuses its id
+            self._send(node, Cleanup(job_id))
         self._to_cleanup.clear()
         self._launch_started(now)
         if self.journal.dirty:
@@ -264,7 +276,7 @@ class Controller:
 
     def _sleep_time(self) -> float:
         interval = self.settings.scheduler_interval
-        if self.agent.running():
+        if self.nodes.running():
             interval = min(interval, 2.0)  # a supervisor killed outright says nothing
         return interval
 
@@ -278,14 +290,34 @@ class Controller:
             elif isinstance(action, KillJob):
                 if action.why == "requeue":
                     self._requeue.add(action.job_id)
-                self.agent.cancel(action.job_id)
+                for node in self._job_nodes(action.job_id):
+                    self._send(node, Kill(action.job_id))
             else:  # a new kind of action nobody carries out would be a silent bug
                 raise TypeError(f"the controller cannot carry out {action!r}")
 
+    def _send(self, node: str, command) -> None:
+        """Hand ``command`` to ``node``'s link (dropped, with a log line, for a node the
+        controller cannot reach any more: its jobs were ended when it went)."""
+        link = self.nodes.link(node)
+        if link is None:
+            log.warning("no way to reach node %s: dropped %r", node, command)
+            return
+        link.send(command)
+        if not link.remote:
+            self._wake.set()  # its result is ready for the next round
+
+    def _job_nodes(self, job_id: int) -> list[str]:
+        """The nodes of a running job's allocation, the batch script's first."""
+        return self.scheduler.resources.describe(self.scheduler.running[job_id].placement)
+
+    def _batch_node(self, job: LiveJob) -> str:
+        """The node that runs ``job``'s batch script: its allocation's first."""
+        return self._job_nodes(job.job_id)[0]
+
     def _launch_started(self, now: float) -> None:
-        """Start a supervisor for each job the last pass started (already RUNNING in
-        the database, so a crash in between is recovered by requeueing it)."""
-        from kairos.node.agent import AgentError, LaunchSpec
+        """Send each job the last pass started to its first node (the job is already
+        RUNNING in the database, so a crash in between is recovered by requeueing it)."""
+        from kairos.node.agent import LaunchSpec
         from kairos.node.environment import job_environment
 
         launching, self._to_launch = self._to_launch, []
@@ -295,8 +327,9 @@ class Controller:
             if core is None:
                 continue  # cancelled before it was launched
             submission = job.submission
+            node = self._batch_node(job)
             env = job_environment(
-                job, base_env=_login_environment(job), node_name=self.node_name,
+                job, base_env=_login_environment(job), node_name=node,
                 cluster_name=self.settings.cluster_name, submit_host=submission.submit_host)
             limit = job.time_limit
             launch = LaunchSpec(
@@ -306,38 +339,49 @@ class Controller:
                 mem_limit_mib=core.request.mem_per_node or None,
                 time_limit=None if limit is None or math.isinf(limit) else limit,
                 ncpus=core.request.cpus_per_node, gpus=list(core.request.gpus_per_node))
-            try:
-                launched = self.agent.launch(job_id, launch)
-            except (OSError, AgentError) as e:
-                self.scheduler.end(job_id, now, JobState.FAILED, exit_code=1)
-                self._finish(job, JobState.FAILED, now, reason=f"JobLaunchFailure: {e}",
-                             exit_code=1)
-                continue
-            self.journal.change(job, cpu_ids=tuple(launched.cpu_ids),
-                                gpu_ids=tuple(launched.gpu_ids), supervisor_pid=launched.pid)
+            self._send(node, Launch(job_id, launch))
+
+    def _launched(self, event: Launched) -> None:
+        job = self.jobs.get(event.job_id)
+        if job is not None and job.state is JobState.RUNNING:
+            self.journal.change(job, cpu_ids=tuple(event.cpu_ids),
+                                gpu_ids=tuple(event.gpu_ids), supervisor_pid=event.pid)
+
+    def _ends_current_run(self, node: str, finished: Finished) -> bool:
+        """Whether ``finished`` is the end of the job's run now going: the job runs, the
+        report comes from its batch node, and it did not start before this run did (a
+        run killed with a lost node may report long after the job was requeued)."""
+        job = self.jobs.get(finished.job_id)
+        if job is None or finished.job_id not in self.scheduler.running:
+            return False
+        if node != self._batch_node(job):
+            return False
+        return finished.start is None or job.start_time is None \
+            or finished.start >= job.start_time - 1.0
 
     # ------------------------------------------------------------------ transitions
     # Every change of a job's state goes through one of these, named after its edge.
 
     def _pending_to_running(self, job: LiveJob, action: StartJob, now: float) -> None:
+        nodes = self.scheduler.resources.describe(action.placement)
+        stdout, stderr = output_paths(job, nodes[0])
         self.journal.change(
             job, state=JobState.RUNNING, reason="None", start_time=now,
-            expected_end=action.expected_end,
-            node_list=",".join(self.scheduler.resources.describe(action.placement)),
-            eligible_time=job.eligible_time or now)
+            expected_end=action.expected_end, node_list=compress(nodes),
+            eligible_time=job.eligible_time or now, stdout=stdout, stderr=stderr)
         self._to_launch.append(job.job_id)
 
     def _pending_to_cancelled(self, job: LiveJob, now: float) -> None:
         self._finish(job, JobState.CANCELLED, now, reason="None")
 
-    def _running_to_finished(self, job: LiveJob, finished, now: float) -> None:
+    def _running_to_finished(self, job: LiveJob, finished, node: str, now: float) -> None:
         """A supervisor reported the end; a job being requeued goes back to PENDING
         (the core queued it again in the same round)."""
         self._finish(job, finished.state, finished.end or now,
                      reason=finished.reason or "None", exit_code=finished.exit_code,
                      signal=finished.signal, cpu_time=finished.cpu_time,
                      max_rss=finished.max_rss_kib, start_time=finished.start or job.start_time)
-        self._to_cleanup.append(job.job_id)
+        self._to_cleanup.append((job.job_id, node))
         if job.job_id in self._requeue:
             self._requeue.discard(job.job_id)
             self._requeued(job, self.scheduler.jobs[job.job_id])
@@ -385,7 +429,7 @@ class Controller:
         for job_id, job in live.items():
             assert self.scheduler.jobs[job_id].state is job.state, (job_id, job.state)
         running = {i for i, j in live.items() if j.state is JobState.RUNNING}
-        assert running - set(self._to_launch) <= set(self.agent.running()), running
+        assert running - set(self._to_launch) <= set(self.nodes.running()), running
 
     # ------------------------------------------------------------------ helpers
 
@@ -402,8 +446,9 @@ class Controller:
             self.scheduler.cancel(core.id, now)
             self.scheduler.outcomes.pop(core.id, None)
         return {"job_id": core.id, "expected_start": None if math.isinf(t) else t,
-                "node_list": self.node_name, "cpus": core.request.cpus,
-                "partition": core.partition}
+                "node_list": compress(self.scheduler.resources.describe(
+                    self.scheduler.resources.claim(core, ()))),
+                "cpus": core.request.cpus, "partition": core.partition}
 
     def _one(self, label: str) -> LiveJob:
         found = views.by_label(self, label)

@@ -34,10 +34,12 @@ def recover(controller) -> dict[str, int]:
     for job in jobs:
         core = job.to_core_job(resolve_dependencies(job.dependency, controller.arrays))
         controller.jobs[job.job_id] = job
-        if job.state is JobState.RUNNING and controller.agent.was_launched(job.job_id):
-            controller.agent.adopt(job.job_id, list(job.cpu_ids), list(job.gpu_ids))
+        nodes = _node_names(job.node_list)
+        link = controller.nodes.link(nodes[0]) if nodes else None
+        if job.state is JobState.RUNNING and link is not None and link.was_launched(job.job_id):
+            link.adopt(job.job_id, list(job.cpu_ids), list(job.gpu_ids))
             core.start, core.expected_end = job.start_time, job.expected_end
-            scheduler.adopt(core, now, nodes=_node_names(job.node_list))
+            scheduler.adopt(core, now, nodes=nodes)
             counts["adopted"] += 1
             continue
         if job.state is JobState.RUNNING:  # recorded, never launched: run it again

@@ -12,6 +12,7 @@ def build_controller(settings) -> Controller:
     from kairos.node.agent import LocalAgent
     from kairos.node.facts import detect
     from kairos.server.config import build_cluster
+    from kairos.server.nodes import NodeRegistry
     from kairos.server.recovery import recover
     from kairos.server.store import Store
 
@@ -20,7 +21,8 @@ def build_controller(settings) -> Controller:
     store.create()
     agent = LocalAgent(settings.home, facts, kill_wait=settings.kill_wait)
     cluster = build_cluster(settings, facts)
-    controller = Controller(settings, store, agent, cluster, node_name=facts.name,
+    nodes = NodeRegistry.local(facts.name, agent)
+    controller = Controller(settings, store, nodes, cluster,
                             estimator=_estimator(settings.predictor))
     controller.settings_user = getpass.getuser()
     controller.store_description = _describe_url(settings.db_url)

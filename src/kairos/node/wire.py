@@ -1,0 +1,119 @@
+"""What the controller and a node daemon say to each other, as JSON.
+
+Commands go from the controller to a node (launch a batch script, kill a job, signal
+it, change its time limit, forget a finished job); events come back (a launch's result,
+a job's end).  The dataclasses are the agent's own (``kairos.node.agent``): a node
+daemon hands a command to its ``LocalAgent`` as is, and the controller handles a remote
+node's events exactly as those of its in-process agent.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from kairos.core.jobs import JobState
+from kairos.node.agent import Finished, Launched, LaunchSpec
+
+# ------------------------------------------------------------------------- commands
+
+
+@dataclass(frozen=True, slots=True)
+class Launch:
+    """Start ``job_id``'s batch script on the node."""
+
+    job_id: int
+    spec: LaunchSpec
+
+
+@dataclass(frozen=True, slots=True)
+class Kill:
+    """End ``job_id`` on the node: its batch script and every step (SIGTERM, then
+    SIGKILL after the kill wait); the end comes back as an event."""
+
+    job_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """Send ``signum`` to ``job_id``'s batch script and what it started."""
+
+    job_id: int
+    signum: int
+
+
+@dataclass(frozen=True, slots=True)
+class TimeLimit:
+    """``job_id``'s time limit is now ``seconds`` from its start (None: unlimited)."""
+
+    job_id: int
+    seconds: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Cleanup:
+    """``job_id``'s end is recorded: the node may remove its files."""
+
+    job_id: int
+
+
+COMMANDS = {cls.__name__: cls for cls in (Launch, Kill, Signal, TimeLimit, Cleanup)}
+
+# --------------------------------------------------------------------------- events
+
+
+@dataclass(frozen=True, slots=True)
+class LaunchFailed:
+    """The node could not start ``job_id`` (``reason`` says why)."""
+
+    job_id: int
+    reason: str
+
+
+EVENTS = {cls.__name__: cls for cls in (Launched, LaunchFailed, Finished)}
+
+# ------------------------------------------------------------------------ encoding
+
+
+def encode(message: Any) -> dict[str, Any]:
+    """``{"type": <class name>, ...fields}`` for a command or an event."""
+    data = {f.name: _plain(getattr(message, f.name)) for f in dataclasses.fields(message)}
+    data["type"] = type(message).__name__
+    return data
+
+
+def decode_command(data: dict[str, Any]):
+    return _decode(data, COMMANDS)
+
+
+def decode_event(data: dict[str, Any]):
+    return _decode(data, EVENTS)
+
+
+def _decode(data: dict[str, Any], kinds: dict[str, type]):
+    """The message in ``data``; ValueError naming what is wrong with it."""
+    kind = kinds.get(str(data.get("type")))
+    if kind is None:
+        raise ValueError(f"unknown message type {data.get('type')!r}; expected one of "
+                         f"{', '.join(sorted(kinds))}")
+    values = {f.name: data.get(f.name) for f in dataclasses.fields(kind) if f.name in data}
+    if kind is Launch:
+        values["spec"] = LaunchSpec(**{k: v for k, v in values["spec"].items()})
+        values["spec"].gpus = [tuple(g) for g in values["spec"].gpus]
+    if kind is Finished:
+        values["state"] = JobState[values["state"]]
+    try:
+        return kind(**values)
+    except TypeError as e:
+        raise ValueError(f"malformed {kind.__name__}: {e}") from None
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, JobState):
+        return value.name
+    if dataclasses.is_dataclass(value):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value

@@ -1,0 +1,112 @@
+"""How the controller reaches a node: commands out, events back, for every kind of node.
+
+The controller never waits on a node.  It hands each node its commands (``send``) and
+collects what the nodes report (``poll``): a launch's result, a job's end.  A
+``LocalLink`` carries the commands out at once with the in-process ``LocalAgent`` (the
+one-machine default, and a cluster's controller host when it runs jobs too); a
+``RemoteLink`` queues them for a node daemon, which the controller's sender delivers over
+HTTP, while the daemon's events arrive through the controller's API.  Either way the
+controller sees the same events in the same shape, so it has one way of running jobs.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+from typing import Any
+
+from kairos.node.agent import AgentError, Finished
+from kairos.node.wire import Cleanup, Kill, Launch, LaunchFailed, Signal, TimeLimit
+
+log = logging.getLogger("kairos.links")
+
+
+class LocalLink:
+    """A node run in this process by ``agent`` (a ``kairos.node.agent.LocalAgent``)."""
+
+    remote = False
+
+    def __init__(self, name: str, agent) -> None:
+        self.name = name
+        self.agent = agent
+        self._events: list[Any] = []
+
+    @property
+    def wakeup_fd(self) -> int:
+        return getattr(self.agent, "wakeup_fd", -1)
+
+    def send(self, command: Any) -> None:
+        """Carry ``command`` out now; its result is an event for the next ``poll``."""
+        agent = self.agent
+        if isinstance(command, Launch):
+            try:
+                self._events.append(agent.launch(command.job_id, command.spec))
+            except (OSError, AgentError) as e:
+                self._events.append(LaunchFailed(command.job_id, str(e)))
+        elif isinstance(command, Kill):
+            agent.cancel(command.job_id)
+        elif isinstance(command, Signal):
+            agent.signal(command.job_id, command.signum)
+        elif isinstance(command, TimeLimit):
+            agent.set_time_limit(command.job_id, command.seconds)
+        elif isinstance(command, Cleanup):
+            agent.cleanup(command.job_id)
+        else:
+            raise TypeError(f"a node cannot carry out {command!r}")
+
+    def poll(self) -> list[Any]:
+        events, self._events = self._events, []
+        return events + list(self.agent.poll())
+
+    def running(self) -> list[int]:
+        return list(self.agent.running())
+
+    def was_launched(self, job_id: int) -> bool:
+        return self.agent.was_launched(job_id)
+
+    def adopt(self, job_id: int, cpu_ids: list[int], gpu_ids: list[int]) -> None:
+        self.agent.adopt(job_id, cpu_ids, gpu_ids)
+
+
+class RemoteLink:
+    """A node daemon somewhere else: commands wait in ``outbox`` for the controller's
+    sender; events are put in by the API when the daemon reports them."""
+
+    remote = True
+    wakeup_fd = -1
+
+    def __init__(self, name: str, addr: str, port: int) -> None:
+        self.name = name
+        self.addr = addr
+        self.port = port
+        self.outbox: collections.deque = collections.deque()
+        self._events: list[Any] = []
+        #: the jobs the daemon said it runs, at its last registration or heartbeat
+        self.reported: set[int] = set()
+        #: batch jobs launched here and not yet reported ended (what the core runs here)
+        self._running: set[int] = set()
+
+    def send(self, command: Any) -> None:
+        if isinstance(command, Launch):
+            self._running.add(command.job_id)
+        self.outbox.append(command)
+
+    def deliver(self, events: list[Any]) -> None:
+        """Events the daemon reported (through the API)."""
+        for event in events:
+            if isinstance(event, (Finished, LaunchFailed)):
+                self._running.discard(event.job_id)
+        self._events.extend(events)
+
+    def poll(self) -> list[Any]:
+        events, self._events = self._events, []
+        return events
+
+    def running(self) -> list[int]:
+        return sorted(self._running)
+
+    def lose_everything(self) -> list[int]:
+        """The node is gone: forget its queued commands; the jobs it was running."""
+        self.outbox.clear()
+        lost, self._running = sorted(self._running), set()
+        return lost

@@ -1,0 +1,88 @@
+"""The nodes the controller knows: how to reach each one, and whether it is in service.
+
+A node is UP (takes jobs), DRAIN (finishes its jobs, takes no new ones) or DOWN
+(unusable), each with the reason and time a person or the controller gave.  The core
+knows the same states (``Scheduler.set_node_state``); this registry adds what only the
+live manager knows: each node's link (``kairos.server.links``), when it was last heard
+from, where its daemon listens, and whether it is DOWN because it stopped answering
+(which ``return_to_service`` may undo when it registers again) or because an admin said
+so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from kairos.core.cluster import NodeState
+
+#: The reason a node that stopped heartbeating is DOWN with (Slurm's words).
+NOT_RESPONDING = "Not responding"
+
+
+@dataclass(slots=True)
+class NodeStatus:
+    """One node as the controller sees it (persisted in the ``nodes`` table)."""
+
+    name: str
+    state: NodeState = NodeState.UP
+    reason: str | None = None  #: why it is DOWN or DRAIN
+    reason_time: float | None = None
+    reason_user: str | None = None  #: who set the reason (None: the controller)
+    addr: str | None = None  #: where its daemon listens (None: in this process)
+    port: int | None = None
+    last_seen: float | None = None  #: its last registration or heartbeat
+    boot_time: float = 0.0
+    version: str = ""
+    static: bool = False  #: listed in config.toml (else it registered itself)
+    responding: bool = True  #: False after ``node_timeout`` without a word
+    cpus: int = 0
+    mem_mib: int = 0
+    gpus: dict[str, int] = field(default_factory=dict)
+    features: tuple[str, ...] = ()
+
+
+class NodeRegistry:
+    """Links and statuses by node name."""
+
+    def __init__(self) -> None:
+        self.links: dict[str, object] = {}
+        self.status: dict[str, NodeStatus] = {}
+
+    @classmethod
+    def local(cls, name: str, agent, **facts) -> NodeRegistry:
+        """The one-machine default: this machine, run in process by ``agent``."""
+        from kairos.server.links import LocalLink
+
+        registry = cls()
+        registry.add(NodeStatus(name, **facts), LocalLink(name, agent))
+        return registry
+
+    def add(self, status: NodeStatus, link=None) -> None:
+        self.status[status.name] = status
+        if link is not None:
+            self.links[status.name] = link
+
+    def link(self, name: str):
+        return self.links.get(name)
+
+    def poll(self) -> list[tuple[str, object]]:
+        """Every node's events since the last call, as (node name, event)."""
+        return [(name, event) for name, link in self.links.items() for event in link.poll()]
+
+    def running(self) -> list[int]:
+        """Batch jobs launched and not yet reported ended, on any node."""
+        return sorted({job_id for link in self.links.values() for job_id in link.running()})
+
+    def wakeup_fds(self) -> list[int]:
+        return [fd for link in self.links.values() if (fd := link.wakeup_fd) >= 0]
+
+    def remote(self) -> list:
+        return [link for link in self.links.values() if link.remote]
+
+    def silent(self, now: float, timeout: float) -> list[str]:
+        """Remote nodes in service that have said nothing for ``timeout`` seconds."""
+        return [
+            name for name, status in self.status.items()
+            if status.addr is not None and status.responding and status.last_seen is not None
+            and status.state is not NodeState.DOWN and now - status.last_seen > timeout
+        ]
