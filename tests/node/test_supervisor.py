@@ -19,17 +19,21 @@ from kairos.node.supervisor.procs import job_processes, scan_proc, start_ticks
 from tests.node.conftest import make_spec, me, wait_for
 
 PACKAGE = "kairos.node.supervisor"
+#: The one module outside the standard library and the package a supervisor may import:
+#: the frames a step's supervisor sends to srun.
+STEP_WIRE = "kairos.model.stepio"
 
 
 def imported_names(source: Path) -> set[str]:
-    """Every module a source file imports, by its full name."""
+    """Every name a source file imports, in full (``from a import b`` is ``a.b``)."""
     tree = ast.parse(source.read_text())
     names = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
             assert node.level == 0, f"{source.name}: relative import; use the full name"
-            names.add(node.module)
-    return names - {"__future__"}
+            if node.module != "__future__":
+                names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
 
 
 def outside_the_standard_library(names) -> set[str]:
@@ -37,11 +41,16 @@ def outside_the_standard_library(names) -> set[str]:
             if name.split(".")[0] not in sys.stdlib_module_names and name != PACKAGE and not name.startswith(PACKAGE + ".")}
 
 
-def test_every_supervisor_module_imports_only_the_standard_library_and_its_package():
+def test_every_supervisor_module_imports_only_the_standard_library_its_package_and_the_step_wire():
     sources = sorted(SUPERVISOR_PATH.parent.glob("*.py"))
     assert len(sources) > 2
+    step_wire_users = set()
     for source in sources:
-        assert outside_the_standard_library(imported_names(source)) == set(), source.name
+        outside = outside_the_standard_library(imported_names(source))
+        assert outside <= {STEP_WIRE}, source.name
+        if outside:
+            step_wire_users.add(source.name)
+    assert step_wire_users == {"srunlink.py", "steploop.py"}
 
 
 def test_supervisor_started_as_the_agent_starts_it_loads_only_the_standard_library(tmp_path):
@@ -57,6 +66,23 @@ def test_supervisor_started_as_the_agent_starts_it_loads_only_the_standard_libra
               if line.startswith("import time:") and "imported package" not in line}
     assert f"{PACKAGE}.loop" in loaded  # the package itself ran, not some other supervisor
     assert outside_the_standard_library(loaded) <= {"kairos", "kairos.node"}
+
+
+def test_step_supervisor_started_as_the_agent_starts_it_loads_only_the_step_wire_besides(tmp_path):
+    """A step's supervisor also loads the frames srun reads, and ``kairos.model``, whose
+    ``__init__`` must stay free of imports as well."""
+    (tmp_path / "launch.json").write_text(json.dumps(dict(
+        me(), kind="step", job_id=1, step_id=0, argv=["true"], cwd=str(tmp_path), tasks=[0, 1],
+        env={"PATH": os.environ["PATH"]})))
+    python, *rest = supervisor_command(sys.executable, tmp_path)
+    done = subprocess.run([python, "-X", "importtime", *rest], capture_output=True, text=True, timeout=10)
+    assert done.returncode == 0, done.stderr
+    status = json.loads((tmp_path / "status.json").read_text())
+    assert status["state"] == "COMPLETED" and [t["task"] for t in status["tasks"]] == [0, 1]
+    loaded = {line.rsplit("|", 1)[1].strip() for line in done.stderr.splitlines()
+              if line.startswith("import time:") and "imported package" not in line}
+    assert f"{PACKAGE}.steploop" in loaded and STEP_WIRE in loaded
+    assert outside_the_standard_library(loaded) <= {"kairos", "kairos.node", "kairos.model", STEP_WIRE}
 
 
 @pytest.mark.parametrize("flags", [["-I", "-S"], ["-S"]], ids=["isolated", "script-dir-on-path"])

@@ -27,11 +27,21 @@ def _settings():
 def up(
     foreground: Annotated[bool, typer.Option(
         "--foreground", "-f", help="Run in this terminal instead of in the background.")] = False,
+    nodes: Annotated[int, typer.Option(
+        "--nodes", "-N", help="Start a test cluster: the controller and this many node daemons "
+                              "on this machine, each its own host (network namespaces when "
+                              "root).")] = 0,
+    cpus_per_node: Annotated[int | None, typer.Option(
+        "--cpus-per-node", help="CPUs each test node offers (default: a share).")] = None,
 ) -> None:
-    """Start the local controller (SQLite under $KAIROS_HOME, this machine as the node)."""
+    """Start the local controller (SQLite under $KAIROS_HOME, this machine as the node),
+    or with --nodes N a test cluster of N nodes."""
     from kairos.server import daemon
 
     settings = _settings()
+    if nodes:
+        _up_test_cluster(settings, nodes, cpus_per_node)
+        return
     pid = daemon.running_pid(settings)
     if pid is not None:
         typer.echo(f"kairos: controller already running (pid {pid}) at {settings.socket_path}")
@@ -47,12 +57,36 @@ def up(
                f"log {settings.log_path}")
 
 
+def _up_test_cluster(settings, count: int, cpus_per_node: int | None) -> None:
+    from kairos.server import daemon, testcluster
+
+    if daemon.running_pid(settings) is not None:
+        raise ValueError(f"a controller already runs for {settings.home}; stop it with "
+                         f"`kairos down` before starting a test cluster there")
+    if count < 1:
+        raise ValueError("--nodes: give 1 or more nodes")
+    try:
+        info = testcluster.start(settings.home, count, cpus_per_node=cpus_per_node)
+    except (RuntimeError, OSError) as e:
+        raise ValueError(f"the test cluster did not start: {e}") from None
+    names = ", ".join(f"{name} ({addr}, {cpus} CPU{'s' if cpus != 1 else ''})"
+                      for name, addr, cpus in info["nodes"])
+    typer.echo(f"kairos: test cluster up: controller {info['controller']} (pid "
+               f"{info['controller_pid']}), nodes {names}; network: {info['network']}; "
+               f"auth: {info['auth']}.  `kairos down` stops it all.")
+
+
 @app.command("down")
 def down() -> None:
-    """Stop the local controller.  Running jobs keep running."""
-    from kairos.server import daemon
+    """Stop the local controller (and a test cluster's nodes).  On one machine, running
+    jobs keep running; a test cluster's jobs end with its nodes."""
+    from kairos.server import daemon, testcluster
 
     settings = _settings()
+    if testcluster.is_up(settings.home):
+        testcluster.stop(settings.home)
+        typer.echo("kairos: test cluster stopped (controller, nodes and their jobs)")
+        return
     pid = daemon.stop(settings)
     if pid is None:
         typer.echo("kairos: no controller running")

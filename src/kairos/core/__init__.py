@@ -15,7 +15,7 @@ import importlib
 
 _HOMES = {
     "Dependency": "jobs", "DependencyKind": "jobs", "Job": "jobs", "JobState": "jobs",
-    "Request": "jobs",
+    "Request": "jobs", "parse_constraint": "jobs",
     "Cluster": "cluster", "Node": "cluster", "NodeState": "cluster", "Partition": "cluster",
     "KillJob": "actions", "StartJob": "actions",
     "Scheduler": "scheduler",

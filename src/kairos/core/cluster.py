@@ -3,6 +3,11 @@
 ``Cluster.pool(n)`` is the SWF processor model (one pool of ``n`` processors, no
 memory or GPUs); any other cluster is scheduled node by node.  Both go through the same
 scheduler; only the resource bookkeeping (``kairos.core.resources``) differs.
+
+Nodes may join later (``Scheduler.add_node``, Slurm's dynamic nodes).  A ``dynamic``
+cluster may start without nodes and its partitions may name nodes that have not
+registered yet; a node joins every partition whose node list is "all" (``None``) or
+names it.
 """
 
 from __future__ import annotations
@@ -43,8 +48,9 @@ class Cluster:
     """Static description of the machine (capacities; the scheduler tracks usage)."""
 
     def __init__(self, nodes: list[Node], partitions: list[Partition] | None = None,
-                 licenses: dict[str, int] | None = None, *, pool: bool = False) -> None:
-        if not nodes:
+                 licenses: dict[str, int] | None = None, *, pool: bool = False,
+                 dynamic: bool = False) -> None:
+        if not nodes and not dynamic:
             raise ValueError("a cluster needs at least one node")
         names = [n.name for n in nodes]
         if len(set(names)) != len(names):
@@ -58,10 +64,35 @@ class Cluster:
         self.licenses = dict(licenses or {})
         self.is_pool = pool
         self.node_index = {n.name: i for i, n in enumerate(nodes)}
+        #: GPU types, sorted; a type first brought by a joining node comes last, so
+        #: that the columns of free vectors (``kairos.core.resources``) never move
+        self._gpu_types = sorted({t for n in nodes for t in n.gpus})
         for p in self.partitions:
             for name in p.nodes or ():
-                if name not in self.node_index:
+                if name not in self.node_index and not dynamic:
                     raise ValueError(f"partition {p.name!r} names unknown node {name!r}")
+
+    def node(self, name: str) -> Node:
+        """The node called ``name``; KeyError naming it when there is none."""
+        index = self.node_index.get(name)
+        if index is None:
+            raise KeyError(f"no node named {name!r}")
+        return self.nodes[index]
+
+    def unavailable(self, names: frozenset[str]) -> list[str]:
+        """Those of ``names`` whose node is drained or down, in cluster order."""
+        return [n.name for n in self.nodes if n.name in names and n.state is not NodeState.UP]
+
+    def add_node(self, node: Node) -> None:
+        """Append a node that joined (use ``Scheduler.add_node``, which also counts
+        its resources)."""
+        if self.is_pool:
+            raise ValueError("a processor pool takes no nodes")
+        if node.name in self.node_index:
+            raise ValueError(f"node {node.name!r} is already known; change its state instead")
+        self.node_index[node.name] = len(self.nodes)
+        self.nodes.append(node)
+        self._gpu_types += sorted(set(node.gpus) - set(self._gpu_types))
 
     @classmethod
     def pool(cls, procs: int) -> "Cluster":
@@ -76,7 +107,7 @@ class Cluster:
 
     @property
     def gpu_types(self) -> list[str]:
-        return sorted({t for n in self.nodes for t in n.gpus})
+        return list(self._gpu_types)
 
     def partition(self, name: str) -> Partition:
         """The named partition, or the default one for an empty name."""

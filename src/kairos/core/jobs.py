@@ -1,5 +1,6 @@
-"""Jobs: what was asked for (``Request``), how it relates to others (``Dependency``) and
-where it stands (``JobState``).
+"""Jobs: what was asked for (``Request``; ``parse_constraint`` reads Slurm's feature
+expressions for it), how it relates to others (``Dependency``) and where it stands
+(``JobState``).
 
 A ``Job`` is a plain mutable record.  Only the ``Scheduler`` changes its state fields; the
 request fields are fixed at submission (an admin update goes through the scheduler too).
@@ -10,6 +11,7 @@ from __future__ import annotations
 import enum
 import functools
 import math
+import re
 from dataclasses import dataclass, field
 
 
@@ -104,6 +106,21 @@ class Request:
     distribution: ``ceil(tasks / nodes)`` tasks on each).  Memory and GPUs are per node.
     GPUs are keyed by type; the type ``None`` means "any type".  Licenses are
     cluster-wide counts.
+
+    Which nodes may serve it (Slurm's node-selection options):
+
+    * ``features``: a node must have every one (``--constraint=a&b``);
+      ``any_features``: a node must have at least one (``--constraint=a|b``; each node
+      may have a different one).  ``parse_constraint`` turns Slurm's text into these.
+    * ``exclusive`` (``--exclusive``): whole nodes.  A node qualifies only when nothing
+      else runs on it, and the job then holds all its CPUs and GPUs (and the memory it
+      asked for, as Slurm), so nothing else can start there.  ``cpus_per_node`` stays
+      the least a node must have; what the job holds on each node is in its placement
+      (``Scheduler.allocation``).
+    * ``nodelist`` (``-w``): these nodes must all be in the allocation; with fewer
+      names than ``nodes`` the others are chosen freely.  More names than ``nodes`` is
+      an error, as in Slurm when ``-N`` is given (sbatch raises ``-N`` otherwise).
+    * ``exclude`` (``-x``): never these nodes.
     """
 
     nodes: int = 1
@@ -112,7 +129,11 @@ class Request:
     mem_per_node: int = 0  #: MiB; 0 = no memory constraint
     gpus_per_node: tuple[tuple[str | None, int], ...] = ()
     licenses: tuple[tuple[str, int], ...] = ()
-    features: frozenset[str] = frozenset()
+    features: frozenset[str] = frozenset()  #: every one of these on each node
+    any_features: frozenset[str] = frozenset()  #: at least one of these on each node
+    exclusive: bool = False  #: whole nodes, shared with no other job
+    nodelist: frozenset[str] = frozenset()  #: nodes the allocation must include
+    exclude: frozenset[str] = frozenset()  #: nodes the allocation must avoid
     #: Total CPUs over all nodes, and CPUs on each node (derived; stored because every
     #: scheduling pass reads them).
     cpus: int = field(init=False, default=0)
@@ -132,6 +153,15 @@ class Request:
             for name, count in items:
                 if count < 0:
                     raise ValueError(f"{kind} count for {name or 'any type'!r} cannot be negative (got {count})")
+        if len(self.nodelist) > self.nodes:
+            raise ValueError(
+                f"Node count specification invalid: the node list names {len(self.nodelist)} "
+                f"nodes ({', '.join(sorted(self.nodelist))}) but the job asks for {self.nodes}"
+            )
+        both = self.nodelist & self.exclude
+        if both:
+            raise ValueError(f"Invalid node name specified: {', '.join(sorted(both))} both "
+                             "required (-w) and excluded (-x)")
         object.__setattr__(self, "cpus", self.tasks * self.cpus_per_task)
         object.__setattr__(self, "cpus_per_node", math.ceil(self.tasks / self.nodes) * self.cpus_per_task)
 
@@ -149,6 +179,45 @@ class Request:
 @functools.lru_cache(maxsize=65536)
 def _procs_request(n: int) -> Request:
     return Request(nodes=1, tasks=n)
+
+
+def parse_constraint(text: str | None) -> tuple[frozenset[str], frozenset[str]]:
+    """``(features, any_features)`` for Slurm's ``--constraint`` text: ``a&b`` (every
+    one), ``a|b`` (at least one), or one name.  Empty text is no constraint.
+
+    Raises ``ValueError`` starting with Slurm's "Invalid feature specification" for
+    what Kairos does not support (brackets, counts ``a*2``, parentheses, mixing ``&``
+    with ``|``) and for malformed text (an empty name, blanks, a comma).
+    """
+    text = (text or "").strip()
+    if not text:
+        return frozenset(), frozenset()
+    unsupported = next((why for marks, why in _UNSUPPORTED if any(m in text for m in marks)), None)
+    if unsupported is not None:
+        raise ValueError(f"Invalid feature specification {text!r}: {unsupported}; "
+                         "write a&b (every feature) or a|b (any of them)")
+    if "&" in text and "|" in text:
+        raise ValueError(f"Invalid feature specification {text!r}: mixing & and | is not "
+                         "supported; use only & (every feature) or only | (any of them)")
+    operator = "|" if "|" in text else "&"
+    names = text.split(operator)
+    for name in names:
+        if not _FEATURE_NAME.fullmatch(name):
+            what = "an empty feature name" if not name else f"{name!r} is not a feature name"
+            raise ValueError(f"Invalid feature specification {text!r}: {what}; "
+                             "write a&b (every feature) or a|b (any of them)")
+    if operator == "|" and len(names) > 1:
+        return frozenset(), frozenset(names)
+    return frozenset(names), frozenset()
+
+
+#: (characters, why) for the parts of Slurm's constraint syntax Kairos refuses.
+_UNSUPPORTED = (
+    ("[]", "brackets (matching OR, multiple counts) are not supported"),
+    ("*", "node counts (feature*N) are not supported"),
+    ("()", "parentheses are not supported"),
+)
+_FEATURE_NAME = re.compile(r"[^\s&|,!\[\]()*]+")
 
 
 @dataclass(slots=True, eq=False)

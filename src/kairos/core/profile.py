@@ -41,7 +41,25 @@ from kairos.core.jobs import Job
 
 
 class Unsatisfiable(ValueError):
-    """The request can never be met, even on an empty machine."""
+    """The request can never be met, even on an empty machine.
+
+    ``slurm_error`` is what Slurm says for such a refusal (sbatch prints it after
+    "Batch job submission failed: "); the message says what exactly is wrong.
+    """
+
+    slurm_error = "Requested node configuration is not available"
+
+
+class InvalidFeature(Unsatisfiable):
+    """The constraint names a feature no node has."""
+
+    slurm_error = "Invalid feature specification"
+
+
+class InvalidNodeName(Unsatisfiable):
+    """``-w`` or ``-x`` names a node the cluster does not have."""
+
+    slurm_error = "Invalid node name specified"
 
 
 class PoolProfile:

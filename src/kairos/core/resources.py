@@ -4,15 +4,36 @@
 ``[cpus, mem, gpus of type 0, gpus of type 1, ...]`` per node plus free licenses, and
 chooses nodes for a job (``place``).  A placement is an opaque handle the scheduler stores
 on the job and hands back on ``release``.
+
+Placement honours Slurm's node-selection options (``Request``): partitions, features
+(all of, any of), ``-x`` (never these nodes), ``-w`` (these nodes, then others in
+cluster order) and ``--exclusive`` (only idle nodes, taken whole).  Now and in the
+future alike: the availability profile asks ``place`` too, with the free vectors it
+expects at a later time.  All of a job's nodes are chosen at once, or none.
+
+Nodes may join while the scheduler runs (``add_node``): the vectors grow, a GPU type
+never seen before gets a new column at the end (placements made earlier stay valid,
+they are just shorter), and ``generation`` moves on so older profiles are stale.
 """
 
 from __future__ import annotations
 
 import functools
+from typing import NamedTuple
 
-from kairos.core.cluster import Cluster, NodeState
-from kairos.core.jobs import Job
-from kairos.core.profile import NodeProfile, PoolProfile, Unsatisfiable
+from kairos.core.cluster import Cluster, Node, NodeState, Partition
+from kairos.core.jobs import Job, Request
+from kairos.core.profile import (InvalidFeature, InvalidNodeName, NodeProfile, PoolProfile,
+                                 Unsatisfiable)
+
+
+class NodeShare(NamedTuple):
+    """What a running job holds on one node (``Scheduler.allocation``)."""
+
+    name: str
+    cpus: int
+    mem: int  #: MiB
+    gpus: dict[str, int]  #: GPU type -> count
 
 
 class PoolResources:
@@ -22,9 +43,15 @@ class PoolResources:
 
     def check(self, job: Job) -> None:
         """Raise ``Unsatisfiable`` if ``job`` could never run here."""
-        if job.request.cpus > self.capacity:
+        req = job.request
+        if req.exclusive or req.nodelist or req.exclude or req.any_features:
             raise Unsatisfiable(
-                f"job {job.id} asks for {job.request.cpus} processors; the machine has {self.capacity}"
+                f"job {job.id}: a processor pool has no nodes to choose from "
+                "(-w, -x, --exclusive and --constraint need a cluster of nodes)"
+            )
+        if req.cpus > self.capacity:
+            raise Unsatisfiable(
+                f"job {job.id} asks for {req.cpus} processors; the machine has {self.capacity}"
             )
 
     def allocate(self, placement: int) -> None:
@@ -42,6 +69,12 @@ class PoolResources:
 
     def describe(self, placement: int) -> list[str]:
         return ["pool"]
+
+    def allocation(self, placement: int) -> list[NodeShare]:
+        return [NodeShare("pool", placement, 0, {})]
+
+    def holds(self, placement: int, name: str) -> bool:
+        return name == "pool"
 
 
 class NodeResources:
@@ -63,29 +96,48 @@ class NodeResources:
             v[self._gpu_index[t]] = n
         return v
 
+    def add_node(self, node: Node) -> None:
+        """Count a node that has just joined ``cluster.nodes`` (at the end), all free.
+        A GPU type it is the first to bring gets a column after the others."""
+        for gpu_type in self.cluster.gpu_types[len(self.gpu_types):]:
+            self._gpu_index[gpu_type] = 2 + len(self.gpu_types)
+            self.gpu_types.append(gpu_type)
+            for vector in self.capacity + self.free:
+                vector.append(0)
+        capacity = self._vector(node.cpus, node.mem, node.gpus)
+        self.capacity.append(capacity)
+        self.free.append(list(capacity))
+        self.forget_candidates()
+
+    # ------------------------------------------------------------------ which nodes
+
     def candidates(self, job: Job) -> list[int]:
-        """Indices of the nodes ``job`` may use: its partition's, up, with its features."""
-        key = (job.partition, job.request.features)
+        """Indices of the nodes ``job`` may use now: ``selectable`` ones that are up."""
+        req = job.request
+        key = (job.partition, req.features, req.any_features, req.exclude)
         cached = self._candidates.get(key)
         if cached is None:
-            part = self.cluster.partition(job.partition)
-            allowed = set(part.nodes) if part.nodes is not None else None
-            cached = [
-                i for i, n in enumerate(self.cluster.nodes)
-                if (allowed is None or n.name in allowed)
-                and job.request.features <= n.features
-            ]
-            self._candidates[key] = cached
+            cached = self._candidates[key] = self.selectable(job)
         nodes = self.cluster.nodes
         return [i for i in cached if nodes[i].state is NodeState.UP]
+
+    def selectable(self, job: Job) -> list[int]:
+        """Indices of the nodes ``job`` may ever use, whatever their state: in its
+        partition, with its features, not excluded."""
+        part = self.cluster.partition(job.partition)
+        return [i for i, node in enumerate(self.cluster.nodes)
+                if _in_partition(node, part) and _serves(job.request, node)]
 
     def forget_candidates(self) -> None:
         """Call after node or partition changes (also makes older profiles stale)."""
         self._candidates.clear()
         self.generation += 1
 
+    # ------------------------------------------------------------------ submission
+
     def check(self, job: Job) -> None:
-        """Raise ``Unsatisfiable`` if ``job`` could never run here, saying why."""
+        """Raise ``Unsatisfiable`` if ``job`` could never run here, saying why (a
+        subclass naming Slurm's words for an unknown feature or node)."""
         req = job.request
         negative = [
             what for what, n in [("memory", req.mem_per_node)]
@@ -115,28 +167,56 @@ class NodeResources:
                 raise Unsatisfiable(
                     f"job {job.id}: asks for {n} {name!r} license(s); the cluster has {self.cluster.licenses.get(name, 0)}"
                 )
+        self._check_selection(job, part)
         empty = [list(v) for v in self.capacity]
         if self.place(job, empty, dict(self.cluster.licenses), all_nodes=True) is None:
-            features = f" and features {sorted(req.features)}" if req.features else ""
             raise Unsatisfiable(
                 f"job {job.id}: {req.nodes} node(s) with {req.cpus_per_node} CPUs, "
-                f"{req.mem_per_node} MiB and {_describe_gpus(req.gpus_per_node)} each{features} "
-                f"do not exist in partition {part.name!r}"
+                f"{req.mem_per_node} MiB and {_describe_gpus(req.gpus_per_node)} each"
+                f"{_describe_selection(req)} do not exist in partition {part.name!r}"
             )
+
+    def _check_selection(self, job: Job, part: Partition) -> None:
+        """The node names and features ``job`` gives exist, and its ``-w`` nodes may
+        serve it."""
+        req = job.request
+        index = self.cluster.node_index
+        for option, names in (("-w", req.nodelist), ("-x", req.exclude)):
+            unknown = sorted(name for name in names if name not in index)
+            if unknown:
+                raise InvalidNodeName(
+                    f"job {job.id}: no node named {', '.join(unknown)} (in {option})")
+        known = {feature for node in self.cluster.nodes for feature in node.features}
+        missing = sorted((req.features | req.any_features) - known)
+        if missing:
+            raise InvalidFeature(f"job {job.id}: no node has features {missing}")
+        for name in sorted(req.nodelist):
+            node = self.cluster.nodes[index[name]]
+            if not _in_partition(node, part):
+                raise Unsatisfiable(f"job {job.id}: node {name} (in -w) is not in partition {part.name!r}")
+            if not _serves(req, node):
+                raise Unsatisfiable(f"job {job.id}: node {name} (in -w) lacks the features "
+                                    f"the constraint asks for")
+
+    # ------------------------------------------------------------------ placement
 
     def place(self, job: Job, free: list[list[int]], licenses: dict[str, int], *,
               all_nodes: bool = False):
         """Choose nodes for ``job`` given free vectors; None if it does not fit.
 
-        Nodes are taken in cluster order (like Slurm with equal node weights)."""
+        Nodes are taken in cluster order (like Slurm with equal node weights), the
+        ``-w`` nodes first.  ``all_nodes``: whatever their state (the submission check).
+        """
         req = job.request
         wanted = _license_demand(req.licenses)
         for name, n in wanted:
             if licenses.get(name, 0) < n:
                 return None
+        nodes = self.candidates(job) if not all_nodes else self.selectable(job)
+        if req.exclusive or req.nodelist:
+            return self._place_selected(req, nodes, free, wanted)
         cpn, mem = req.cpus_per_node, req.mem_per_node
         chosen = []
-        nodes = self.candidates(job) if not all_nodes else self._all_candidates(job)
         for i in nodes:
             v = free[i]
             if v[0] < cpn or v[1] < mem:
@@ -150,6 +230,50 @@ class NodeResources:
                 return (tuple(chosen), wanted)
         return None
 
+    def _place_selected(self, req: Request, nodes: list[int], free: list[list[int]], wanted):
+        """``place`` for ``-w`` and ``--exclusive``: every ``-w`` node (usable, with
+        room) and then first fit; the shares in cluster order (the first node is where
+        a batch script runs, as in Slurm)."""
+        index = self.cluster.node_index
+        required = {index[name] for name in req.nodelist if name in index}
+        if len(required) < len(req.nodelist) or not required <= set(nodes):
+            return None
+        chosen = []
+        for i in sorted(required):
+            share = self._share(req, i, free[i])
+            if share is None:
+                return None
+            chosen.append((i, share))
+        for i in nodes:
+            if len(chosen) == req.nodes:
+                break
+            if i not in required:
+                share = self._share(req, i, free[i])
+                if share is not None:
+                    chosen.append((i, share))
+        if len(chosen) < req.nodes:
+            return None
+        chosen.sort()
+        return (tuple(chosen), wanted)
+
+    def _share(self, req: Request, i: int, free: list[int]) -> tuple[int, ...] | None:
+        """What ``req`` takes of node ``i`` when ``free`` is free there, or None.  An
+        exclusive job needs the node idle and takes all its CPUs and GPUs (memory: what
+        it asked for, as Slurm)."""
+        if req.exclusive:
+            capacity = self.capacity[i]
+            if free != capacity:
+                return None
+            free = capacity
+        if free[0] < req.cpus_per_node or free[1] < req.mem_per_node:
+            return None
+        alloc = self._gpu_alloc(free, req.gpus_per_node)
+        if alloc is None:
+            return None
+        if req.exclusive:
+            return (free[0], req.mem_per_node, *free[2:])
+        return (req.cpus_per_node, req.mem_per_node, *alloc)
+
     def claim(self, job: Job, nodes) -> tuple:
         """The placement of a job already running on the named ``nodes``
         (``Scheduler.adopt``): its request's share of each, GPUs by type as the nodes
@@ -158,24 +282,20 @@ class NodeResources:
         req = job.request
         chosen = [self.cluster.node_index[n] for n in nodes if n in self.cluster.node_index]
         if len(chosen) < req.nodes:
-            spare = [i for i in self._all_candidates(job) if i not in chosen]
+            spare = [i for i in self.selectable(job) if i not in chosen]
             spare += [i for i in range(len(self.cluster.nodes)) if i not in chosen + spare]
             chosen += spare[:req.nodes - len(chosen)]
         per_node = []
         for i in chosen[:req.nodes]:
-            gpus = self._gpu_alloc(self.capacity[i], req.gpus_per_node)
+            capacity = self.capacity[i]
+            if req.exclusive:
+                per_node.append((i, (capacity[0], req.mem_per_node, *capacity[2:])))
+                continue
+            gpus = self._gpu_alloc(capacity, req.gpus_per_node)
             if gpus is None:  # the node lost GPUs: count what it still has
                 gpus = [0] * len(self.gpu_types)
             per_node.append((i, (req.cpus_per_node, req.mem_per_node, *gpus)))
         return (tuple(per_node), _license_demand(req.licenses))
-
-    def _all_candidates(self, job: Job) -> list[int]:
-        part = self.cluster.partition(job.partition)
-        allowed = set(part.nodes) if part.nodes is not None else None
-        return [
-            i for i, n in enumerate(self.cluster.nodes)
-            if (allowed is None or n.name in allowed) and job.request.features <= n.features
-        ]
 
     def _gpu_alloc(self, v: list[int], wants) -> list[int] | None:
         alloc = [0] * len(self.gpu_types)
@@ -196,6 +316,8 @@ class NodeResources:
             any_type -= take
         return alloc if any_type == 0 else None
 
+    # ------------------------------------------------------------------ bookkeeping
+
     def allocate(self, placement) -> None:
         self._apply(placement, -1)
 
@@ -215,13 +337,37 @@ class NodeResources:
         return NodeProfile(now, self.free, self.licenses, ends, self)
 
     def describe(self, placement) -> list[str]:
-        """Node names of a placement (for SLURM_JOB_NODELIST and squeue)."""
+        """Node names of a placement, in cluster order (for SLURM_JOB_NODELIST and
+        squeue; a batch script runs on the first)."""
         return [self.cluster.nodes[i].name for i, _ in placement[0]]
+
+    def allocation(self, placement) -> list[NodeShare]:
+        """What a placement holds on each of its nodes, in cluster order."""
+        names, types = self.cluster.nodes, self.gpu_types
+        return [NodeShare(names[i].name, vec[0], vec[1],
+                          {types[k]: n for k, n in enumerate(vec[2:]) if n})
+                for i, vec in placement[0]]
+
+    def holds(self, placement, name: str) -> bool:
+        """Whether a placement has a share of the node called ``name``."""
+        i = self.cluster.node_index.get(name)
+        return any(node == i for node, _ in placement[0])
 
 
 def make_resources(cluster: Cluster) -> PoolResources | NodeResources:
     """Fresh bookkeeping of what is free now in ``cluster`` (everything, at first)."""
     return PoolResources(cluster) if cluster.is_pool else NodeResources(cluster)
+
+
+def _in_partition(node: Node, part: Partition) -> bool:
+    return part.nodes is None or node.name in part.nodes
+
+
+def _serves(req: Request, node: Node) -> bool:
+    """Whether ``node`` meets ``req``'s constraint and is not excluded."""
+    return (req.features <= node.features
+            and (not req.any_features or not req.any_features.isdisjoint(node.features))
+            and node.name not in req.exclude)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -240,3 +386,20 @@ def _describe_gpus(wants) -> str:
         return "no GPUs"
     parts = [f"{n} {t + ' ' if t else ''}GPU{'s' if n != 1 else ''}" for t, n in wants]
     return " and ".join(parts)
+
+
+def _describe_selection(req: Request) -> str:
+    """`` and features ['ib']``, `` (whole nodes)``...: the node-selection options of
+    a request, for the message of a job that never fits."""
+    parts = []
+    if req.features:
+        parts.append(f" and features {sorted(req.features)}")
+    if req.any_features:
+        parts.append(f" and any of features {sorted(req.any_features)}")
+    if req.exclusive:
+        parts.append(" (whole nodes)")
+    if req.nodelist:
+        parts.append(f", including {', '.join(sorted(req.nodelist))},")
+    if req.exclude:
+        parts.append(f", excluding {', '.join(sorted(req.exclude))},")
+    return "".join(parts)

@@ -20,7 +20,7 @@ from bisect import bisect_left, insort
 from collections.abc import Callable, Sequence
 
 from kairos.core.actions import KillJob, StartJob
-from kairos.core.cluster import Cluster
+from kairos.core.cluster import Cluster, Node, NodeState
 from kairos.core.corrections import OVERDUE_SLACK, extend_to_limit, make_correction
 from kairos.core.dependencies import dependency_status
 from kairos.core.estimate import MIN_ESTIMATE, RuntimeEstimator
@@ -28,10 +28,9 @@ from kairos.core.jobs import DependencyKind, Job, JobState
 from kairos.core.order import QueueOrder, make_order
 from kairos.core.policy import Backfill, Walk, make_policy
 from kairos.core.profile import Unsatisfiable
-from kairos.core.resources import make_resources
+from kairos.core.resources import NodeShare, make_resources
 
 _PENDING, _RUNNING = JobState.PENDING, JobState.RUNNING
-
 
 
 class Scheduler:
@@ -51,7 +50,7 @@ class Scheduler:
         self.resources = make_resources(cluster)
         self.policy = make_policy(policy) if isinstance(policy, str) else policy
         self.order = make_order(order) if isinstance(order, str) else order
-        if hasattr(self.order, "configure"):
+        if hasattr(self.order, "configure") and cluster.total_cpus > 0:
             self.order.configure(total_cpus=cluster.total_cpus)
         self.estimator = estimator
         self.correct = make_correction(correct) if isinstance(correct, str) else correct
@@ -226,13 +225,53 @@ class Scheduler:
         and plan afresh at the next pass."""
         if hasattr(self.resources, "forget_candidates"):
             self.resources.forget_candidates()
-        for job in [j for j in self._queue if j.state is _PENDING]:
-            if not self.cluster.is_pool and not self.cluster.partition(job.partition).up:
-                self._queue.remove(job)
-                self._waiting[job.id] = job
-                job.reason = "PartitionDown"
+        if not self.cluster.is_pool:
+            for job in [j for j in self._queue if j.state is _PENDING]:
+                reason = ("PartitionDown" if not self.cluster.partition(job.partition).up
+                          else self._nodes_not_available(job))
+                if reason is not None:
+                    self._queue.remove(job)
+                    self._waiting[job.id] = job
+                    job.reason = reason
         self._stale = True
         self._recheck = True
+
+    def add_node(self, node: Node) -> None:
+        """A node joins the cluster (Slurm's dynamic nodes): it joins every partition
+        whose node list is "all" or names it, and queued jobs may use it from the next
+        pass.  ValueError for a name already known or a processor pool."""
+        self.cluster.add_node(node)
+        self.resources.add_node(node)
+        if hasattr(self.order, "configure"):
+            self.order.configure(total_cpus=self.cluster.total_cpus)
+        self.cluster_changed()
+
+    def set_node_state(self, name: str, state: NodeState) -> None:
+        """``scontrol update NodeName=... State=``: UP takes jobs; DRAIN finishes its
+        jobs and takes no new ones; DOWN is unusable.  Jobs running on a node keep
+        running whatever its state: the driver ends them (``running_on``) when a node
+        fails.  KeyError naming an unknown node."""
+        node = self.cluster.node(name)
+        if node.state is not state:
+            node.state = state
+            self.cluster_changed()
+
+    def node_names(self, job_id: int) -> list[str]:
+        """The nodes a running job holds, in cluster order: its batch script runs on
+        the first."""
+        return self.resources.describe(self.running[job_id].placement)
+
+    def allocation(self, job_id: int) -> list[NodeShare]:
+        """What a running job holds on each of its nodes (an exclusive job: all of
+        each node's CPUs and GPUs), in the order of ``node_names``."""
+        return self.resources.allocation(self.running[job_id].placement)
+
+    def running_on(self, name: str) -> list[int]:
+        """Ids of the running jobs holding a share of node ``name`` (those a node
+        failure ends)."""
+        self.cluster.node(name)
+        holds = self.resources.holds
+        return [job.id for job in self.running.values() if holds(job.placement, name)]
 
     def set_expected_end(self, job_id: int, expected_end: float) -> None:
         """A predictor revised a running job's expected end."""
@@ -292,6 +331,13 @@ class Scheduler:
         return [j for j in self._queue if j.state is _PENDING] + list(self._waiting.values())
 
     # ----------------------------------------------------------------- internals
+
+    def _nodes_not_available(self, job: Job) -> str | None:
+        """Slurm's reason when nodes ``job`` must have (``-w``) are drained or down,
+        ``ReqNodeNotAvail, UnavailableNodes:n1,n2`` (squeue prints it whole); None
+        when they are all up."""
+        down = self.cluster.unavailable(job.request.nodelist) if job.request.nodelist else ()
+        return f"ReqNodeNotAvail, UnavailableNodes:{','.join(down)}" if down else None
 
     def _pending(self, job_id: int) -> Job:
         job = self.jobs[job_id]
@@ -388,6 +434,11 @@ class Scheduler:
             status = dependency_status(job, self.jobs, self.outcomes)
             if status != "ok":
                 job.reason = status
+                return False
+        if job.request.nodelist:
+            unavailable = self._nodes_not_available(job)
+            if unavailable is not None:
+                job.reason = unavailable
                 return False
         if self._throttles_apply(job):
             throttled = self._throttled(job)

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from kairos.core.jobs import Dependency, Job, JobState, Request
+from kairos.core.jobs import Dependency, Job, JobState, Request, parse_constraint
 from kairos.model.submission import Submission
 
 GpuCounts = tuple[tuple[str | None, int], ...]
@@ -107,7 +107,8 @@ class LiveJob:
         """A new pending job for ``submission``, once the controller has settled what
         the submission leaves open (the partition, QOS and time limit it gets)."""
         request = request_of(submission.nodes, submission.ntasks, submission.cpus_per_task,
-                             submission.mem_per_node, submission.mem_per_cpu, submission.gpus)
+                             submission.mem_per_node, submission.mem_per_cpu, submission.gpus,
+                             submission)
         name = submission.name or "sbatch"
         default_output = "slurm-%A_%a.out" if submission.array else "slurm-%j.out"
         return cls(
@@ -126,9 +127,11 @@ class LiveJob:
     # ------------------------------------------------------------------ the core
 
     def request(self) -> Request:
-        """The core's resource request (``--mem-per-cpu`` becomes memory per node)."""
+        """The core's resource request (``--mem-per-cpu`` becomes memory per node; the
+        node-selection options come from the submission)."""
         return request_of(self.nodes, self.ntasks, self.cpus_per_task, self.mem_per_node,
-                          self.submission.mem_per_cpu if self.submission else None, self.gpus)
+                          self.submission.mem_per_cpu if self.submission else None, self.gpus,
+                          self.submission)
 
     def to_core_job(self, dependencies: tuple[Dependency, ...] = ()) -> Job:
         """A core ``Job`` for this pending job (at submission, or reloaded after a crash)."""
@@ -190,13 +193,23 @@ class LiveJob:
 
 
 def request_of(nodes: int, ntasks: int, cpus_per_task: int, mem_per_node: int | None,
-               mem_per_cpu: int | None, gpus) -> Request:
+               mem_per_cpu: int | None, gpus, selection: Submission | None = None) -> Request:
     """The core's request for Slurm's shape options: at least one task per node (as
-    Slurm), ``--mem-per-cpu`` times the CPUs on a node as memory per node.  The core's
-    ``Request`` does the arithmetic and checks the counts."""
+    Slurm), ``--mem-per-cpu`` times the CPUs on a node as memory per node, and the
+    node-selection options of ``selection`` (``--exclusive``, ``-w``, ``-x``,
+    ``--constraint``).  The core's ``Request`` does the arithmetic and checks the counts
+    and names; a ValueError says, in Slurm's words, what is wrong."""
+    features = any_features = nodelist = exclude = frozenset()
+    exclusive = False
+    if selection is not None:
+        features, any_features = parse_constraint(selection.constraint)
+        exclusive = selection.exclusive
+        nodelist, exclude = frozenset(selection.nodelist), frozenset(selection.exclude)
     request = Request(nodes=nodes, tasks=max(ntasks, nodes), cpus_per_task=cpus_per_task,
                       mem_per_node=mem_per_node or 0,
-                      gpus_per_node=tuple((t, int(n)) for t, n in gpus or ()))
+                      gpus_per_node=tuple((t, int(n)) for t, n in gpus or ()),
+                      features=features, any_features=any_features, exclusive=exclusive,
+                      nodelist=nodelist, exclude=exclude)
     if mem_per_cpu:
         request = dataclasses.replace(request, mem_per_node=mem_per_cpu * request.cpus_per_node)
     return request

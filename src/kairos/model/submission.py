@@ -53,6 +53,16 @@ class Submission:
     test_only: bool = False  #: ``--test-only``: forecast a start, queue nothing
     cpus_per_task_set: bool = False  #: ``-c`` given: the job sees SLURM_CPUS_PER_TASK
     ntasks_set: bool = False  #: ``-n`` given: the job sees SLURM_NTASKS
+    exclusive: bool = False  #: ``--exclusive``: whole nodes, shared with no other job
+    nodelist: list[str] = field(default_factory=list)  #: ``-w``, expanded (``n[1-3]`` -> n1, n2, n3)
+    exclude: list[str] = field(default_factory=list)  #: ``-x``, expanded
+    constraint: str | None = None  #: ``-C``: features, ``a&b`` (all) or ``a|b`` (any)
+    #: ``--requeue`` (True) / ``--no-requeue`` (False): whether a job that a node
+    #: failure ended is queued again; None: the cluster's default
+    requeue: bool | None = None
+    #: an allocation without a batch script (``salloc``, ``srun`` outside a job): the
+    #: client holds it and runs steps in it; ``script`` is then empty
+    allocation: bool = False
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (``gpus`` as ``[type, count]`` lists).  Shallow: it shares

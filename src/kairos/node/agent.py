@@ -21,11 +21,18 @@ our children, and the controller's process owns its own signal handlers.
 Environment: the controller passes the job's environment in ``LaunchSpec.env`` (built
 with :func:`kairos.node.environment.job_environment` without ids); the agent adds the
 variables that depend on the ids it picked (:func:`placement_environment`).
+
+Job steps (:mod:`kairos.node.steps`): ``launch_step`` starts a step supervisor for the
+tasks a step has on this node, in ``<home>/jobs/<job_id>/steps/<step_id>/``, whether or
+not the job's batch script runs here; ``poll()`` reports their ends as ``StepFinished``
+(before any ``Finished`` of the same round), ``cancel(job_id)`` ends the job's steps
+with it, and a batch job's end cancels the steps it leaves here (a job's steps end with
+the job, as in Slurm). After a restart ``adopt_steps()`` finds the step supervisors
+again from their directories.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -39,14 +46,28 @@ from pathlib import Path
 import psutil
 
 from kairos.core.jobs import JobState
-from kairos.node import supervisor as supervisor_package
 from kairos.node.environment import placement_environment
 from kairos.node.facts import NodeFacts
+from kairos.node.steps import (
+    StepFinished,
+    StepLaunch,
+    StepLaunched,
+    final_state,
+    lost_step,
+    mark_reported,
+    record_signal,
+    step_finished_from,
+    step_launch_record,
+    steps_on_disk,
+)
+from kairos.node.supervised import SUPERVISOR_PATH, Supervised, read_json, supervisor_command
 from kairos.node.supervisor.files import write_json_atomic
-from kairos.node.supervisor.procs import start_ticks
 
-#: The supervisor's bootstrap, run by its path (see :mod:`kairos.node.supervisor` for why).
-SUPERVISOR_PATH = Path(supervisor_package.__file__).resolve().parent / "__main__.py"
+__all__ = [
+    "AgentError", "Finished", "Launched", "LaunchSpec", "LocalAgent", "NodeBusyError", "SUPERVISOR_PATH",
+    "StepFinished", "StepLaunch", "StepLaunched", "kill_left_behind", "supervisor_command",
+]
+
 WAKEUP_FIFO = "wakeup"
 
 
@@ -101,19 +122,6 @@ class Finished:
     reason: str
 
 
-@dataclass
-class _Job:
-    """A job the agent watches: its ids, its directory, its supervisor."""
-
-    job_id: int
-    jobdir: Path
-    cpu_ids: list[int]
-    gpu_ids: list[int]
-    proc: subprocess.Popen | None = None  # set when the supervisor is our child
-    pid: int | None = None
-    start_ticks: int | None = None
-
-
 class LocalAgent:
     """Runs jobs on this machine, one supervisor each, and owns its cores and GPUs."""
 
@@ -124,7 +132,9 @@ class LocalAgent:
         self.kill_wait = kill_wait
         self.jobs_dir = self.home / "jobs"
         self.jobs_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self._jobs: dict[int, _Job] = {}
+        self._jobs: dict[int, Supervised] = {}
+        self._steps: dict[tuple[int, int], Supervised] = {}
+        self._cleanup_after_steps: set[int] = set()
         self._unreaped: list[subprocess.Popen] = []
         self._wakeup_path = self.home / WAKEUP_FIFO
         self.wakeup_fd = self._open_wakeup_fifo()
@@ -132,12 +142,17 @@ class LocalAgent:
     # ------------------------------------------------------------------ resources
 
     def free_cpus(self) -> list[int]:
-        used = {c for job in self._jobs.values() for c in job.cpu_ids}
+        used = {c for job in self._watched() for c in job.cpu_ids}
         return [c for c in self.facts.cpus if c not in used]
 
     def free_gpus(self) -> list[int]:
-        used = {g for job in self._jobs.values() for g in job.gpu_ids}
+        used = {g for job in self._watched() for g in job.gpu_ids}
         return [g.index for g in self.facts.gpus if g.index not in used]
+
+    def _watched(self) -> list[Supervised]:
+        """Batch jobs and steps: a step holds its cores too (an allocation without a
+        batch script here is known to the agent by its steps only)."""
+        return [*self._jobs.values(), *self._steps.values()]
 
     def pick_cpus(self, ncpus: int) -> list[int]:
         """``ncpus`` free core ids: the first contiguous run that fits, else the lowest free."""
@@ -176,6 +191,7 @@ class LocalAgent:
         cpu_ids = self.pick_cpus(spec.ncpus)
         gpu_ids = self.pick_gpus(spec.gpus)
         jobdir = self._fresh_jobdir(job_id)
+        self._cleanup_after_steps.discard(job_id)
         env = dict(spec.env)
         env.update(placement_environment(cpu_ids, gpu_ids, hide_gpus=bool(self.facts.gpus)))
         write_json_atomic(str(jobdir / "launch.json"), {
@@ -187,9 +203,8 @@ class LocalAgent:
             "open_mode": spec.open_mode, "notify": str(self._wakeup_path),
         })
         start = time.time()
-        proc = self._start_supervisor(jobdir)
-        self._jobs[job_id] = _Job(job_id, jobdir, cpu_ids, gpu_ids, proc=proc, pid=proc.pid)
-        return Launched(job_id, proc.pid, cpu_ids, gpu_ids, start)
+        job = self._jobs[job_id] = Supervised.start(self.python, job_id, jobdir, cpu_ids, gpu_ids)
+        return Launched(job_id, job.pid, cpu_ids, gpu_ids, start)
 
     def _fresh_jobdir(self, job_id: int) -> Path:
         jobdir = self.jobdir(job_id)
@@ -198,13 +213,40 @@ class LocalAgent:
         jobdir.mkdir(mode=0o700)
         return jobdir
 
-    def _start_supervisor(self, jobdir: Path) -> subprocess.Popen:
-        with open(jobdir / "supervisor.log", "ab") as log:
-            return subprocess.Popen(
-                supervisor_command(self.python, jobdir),
-                start_new_session=True, close_fds=True, cwd="/",
-                stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-            )
+    def launch_step(self, spec: StepLaunch) -> StepLaunched:
+        """Start the tasks ``spec`` gives this node under a new step supervisor; returns at once.
+
+        ``spec.cpu_ids``/``gpu_ids`` None: the job's, when its batch script runs here;
+        otherwise none (not pinned; GPUs hidden on a machine that has some).
+        """
+        key = (spec.job_id, spec.step_id)
+        if key in self._steps:
+            raise AgentError(f"step {spec.job_id}.{spec.step_id} is already running on {self.facts.name}; "
+                             "cancel it or wait for poll() to report it")
+        job = self._jobs.get(spec.job_id)
+        cpu_ids = list(spec.cpu_ids if spec.cpu_ids is not None else job.cpu_ids if job else [])
+        gpu_ids = list(spec.gpu_ids if spec.gpu_ids is not None else job.gpu_ids if job else [])
+        stepdir = self._fresh_stepdir(*key)
+        env = dict(spec.env)
+        env.update(placement_environment(cpu_ids, gpu_ids, hide_gpus=bool(self.facts.gpus)))
+        write_json_atomic(str(stepdir / "launch.json"), step_launch_record(
+            spec, node_name=spec.node_name or self.facts.name, cpu_ids=cpu_ids, gpu_ids=gpu_ids, env=env,
+            kill_wait=self.kill_wait if spec.kill_wait is None else spec.kill_wait, notify=str(self._wakeup_path)))
+        start = time.time()
+        step = self._steps[key] = Supervised.start(self.python, spec.job_id, stepdir, cpu_ids, gpu_ids, spec.step_id)
+        return StepLaunched(spec.job_id, spec.step_id, step.pid, cpu_ids, gpu_ids, start)
+
+    def _fresh_stepdir(self, job_id: int, step_id: int) -> Path:
+        stepdir = self.stepdir(job_id, step_id)
+        stepdir.parent.parent.mkdir(mode=0o700, exist_ok=True)
+        stepdir.parent.mkdir(mode=0o700, exist_ok=True)
+        if stepdir.exists():  # an earlier run of the job id (a requeue), reported already
+            shutil.rmtree(stepdir)
+        stepdir.mkdir(mode=0o700)
+        return stepdir
+
+    def stepdir(self, job_id: int, step_id: int) -> Path:
+        return self.jobdir(job_id) / "steps" / str(step_id)
 
     def was_launched(self, job_id: int) -> bool:
         """Whether a supervisor was ever started for ``job_id`` (its launch.json is
@@ -221,43 +263,58 @@ class LocalAgent:
         """Jobs launched or adopted and not yet reported by poll()."""
         return sorted(self._jobs)
 
-    def poll(self) -> list[Finished]:
-        """The jobs that ended since the last call; never blocks. Their cores and GPUs are free again."""
+    def running_steps(self) -> list[tuple[int, int]]:
+        """``(job_id, step_id)`` of the steps launched or adopted and not yet reported by poll()."""
+        return sorted(self._steps)
+
+    def poll(self) -> list[Finished | StepFinished]:
+        """The steps, then the jobs, that ended since the last call; never blocks. Their
+        cores and GPUs are free again; a job's end cancels its steps still running here."""
         self._drain_wakeup()
         self._unreaped = [p for p in self._unreaped if p.poll() is None]
-        finished = []
+        finished: list[Finished | StepFinished] = []
+        for key, step in list(self._steps.items()):
+            ended = self._step_result(step)
+            if ended is not None:
+                del self._steps[key]
+                mark_reported(step.jobdir)
+                finished.append(ended)
         for job in list(self._jobs.values()):
             result = self._result(job)
             if result is not None:
                 del self._jobs[job.job_id]
                 finished.append(result)
+                self._cancel_steps(job.job_id)
+        self._clean_up_after_steps()
         return finished
 
-    def _result(self, job: _Job) -> Finished | None:
-        status = _read_json(job.jobdir / "status.json")
-        if status is not None:
-            if job.proc is not None and job.proc.poll() is None:
-                self._unreaped.append(job.proc)
-            return _finished_from(job.job_id, status)
-        if self._supervisor_alive(job):
+    def _ended(self, sup: Supervised) -> tuple[bool, dict | None]:
+        """Whether the supervisor is done, and its status.json (None: it left none)."""
+        ended, status = sup.ended()
+        if status is not None and sup.proc is not None and sup.proc.poll() is None:
+            self._unreaped.append(sup.proc)  # status.json is written; its exit follows
+        return ended, status
+
+    def _result(self, job: Supervised) -> Finished | None:
+        ended, status = self._ended(job)
+        if not ended:
             return None
-        status = _read_json(job.jobdir / "status.json")  # written just before it exited
         if status is not None:
             return _finished_from(job.job_id, status)
         self._kill_orphaned_job(job)
-        return Finished(job.job_id, JobState.NODE_FAIL, 0, 0, _job_start(job), time.time(), None, None, "supervisor lost")
+        return Finished(job.job_id, JobState.NODE_FAIL, 0, 0, job.recorded_start(), time.time(), None, None, "supervisor lost")
 
-    def _supervisor_alive(self, job: _Job) -> bool:
-        if job.proc is not None:
-            return job.proc.poll() is None
-        if job.pid is None:
-            return False
-        ticks = start_ticks(job.pid)
-        return ticks is not None and ticks == job.start_ticks and not _is_zombie(job.pid)
+    def _step_result(self, step: Supervised) -> StepFinished | None:
+        ended, status = self._ended(step)
+        if not ended:
+            return None
+        if status is not None:
+            return step_finished_from(step.job_id, step.step_id, status)
+        return lost_step(step.job_id, step.step_id, step.jobdir)
 
-    def _kill_orphaned_job(self, job: _Job) -> None:
+    def _kill_orphaned_job(self, job: Supervised) -> None:
         """A supervisor died without a word: kill what is left of its job, if it is still its job."""
-        state = _read_json(job.jobdir / "state.json")
+        state = read_json(job.jobdir / "state.json")
         if not state or not state.get("job_pid"):
             return
         pgid = int(state["job_pid"])
@@ -271,42 +328,53 @@ class LocalAgent:
     # ------------------------------------------------------------------ control
 
     def cancel(self, job_id: int) -> bool:
-        """Ask the job's supervisor to cancel it (SIGTERM, then SIGKILL after kill_wait)."""
-        return self._signal_supervisor(job_id, signal.SIGTERM)
+        """Ask the job's supervisor and those of its steps here to cancel (SIGTERM, then
+        SIGKILL after kill_wait); True when any was told."""
+        job = self._jobs.get(job_id)
+        steps = self._steps_of(job_id)
+        if job is None and not steps:
+            self._known(job_id)  # says why
+        told = self._cancel_steps(job_id)
+        return job.signal_supervisor(signal.SIGTERM) if job is not None else told
 
     def signal(self, job_id: int, signum: int) -> bool:
         """Send ``signum`` to the job's process group; False when the job is already over."""
-        job = self._known(job_id)
-        state = _read_json(job.jobdir / "state.json")
-        if state is None or (job.jobdir / "status.json").exists() or not self._supervisor_alive(job):
-            return False
-        try:
-            os.killpg(int(state["job_pid"]), signum)
-        except ProcessLookupError:
-            return False
-        return True
+        return self._known(job_id).signal_group(signum)
+
+    def signal_step(self, job_id: int, step_id: int, signum: int) -> bool:
+        """Send ``signum`` to every task of the step (its process group); False when the
+        step is already over. A task it kills counts as cancelled, not failed."""
+        step = self._known_step(job_id, step_id)
+        return step.signal_group(signum, before=lambda: record_signal(step.jobdir, signum))
+
+    def cancel_step(self, job_id: int, step_id: int) -> bool:
+        """Ask the step's supervisor to cancel it (SIGTERM, then SIGKILL after kill_wait)."""
+        return self._known_step(job_id, step_id).signal_supervisor(signal.SIGTERM)
+
+    def _cancel_steps(self, job_id: int) -> bool:
+        told = [step.signal_supervisor(signal.SIGTERM) for step in self._steps_of(job_id)]
+        return any(told)
+
+    def _steps_of(self, job_id: int) -> list[Supervised]:
+        return [step for (job, _), step in sorted(self._steps.items()) if job == job_id]
 
     def set_time_limit(self, job_id: int, seconds: float | None) -> bool:
         """A new time limit for a running job, counted from its start; None for no limit."""
         job = self._known(job_id)
         write_json_atomic(str(job.jobdir / "limits.json"), {"time_limit": seconds})
-        return self._signal_supervisor(job_id, signal.SIGHUP)
+        return job.signal_supervisor(signal.SIGHUP)
 
-    def _signal_supervisor(self, job_id: int, signum: int) -> bool:
-        job = self._known(job_id)
-        if job.pid is None or not self._supervisor_alive(job):
-            return False
-        try:
-            os.kill(job.pid, signum)
-        except ProcessLookupError:
-            return False
-        return True
-
-    def _known(self, job_id: int) -> _Job:
+    def _known(self, job_id: int) -> Supervised:
         job = self._jobs.get(job_id)
         if job is None:
             raise AgentError(f"job {job_id} is not running on {self.facts.name}: it was never launched or adopted here, or poll() already reported it")
         return job
+
+    def _known_step(self, job_id: int, step_id: int) -> Supervised:
+        step = self._steps.get((job_id, step_id))
+        if step is None:
+            raise AgentError(f"step {job_id}.{step_id} is not running on {self.facts.name}: it was never launched or adopted here, or poll() already reported it")
+        return step
 
     # ------------------------------------------------------------------ recovery
 
@@ -318,27 +386,47 @@ class LocalAgent:
         """
         if job_id in self._jobs:
             raise AgentError(f"job {job_id} is already running on {self.facts.name}; adopt each job once")
-        job = _Job(job_id, self.jobdir(job_id), list(cpu_ids), list(gpu_ids))
-        job.pid, job.start_ticks = self._find_supervisor(job.jobdir)
-        self._jobs[job_id] = job
-        return self._supervisor_alive(job)
+        job = self._jobs[job_id] = Supervised.find(job_id, self.jobdir(job_id), list(cpu_ids), list(gpu_ids))
+        return job.alive()
 
-    def _find_supervisor(self, jobdir: Path) -> tuple[int | None, int | None]:
-        """The supervisor's pid and start ticks, from state.json or by its command line."""
-        state = _read_json(jobdir / "state.json")
-        if state and state.get("supervisor_pid"):
-            return int(state["supervisor_pid"]), int(state.get("supervisor_start_ticks") or 0)
-        for proc in psutil.process_iter(["pid", "cmdline"]):
-            cmdline = proc.info.get("cmdline") or []
-            if len(cmdline) >= 2 and cmdline[-1] == str(jobdir) and cmdline[-2] == str(SUPERVISOR_PATH):
-                return proc.pid, start_ticks(proc.pid)
-        return None, None
+    def adopt_step(self, job_id: int, step_id: int) -> bool:
+        """Watch a step launched by an earlier agent; True when its supervisor is alive.
+        Its cores and GPUs (from its launch.json) are taken again; a dead supervisor's
+        step is reported by the next poll(), from its status.json or as NODE_FAIL."""
+        if (job_id, step_id) in self._steps:
+            raise AgentError(f"step {job_id}.{step_id} is already running on {self.facts.name}; adopt each step once")
+        stepdir = self.stepdir(job_id, step_id)
+        launch = read_json(stepdir / "launch.json") or {}
+        step = self._steps[(job_id, step_id)] = Supervised.find(
+            job_id, stepdir, list(launch.get("cpu_ids") or []), list(launch.get("gpu_ids") or []), step_id)
+        return step.alive()
+
+    def adopt_steps(self, job_id: int | None = None) -> list[tuple[int, int]]:
+        """Adopt every step under ``<home>/jobs`` (of ``job_id``, or of all jobs) that no
+        poll() has reported yet: those still running and those that ended while no agent
+        watched. Returns their ``(job_id, step_id)``."""
+        found = [key for key in steps_on_disk(self.jobs_dir, job_id) if key not in self._steps]
+        for key in found:
+            self.adopt_step(*key)
+        return found
 
     def cleanup(self, job_id: int) -> None:
-        """Remove a finished job's directory once its result is recorded."""
+        """Remove a finished job's directory, its steps' included, once its result is
+        recorded. Steps of the job still running here are cancelled, and the directory
+        goes once poll() has reported the last of them."""
         if job_id in self._jobs:
             raise AgentError(f"job {job_id} is still running on {self.facts.name}; clean up only after poll() reports it")
+        if self._steps_of(job_id):
+            self._cancel_steps(job_id)
+            self._cleanup_after_steps.add(job_id)
+            return
         shutil.rmtree(self.jobdir(job_id), ignore_errors=True)
+
+    def _clean_up_after_steps(self) -> None:
+        for job_id in sorted(self._cleanup_after_steps):
+            if job_id not in self._jobs and not self._steps_of(job_id):
+                self._cleanup_after_steps.discard(job_id)
+                shutil.rmtree(self.jobdir(job_id), ignore_errors=True)
 
     # ------------------------------------------------------------------ wakeup FIFO
 
@@ -366,23 +454,10 @@ class LocalAgent:
             self.wakeup_fd = -1
 
 
-def supervisor_command(python: str, jobdir: Path) -> list[str]:
-    """The command line of ``jobdir``'s supervisor: isolated (``-I``), without site-packages
-    (``-S``), so it starts in milliseconds on the standard library alone."""
-    return [python, "-I", "-S", str(SUPERVISOR_PATH), str(jobdir)]
-
-
-def _read_json(path: Path) -> dict | None:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-
-
 def _finished_from(job_id: int, status: dict) -> Finished:
     return Finished(
         job_id=job_id,
-        state=_final_state(status.get("state")),
+        state=final_state(status.get("state")),
         exit_code=int(status.get("exit_code") or 0),
         signal=int(status.get("signal") or 0),
         start=status.get("start"),
@@ -393,31 +468,14 @@ def _finished_from(job_id: int, status: dict) -> Finished:
     )
 
 
-def _final_state(name) -> JobState:
-    """The state a supervisor wrote; a name it should never write is a failure."""
-    state = JobState.__members__.get(str(name))
-    return state if state is not None and state.finished else JobState.FAILED
-
-
-def _job_start(job: _Job) -> float | None:
-    state = _read_json(job.jobdir / "state.json")
-    return float(state["start"]) if state and state.get("start") else None
-
-
-def _is_zombie(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return True
-
-
 def kill_left_behind(home: Path) -> int:
-    """SIGKILL every supervisor and job process group recorded under ``home/jobs`` (what
+    """SIGKILL every supervisor and job or step process group recorded under ``home/jobs`` (what
     a stopped controller leaves running; for tests, benchmarks and a forced clean-up).
     Returns how many jobs were signalled."""
     killed = 0
-    for state_path in sorted((Path(home) / "jobs").glob("*/state.json")):
-        state = _read_json(state_path)
+    jobs = Path(home) / "jobs"
+    for state_path in sorted([*jobs.glob("*/state.json"), *jobs.glob("*/steps/*/state.json")]):
+        state = read_json(state_path)
         if not state:
             continue
         for kill, pid in ((os.kill, state.get("supervisor_pid")), (os.killpg, state.get("job_pid"))):

@@ -1,8 +1,8 @@
 """What the controller and a node daemon say to each other, as JSON.
 
-Commands go from the controller to a node (launch a batch script, kill a job, signal
-it, change its time limit, forget a finished job); events come back (a launch's result,
-a job's end).  The dataclasses are the agent's own (``kairos.node.agent``): a node
+Commands go from the controller to a node (launch a batch script or a step's tasks,
+kill or signal a job or a step, change a job's time limit, forget a finished job);
+events come back (a launch's result, a job's or a step's end).  The dataclasses are the agent's own (``kairos.node.agent``): a node
 daemon hands a command to its ``LocalAgent`` as is, and the controller handles a remote
 node's events exactly as those of its in-process agent.
 """
@@ -15,6 +15,7 @@ from typing import Any
 
 from kairos.core.jobs import JobState
 from kairos.node.agent import Finished, Launched, LaunchSpec
+from kairos.node.steps import StepFinished, StepLaunch, StepLaunched
 
 # ------------------------------------------------------------------------- commands
 
@@ -58,7 +59,32 @@ class Cleanup:
     job_id: int
 
 
-COMMANDS = {cls.__name__: cls for cls in (Launch, Kill, Signal, TimeLimit, Cleanup)}
+@dataclass(frozen=True, slots=True)
+class LaunchStep:
+    """Start this node's share of a job step (its tasks)."""
+
+    spec: StepLaunch
+
+
+@dataclass(frozen=True, slots=True)
+class KillStep:
+    """End a step's tasks on the node (SIGTERM, then SIGKILL after the kill wait)."""
+
+    job_id: int
+    step_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class SignalStep:
+    """Send ``signum`` to a step's tasks on the node."""
+
+    job_id: int
+    step_id: int
+    signum: int
+
+
+COMMANDS = {cls.__name__: cls for cls in (Launch, Kill, Signal, TimeLimit, Cleanup,
+                                          LaunchStep, KillStep, SignalStep)}
 
 # --------------------------------------------------------------------------- events
 
@@ -71,7 +97,17 @@ class LaunchFailed:
     reason: str
 
 
-EVENTS = {cls.__name__: cls for cls in (Launched, LaunchFailed, Finished)}
+@dataclass(frozen=True, slots=True)
+class StepLaunchFailed:
+    """The node could not start its share of a step (``reason`` says why)."""
+
+    job_id: int
+    step_id: int
+    reason: str
+
+
+EVENTS = {cls.__name__: cls for cls in (Launched, LaunchFailed, Finished, StepLaunched,
+                                        StepLaunchFailed, StepFinished)}
 
 # ------------------------------------------------------------------------ encoding
 
@@ -101,8 +137,12 @@ def _decode(data: dict[str, Any], kinds: dict[str, type]):
     if kind is Launch:
         values["spec"] = LaunchSpec(**{k: v for k, v in values["spec"].items()})
         values["spec"].gpus = [tuple(g) for g in values["spec"].gpus]
-    if kind is Finished:
+    if kind is LaunchStep:
+        values["spec"] = StepLaunch(**values["spec"])
+    if kind in (Finished, StepFinished):
         values["state"] = JobState[values["state"]]
+    if kind is StepFinished:  # JSON keys are text
+        values["tasks"] = {int(t): tuple(v) for t, v in (values.get("tasks") or {}).items()}
     try:
         return kind(**values)
     except TypeError as e:
@@ -114,6 +154,8 @@ def _plain(value: Any) -> Any:
         return value.name
     if dataclasses.is_dataclass(value):
         return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     return value

@@ -68,7 +68,7 @@ class Admission:
         ids = list(range(first_id, first_id + len(indices)))
         jobs, core_jobs = [], []
         for job_id, index in zip(ids, indices):
-            job = LiveJob.from_submission(
+            job = _job_of(
                 submission, job_id=job_id, user=caller.user, uid=caller.uid, gid=caller.gid,
                 group=caller.group, partition=partition.name, qos=qos_name, time_limit=limit,
                 now=now)
@@ -82,7 +82,7 @@ class Admission:
         try:
             self.resources.check(core_jobs[0])
         except Unsatisfiable as e:
-            raise SubmitError(f"Requested node configuration is not available: {e}") from None
+            raise SubmitError(f"{e.slurm_error}: {e}") from None
         tasks = dict(zip(indices, ids)) if indices != [None] else None
         return Admitted(jobs, core_jobs, tasks)
 
@@ -116,6 +116,15 @@ class Admission:
         if limit is not None and limit <= 0:
             raise SubmitError("Requested time limit is invalid: it must be positive")
         return limit
+
+
+def _job_of(submission: Submission, **fields) -> LiveJob:
+    """``LiveJob.from_submission``, its request's refusals (bad ``-w``/``-x`` names, an
+    unsupported ``--constraint``) as ``SubmitError``s in Slurm's words."""
+    try:
+        return LiveJob.from_submission(submission, **fields)
+    except ValueError as e:
+        raise SubmitError(str(e)) from None
 
 
 def output_paths(job: LiveJob, node: str) -> tuple[str, str]:

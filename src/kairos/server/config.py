@@ -163,20 +163,37 @@ def load_settings(home: Path | None = None, env: Mapping[str, str] = os.environ)
 
 
 def read_config(home: Home) -> ConfigFile:
-    """``home``'s ``config.toml``, validated (the defaults when there is none)."""
-    path = home.config
-    if not path.is_file():
-        return ConfigFile()
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path}: not valid TOML: {e}") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{path}: cannot read it: {e}") from None
+    """``home``'s ``config.toml``, validated (the defaults when there is none), with the
+    ``[cluster]`` of a test cluster that ``kairos up --nodes`` started in this home."""
+    data, path = _toml(home.config), home.config
+    testbed = _toml(home.root / TESTBED_CLUSTER)
+    if testbed:
+        if "cluster" in data:
+            raise ConfigError(f"{path}: this home has a [cluster] of its own, and a test "
+                              f"cluster is up in it too ({home.root / TESTBED_CLUSTER}); "
+                              f"stop the test cluster with `kairos down`")
+        data = {**data, **testbed}
+        path = home.root / TESTBED_CLUSTER if not data.keys() - testbed.keys() else path
     try:
         return ConfigFile.model_validate(data, context={"home": home.root})
     except ValidationError as e:
         raise ConfigError(explain(e, data, path)) from None
+
+
+#: Where ``kairos up --nodes N`` writes the ``[cluster]`` of its test cluster (in the
+#: home, beside config.toml; ``kairos down`` removes it with the test cluster).
+TESTBED_CLUSTER = "testbed/cluster.toml"
+
+
+def _toml(path: Path) -> dict:
+    if not path.is_file():
+        return {}
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: cannot read it: {e}") from None
 
 
 # --------------------------------------------------------------------- the cluster

@@ -231,7 +231,7 @@ class NodeOverrides(_Table):
     features: tuple[Name, ...] = Field((), description='a list of feature names, e.g. ["avx512"]')
 
 
-def _address(raw: Any) -> Any:
+def parse_address(raw: Any) -> Any:
     """``HOST:PORT`` as (host, port); a bare ``HOST`` gets the default port."""
     if not isinstance(raw, str) or not raw.strip():
         raise ValueError(f'expected "HOST:PORT", e.g. "10.0.0.1:{DEFAULT_PORT}"')
@@ -246,7 +246,7 @@ def _address(raw: Any) -> Any:
 
 #: The controller's TCP port for node daemons when ``[cluster]`` gives none.
 DEFAULT_PORT = 6820
-Address = Annotated[tuple[str, int], BeforeValidator(_address)]
+Address = Annotated[tuple[str, int], BeforeValidator(parse_address)]
 
 
 class ClusterConfig(_Table):

@@ -30,25 +30,30 @@ import collections
 import logging
 import math
 import os
-import signal as signals
 import time
 from collections.abc import Callable
 
 from kairos.core import Scheduler
 from kairos.core.actions import KillJob, StartJob
 from kairos.core.events import JobCancelled, JobEnded, JobRequeued, JobSubmitted, SchedulePass, handle, handle_all
-from kairos.core.forecast import forecast_starts
 from kairos.core.jobs import Job, JobState
 from kairos.model.job import LiveJob
 from kairos.model.submission import Submission
-from kairos.server import views
+from kairos.model.step import LiveStep
+from kairos.node.steps import StepFinished
+from kairos.server import allocations, launching, membership, steps, views
+from kairos.slurm.signals import signal_number
 from kairos.node.agent import Finished, Launched
-from kairos.node.wire import Cleanup, Kill, Launch, LaunchFailed, Signal, TimeLimit
+from kairos.node.wire import (
+    Cleanup, Kill, LaunchFailed, Signal, StepLaunchFailed, TimeLimit,
+)
 from kairos.server.admission import Admission, SubmitError, output_paths, resolve_dependencies
+from kairos.server.ending import Ending
+from kairos.server.errors import NotFound
 from kairos.server.journal import Journal
 from kairos.server.nodes import NodeRegistry
 from kairos.server.permissions import Caller, PermissionDenied, Permissions
-from kairos.slurm.hostlist import compress
+from kairos.slurm.hostlist import compress, natural_key
 
 log = logging.getLogger("kairos.controller")
 
@@ -57,13 +62,6 @@ MIN_PASS_GAP = 0.005
 
 #: how long a finished job stays visible to ``squeue -t all`` (Slurm's MinJobAge)
 MIN_JOB_AGE = 300.0
-
-
-class NotFound(KeyError):
-    """No such job."""
-
-    def __str__(self) -> str:
-        return str(self.args[0])
 
 
 class Controller:
@@ -84,9 +82,16 @@ class Controller:
         self.journal = Journal(store, clock, lambda: self.next_id)
         #: every pending or running job by id, and finished ones for ``MIN_JOB_AGE``
         self.jobs: dict[int, LiveJob] = {}
+        #: steps by (job id, step id): running ones, and finished ones of jobs in memory
+        self.steps: dict[tuple[int, int], LiveStep] = {}
+        self._next_step: dict[int, int] = {}  #: job id -> its next step id
+        #: allocation-only jobs (srun, salloc): when their holder must have spoken by,
+        #: and those given back (job id -> exit code, or None: cancelled)
+        self.allocation_deadline: dict[int, float] = {}
+        self.allocation_released: dict[int, int | None] = {}
         self.arrays: dict[int, dict[int, int]] = {}  #: array id -> {task index: job id}
         self.next_id = 1
-        self._to_launch: list[int] = []
+        self.to_launch: list[int] = []
         self._to_cleanup: list[tuple[int, str]] = []  #: (job id, node) to clean up
         #: running jobs being killed to be queued again (``scontrol requeue``)
         self._requeue: set[int] = set()
@@ -97,6 +102,10 @@ class Controller:
         self.started_at = clock()
         self.passes = 0
         self.last_pass_seconds = 0.0
+        #: delivers commands to node daemons (a cluster); None on one machine
+        self.sender = None
+        #: checks node daemons' requests and signs the controller's (a cluster)
+        self.trust = None
 
     # ------------------------------------------------------------------ requests
 
@@ -108,7 +117,7 @@ class Controller:
             submission, caller, first_id=self.next_id, now=now, arrays=self.arrays,
             known=lambda i: i in self.jobs or i in self.scheduler.outcomes)
         if submission.test_only:
-            return self._test_only(admitted.core_jobs[0], now)
+            return views.test_only(self, admitted.core_jobs[0], now)
         ids = [job.job_id for job in admitted.jobs]
         self.next_id = ids[-1] + 1
         if admitted.array_tasks is not None:
@@ -132,7 +141,7 @@ class Controller:
             self.permissions.check_owner(job, caller)
             if signal is not None:
                 if job.state is JobState.RUNNING:
-                    self._send(self._batch_node(job), Signal(job.job_id, _signal_number(signal)))
+                    self.send(self._batch_node(job), Signal(job.job_id, signal_number(signal)))
                     signalled.append(job.label)
                 continue
             self._carry_out(handle(self.scheduler, JobCancelled(now, job.job_id)), now)
@@ -182,7 +191,7 @@ class Controller:
                 raise SubmitError(f"time limit exceeds partition {part.name}'s MaxTime")
             self.scheduler.set_time_limit(job.job_id, math.inf if limit is None else limit, now)
             if job.state is JobState.RUNNING:
-                self._send(self._batch_node(job), TimeLimit(job.job_id, limit))
+                self.send(self._batch_node(job), TimeLimit(job.job_id, limit))
             changes["time_limit"] = limit
         if "priority" in fields:
             self.permissions.check_admin(caller, "set a priority")
@@ -208,6 +217,7 @@ class Controller:
         fds = self.nodes.wakeup_fds()
         for fd in fds:
             loop.add_reader(fd, self._wake.set)  # a local supervisor reports an exit
+        delivering = asyncio.create_task(self.sender.run()) if self.sender else None
         try:
             while not self._stopping:
                 self._wake.clear()
@@ -225,6 +235,8 @@ class Controller:
         finally:
             for fd in fds:
                 loop.remove_reader(fd)
+            if delivering is not None:
+                delivering.cancel()
 
     def stop(self) -> None:
         self._stopping = True
@@ -238,37 +250,53 @@ class Controller:
         commit, clean up, launch, commit."""
         t0 = time.perf_counter()
         now = self.clock()
+        membership.check_silent(self, now)
         reported = self.nodes.poll()
-        for node, event in reported:
-            if isinstance(event, Launched):
-                self._launched(event)
-        failed = [e for _, e in reported if isinstance(e, LaunchFailed)
-                  and e.job_id in self.scheduler.running]
-        finished = [(node, e) for node, e in reported if isinstance(e, Finished)
-                    and self._ends_current_run(node, e)]
-        events: list = [JobEnded(now, e.job_id, JobState.FAILED, 1) for e in failed]
-        for _, f in finished:
-            events.append(JobEnded(now, f.job_id, f.state, f.exit_code))
-            if f.job_id in self._requeue:
-                events.append(JobRequeued(now, self.scheduler.running[f.job_id]))
+        endings = self._endings(reported, now)
+        events: list = []
+        for end in endings:
+            end.nodes = self.job_nodes(end.job_id)
+            events.append(JobEnded(now, end.job_id, end.state, end.exit_code))
+            if end.job_id in self._requeue:
+                events.append(JobRequeued(now, self.scheduler.running[end.job_id]))
         events.append(SchedulePass(now))
         actions = handle_all(self.scheduler, events)
-        for e in failed:
-            self._finish(self.jobs[e.job_id], JobState.FAILED, now,
-                         reason=f"JobLaunchFailure: {e.reason}", exit_code=1)
-        for node, f in finished:
-            self._running_to_finished(self.jobs[f.job_id], f, node, now)
+        for end in endings:
+            self._running_to_finished(self.jobs[end.job_id], end, now)
+        for node, event in reported:
+            if isinstance(event, (StepFinished, StepLaunchFailed)):
+                steps.step_ended(self, node, event)
         self._carry_out(actions, now)
         self._forget_old(now)
         self.passes += 1
         self.last_pass_seconds = time.perf_counter() - t0
         await self.commit()  # final states and RUNNING are durable before the files go
         for job_id, node in self._to_cleanup:  # before launching: a requeued job reuses its id
-            self._send(node, Cleanup(job_id))
+            self.send(node, Cleanup(job_id))
         self._to_cleanup.clear()
-        self._launch_started(now)
+        launching.send_started(self)
         if self.journal.dirty:
             await self.commit()
+
+    def _endings(self, reported: list, now: float) -> list[Ending]:
+        """The jobs that end this round: from their batch node (an end, a failed
+        launch), or, for an allocation, from its holder (released, gone quiet) or its
+        time limit."""
+        endings: dict[int, Ending] = {}
+        for node, event in reported:
+            if isinstance(event, Launched):
+                self._launched(event)
+            elif isinstance(event, LaunchFailed) and event.job_id in self.scheduler.running:
+                endings[event.job_id] = Ending(event.job_id, JobState.FAILED, 1, node,
+                                               reason=f"JobLaunchFailure: {event.reason}")
+            elif isinstance(event, Finished):
+                if self._ends_current_run(node, event):
+                    endings[event.job_id] = Ending.of(node, event)
+                else:  # an earlier run's end, or an orphan's: its files may go
+                    self._to_cleanup.append((event.job_id, node))
+        for end in allocations.ended(self, now):
+            endings.setdefault(end.job_id, end)
+        return list(endings.values())
 
     async def commit(self) -> None:
         """Return once every change made so far is in the database."""
@@ -290,12 +318,14 @@ class Controller:
             elif isinstance(action, KillJob):
                 if action.why == "requeue":
                     self._requeue.add(action.job_id)
-                for node in self._job_nodes(action.job_id):
-                    self._send(node, Kill(action.job_id))
+                for node in self.job_nodes(action.job_id):
+                    self.send(node, Kill(action.job_id))
+                if action.job_id in self.allocation_deadline:  # nothing there to report
+                    self.allocation_released[action.job_id] = None
             else:  # a new kind of action nobody carries out would be a silent bug
                 raise TypeError(f"the controller cannot carry out {action!r}")
 
-    def _send(self, node: str, command) -> None:
+    def send(self, node: str, command) -> None:
         """Hand ``command`` to ``node``'s link (dropped, with a log line, for a node the
         controller cannot reach any more: its jobs were ended when it went)."""
         link = self.nodes.link(node)
@@ -303,43 +333,20 @@ class Controller:
             log.warning("no way to reach node %s: dropped %r", node, command)
             return
         link.send(command)
-        if not link.remote:
+        if link.remote:
+            if self.sender is not None:
+                self.sender.kick()
+        else:
             self._wake.set()  # its result is ready for the next round
 
-    def _job_nodes(self, job_id: int) -> list[str]:
-        """The nodes of a running job's allocation, the batch script's first."""
-        return self.scheduler.resources.describe(self.scheduler.running[job_id].placement)
+    def job_nodes(self, job_id: int) -> list[str]:
+        """The nodes of a running job's allocation in the order of its node list
+        (SLURM_JOB_NODELIST): its batch script runs on the first, as in Slurm."""
+        return sorted(self.scheduler.node_names(job_id), key=natural_key)
 
     def _batch_node(self, job: LiveJob) -> str:
         """The node that runs ``job``'s batch script: its allocation's first."""
-        return self._job_nodes(job.job_id)[0]
-
-    def _launch_started(self, now: float) -> None:
-        """Send each job the last pass started to its first node (the job is already
-        RUNNING in the database, so a crash in between is recovered by requeueing it)."""
-        from kairos.node.agent import LaunchSpec
-        from kairos.node.environment import job_environment
-
-        launching, self._to_launch = self._to_launch, []
-        for job_id in launching:
-            job = self.jobs[job_id]
-            core = self.scheduler.running.get(job_id)
-            if core is None:
-                continue  # cancelled before it was launched
-            submission = job.submission
-            node = self._batch_node(job)
-            env = job_environment(
-                job, base_env=_login_environment(job), node_name=node,
-                cluster_name=self.settings.cluster_name, submit_host=submission.submit_host)
-            limit = job.time_limit
-            launch = LaunchSpec(
-                user=job.user, uid=job.uid, gid=job.gid, script=submission.script,
-                argv=list(submission.argv), work_dir=job.work_dir, env=env,
-                stdout=job.stdout, stderr=job.stderr or job.stdout,
-                mem_limit_mib=core.request.mem_per_node or None,
-                time_limit=None if limit is None or math.isinf(limit) else limit,
-                ncpus=core.request.cpus_per_node, gpus=list(core.request.gpus_per_node))
-            self._send(node, Launch(job_id, launch))
+        return self.job_nodes(job.job_id)[0]
 
     def _launched(self, event: Launched) -> None:
         job = self.jobs.get(event.job_id)
@@ -363,28 +370,47 @@ class Controller:
     # Every change of a job's state goes through one of these, named after its edge.
 
     def _pending_to_running(self, job: LiveJob, action: StartJob, now: float) -> None:
-        nodes = self.scheduler.resources.describe(action.placement)
+        shares = self.scheduler.allocation(job.job_id)
+        nodes = self.job_nodes(job.job_id)
         stdout, stderr = output_paths(job, nodes[0])
         self.journal.change(
             job, state=JobState.RUNNING, reason="None", start_time=now,
             expected_end=action.expected_end, node_list=compress(nodes),
+            cpus=sum(s.cpus for s in shares),  # all of each node's for --exclusive
             eligible_time=job.eligible_time or now, stdout=stdout, stderr=stderr)
-        self._to_launch.append(job.job_id)
+        self.to_launch.append(job.job_id)
 
     def _pending_to_cancelled(self, job: LiveJob, now: float) -> None:
         self._finish(job, JobState.CANCELLED, now, reason="None")
 
-    def _running_to_finished(self, job: LiveJob, finished, node: str, now: float) -> None:
-        """A supervisor reported the end; a job being requeued goes back to PENDING
-        (the core queued it again in the same round)."""
-        self._finish(job, finished.state, finished.end or now,
-                     reason=finished.reason or "None", exit_code=finished.exit_code,
-                     signal=finished.signal, cpu_time=finished.cpu_time,
-                     max_rss=finished.max_rss_kib, start_time=finished.start or job.start_time)
-        self._to_cleanup.append((job.job_id, node))
+    def _running_to_finished(self, job: LiveJob, end: Ending, now: float) -> None:
+        """The job's run ended (``end`` says how); a job being requeued goes back to
+        PENDING (the core queued it again in the same round).  Whatever of it still runs
+        on its other nodes (steps) is killed, and every node may forget it."""
+        self._finish(job, end.state, end.end or now, reason=end.reason or "None",
+                     exit_code=end.exit_code, signal=end.signal, cpu_time=end.cpu_time,
+                     max_rss=end.max_rss, start_time=end.start or job.start_time)
+        for node in end.nodes:
+            if node != end.node:
+                self.send(node, Kill(job.job_id))
+            self._to_cleanup.append((job.job_id, node))
+        allocations.forget(self, job.job_id)
         if job.job_id in self._requeue:
             self._requeue.discard(job.job_id)
             self._requeued(job, self.scheduler.jobs[job.job_id])
+
+    def node_failed(self, job: LiveJob, node: str, now: float, *, requeued: bool) -> None:
+        """``job`` lost ``node`` (the core ended it as NODE_FAIL, and requeued it when
+        ``requeued``)."""
+        self._finish(job, JobState.NODE_FAIL, now, reason="NodeDown", exit_code=0)
+        if requeued:
+            core = self.scheduler.jobs[job.job_id]
+            self._requeued(job, core)
+            self.journal.change(job, begin=core.begin)
+
+    def save_node(self, status) -> None:
+        """Write ``status`` (a ``NodeStatus``) at the next commit."""
+        self.journal.save_node(status)
 
     def _finished_to_pending(self, job: LiveJob, core: Job, now: float) -> None:
         """``scontrol requeue`` of a finished job still in memory."""
@@ -419,6 +445,31 @@ class Controller:
             if job is not None and job.state.finished:
                 del self.jobs[job_id]
 
+    # ------------------------------------------------------------------ steps
+
+    def running_steps(self, job_id: int) -> list[LiveStep]:
+        return [s for (j, _), s in self.steps.items() if j == job_id and s.waiting_for]
+
+    def next_step_id(self, job_id: int) -> int:
+        step_id = self._next_step.get(job_id, 0)
+        self._next_step[job_id] = step_id + 1
+        return step_id
+
+    def add_step(self, step: LiveStep) -> None:
+        self.steps[(step.job_id, step.step_id)] = step
+        self.save_step(step)
+
+    def save_step(self, step: LiveStep) -> None:
+        self.journal.save_step(step)
+
+    def job(self, label: str, caller: Caller | None = None) -> LiveJob:
+        """The job ``label`` names (``NotFound`` otherwise); with ``caller``, one they
+        may change."""
+        job = self._one(label)
+        if caller is not None:
+            self.permissions.check_owner(job, caller)
+        return job
+
     def check_invariants(self) -> None:
         """Raise AssertionError if the records and the core disagree (for tests): every
         pending or running job is the core's, in the same state, and the other way round;
@@ -428,27 +479,15 @@ class Controller:
         assert set(live) == set(self.scheduler.jobs), (set(live), set(self.scheduler.jobs))
         for job_id, job in live.items():
             assert self.scheduler.jobs[job_id].state is job.state, (job_id, job.state)
-        running = {i for i, j in live.items() if j.state is JobState.RUNNING}
-        assert running - set(self._to_launch) <= set(self.nodes.running()), running
+        running = {i for i, j in live.items() if j.state is JobState.RUNNING
+                   and not (j.submission and j.submission.allocation)}
+        assert running - set(self.to_launch) <= set(self.nodes.running()), running
 
     # ------------------------------------------------------------------ helpers
 
     def _core_job(self, job: LiveJob) -> Job:
         """A fresh core job for ``job`` (dependencies resolved against today's arrays)."""
         return job.to_core_job(resolve_dependencies(job.dependency, self.arrays))
-
-    def _test_only(self, core: Job, now: float) -> dict:
-        """``sbatch --test-only``: when the job would start, without queueing it."""
-        self.scheduler.submit(core, now)
-        try:
-            t = forecast_starts(self.scheduler, now, [core.id])[core.id]
-        finally:
-            self.scheduler.cancel(core.id, now)
-            self.scheduler.outcomes.pop(core.id, None)
-        return {"job_id": core.id, "expected_start": None if math.isinf(t) else t,
-                "node_list": compress(self.scheduler.resources.describe(
-                    self.scheduler.resources.claim(core, ()))),
-                "cpus": core.request.cpus, "partition": core.partition}
 
     def _one(self, label: str) -> LiveJob:
         found = views.by_label(self, label)
@@ -480,34 +519,3 @@ def _scheduler(settings, cluster, estimator) -> Scheduler:
         {n: q.max_jobs_per_user for n, q in settings.qos.items()
          if q.max_jobs_per_user is not None})
     return scheduler
-
-
-def _login_environment(job: LiveJob) -> dict:
-    """What the job inherits, plus the owner's login basics (HOME, USER, LOGNAME, SHELL,
-    PATH) where the submission did not carry them: Slurm adds them even for
-    ``--export=NONE``, and scripts rely on ``$HOME``."""
-    import pwd
-
-    env = dict(job.submission.environment)
-    try:
-        pw = pwd.getpwuid(job.uid)
-        login = {"HOME": pw.pw_dir, "USER": pw.pw_name, "LOGNAME": pw.pw_name,
-                 "SHELL": pw.pw_shell or "/bin/sh"}
-    except KeyError:
-        login = {"USER": job.user, "LOGNAME": job.user}
-    login["PATH"] = "/usr/local/bin:/usr/bin:/bin"
-    for key, value in login.items():
-        env.setdefault(key, value)
-    return env
-
-
-def _signal_number(name: str | int) -> int:
-    name = str(name).upper()
-    if name.isdigit():
-        return int(name)
-    if not name.startswith("SIG"):
-        name = "SIG" + name
-    try:
-        return int(getattr(signals.Signals, name))
-    except AttributeError:
-        raise SubmitError(f"unknown signal {name!r}") from None

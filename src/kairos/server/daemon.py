@@ -34,7 +34,7 @@ def serve(settings) -> None:
     import uvicorn
 
     from kairos.server.api import create_app
-    from kairos.server.auth import PeerCredentialsProtocol
+    from kairos.node.peercred import PeerCredentialsProtocol
 
     os.umask(0o077)  # the database holds every user's scripts and environments
     if os.geteuid() == 0:
@@ -42,6 +42,9 @@ def serve(settings) -> None:
         os.chmod(settings.home, 0o711)
     lock = _lock(settings.pid_path)
     sock = _bind(settings.socket_path)
+    sockets = [sock]
+    if settings.cluster is not None:  # node daemons and forwarded requests, signed
+        sockets.append(bind_tcp(*settings.cluster.listen))
     logging.basicConfig(level=logging.WARNING,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     config = uvicorn.Config(create_app(settings), http=PeerCredentialsProtocol,
@@ -49,7 +52,7 @@ def serve(settings) -> None:
                             timeout_graceful_shutdown=5, backlog=4096)
     server = uvicorn.Server(config)
     try:
-        server.run(sockets=[sock])  # uvloop when installed
+        server.run(sockets=sockets)  # uvloop when installed
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(settings.socket_path)
@@ -87,6 +90,24 @@ def _bind(path: Path) -> socket.socket:
     finally:
         os.umask(old)
     os.chmod(path, 0o600 if os.geteuid() != 0 else 0o666)
+    sock.listen(4096)
+    sock.setblocking(False)
+    return sock
+
+
+def bind_tcp(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (IPv4 or IPv6), with a clear error when the
+    address is taken or not this host's."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as e:
+        sock.close()
+        raise OSError(f"cannot listen on {host}:{port} ({e.strerror}): is another controller "
+                      f"running there, or is {host} not an address of this host? See "
+                      f"[cluster] listen in config.toml") from None
     sock.listen(4096)
     sock.setblocking(False)
     return sock

@@ -27,6 +27,8 @@ class Journal:
         self.next_job_id = next_job_id
         self._inserts: dict[int, LiveJob] = {}
         self._changed: dict[int, tuple[LiveJob, set[str]]] = {}
+        self._nodes: dict[str, object] = {}  #: node statuses to write whole
+        self._steps: dict[tuple[int, int], object] = {}  #: steps to write whole
         self._lock = asyncio.Lock()
         self._inline = str(getattr(store, "url", "")).startswith("sqlite")
 
@@ -48,9 +50,18 @@ class Journal:
         else:
             entry[1].update(fields)
 
+    def save_node(self, status) -> None:
+        """Write node ``status`` (a ``NodeStatus``) whole at the next commit."""
+        self._nodes[status.name] = status
+
+    def save_step(self, step) -> None:
+        """Write ``step`` (a ``LiveStep``) whole at the next commit."""
+        step.updated = self.clock()
+        self._steps[(step.job_id, step.step_id)] = step
+
     @property
     def dirty(self) -> bool:
-        return bool(self._inserts or self._changed)
+        return bool(self._inserts or self._changed or self._nodes or self._steps)
 
     async def commit(self) -> None:
         """Return once every change recorded so far is in the database."""
@@ -62,11 +73,15 @@ class Journal:
         async with self._lock:
             inserts, self._inserts = list(self._inserts.values()), {}
             changed, self._changed = list(self._changed.values()), {}
-            if not (inserts or changed):
+            nodes, self._nodes = [n.to_row() for n in self._nodes.values()], {}
+            steps, self._steps = [s.to_row() for s in self._steps.values()], {}
+            if not (inserts or changed or nodes or steps):
                 return
             updates = [job.to_row(("job_id", "updated", *sorted(names))) for job, names in changed]
             if self._inline:
-                self.store.write(inserts, updates, next_job_id=self.next_job_id())
+                self.store.write(inserts, updates, next_job_id=self.next_job_id(),
+                                 node_rows=nodes, step_rows=steps)
             else:
                 await asyncio.to_thread(self.store.write, inserts, updates,
-                                        next_job_id=self.next_job_id())
+                                        next_job_id=self.next_job_id(), node_rows=nodes,
+                                        step_rows=steps)

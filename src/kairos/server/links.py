@@ -15,57 +15,13 @@ import collections
 import logging
 from typing import Any
 
-from kairos.node.agent import AgentError, Finished
-from kairos.node.wire import Cleanup, Kill, Launch, LaunchFailed, Signal, TimeLimit
+from kairos.node.agent import Finished
+from kairos.node.link import LocalLink
+from kairos.node.wire import Launch, LaunchFailed
+
+__all__ = ["LocalLink", "RemoteLink"]
 
 log = logging.getLogger("kairos.links")
-
-
-class LocalLink:
-    """A node run in this process by ``agent`` (a ``kairos.node.agent.LocalAgent``)."""
-
-    remote = False
-
-    def __init__(self, name: str, agent) -> None:
-        self.name = name
-        self.agent = agent
-        self._events: list[Any] = []
-
-    @property
-    def wakeup_fd(self) -> int:
-        return getattr(self.agent, "wakeup_fd", -1)
-
-    def send(self, command: Any) -> None:
-        """Carry ``command`` out now; its result is an event for the next ``poll``."""
-        agent = self.agent
-        if isinstance(command, Launch):
-            try:
-                self._events.append(agent.launch(command.job_id, command.spec))
-            except (OSError, AgentError) as e:
-                self._events.append(LaunchFailed(command.job_id, str(e)))
-        elif isinstance(command, Kill):
-            agent.cancel(command.job_id)
-        elif isinstance(command, Signal):
-            agent.signal(command.job_id, command.signum)
-        elif isinstance(command, TimeLimit):
-            agent.set_time_limit(command.job_id, command.seconds)
-        elif isinstance(command, Cleanup):
-            agent.cleanup(command.job_id)
-        else:
-            raise TypeError(f"a node cannot carry out {command!r}")
-
-    def poll(self) -> list[Any]:
-        events, self._events = self._events, []
-        return events + list(self.agent.poll())
-
-    def running(self) -> list[int]:
-        return list(self.agent.running())
-
-    def was_launched(self, job_id: int) -> bool:
-        return self.agent.was_launched(job_id)
-
-    def adopt(self, job_id: int, cpu_ids: list[int], gpu_ids: list[int]) -> None:
-        self.agent.adopt(job_id, cpu_ids, gpu_ids)
 
 
 class RemoteLink:
@@ -104,6 +60,14 @@ class RemoteLink:
 
     def running(self) -> list[int]:
         return sorted(self._running)
+
+    def was_launched(self, job_id: int) -> bool:
+        """After a controller restart, a job the database says runs here is taken to
+        run here; the daemon's registration says whether it really does."""
+        return True
+
+    def adopt(self, job_id: int, cpu_ids: list[int], gpu_ids: list[int]) -> None:
+        self._running.add(job_id)
 
     def lose_everything(self) -> list[int]:
         """The node is gone: forget its queued commands; the jobs it was running."""

@@ -40,6 +40,24 @@ class NodeStatus:
     gpus: dict[str, int] = field(default_factory=dict)
     features: tuple[str, ...] = ()
 
+    def to_row(self) -> dict:
+        """The ``nodes`` table's row."""
+        row = {f: getattr(self, f) for f in _FIELDS}
+        row["state"] = self.state.name
+        row["features"] = list(self.features)
+        return row
+
+    @classmethod
+    def from_row(cls, row: dict) -> NodeStatus:
+        values = {f: row[f] for f in _FIELDS if f in row}
+        values["state"] = NodeState[row["state"]]
+        values["features"] = tuple(row.get("features") or ())
+        values["gpus"] = dict(row.get("gpus") or {})
+        return cls(**values)
+
+
+_FIELDS = tuple(f for f in NodeStatus.__dataclass_fields__)
+
 
 class NodeRegistry:
     """Links and statuses by node name."""

@@ -16,6 +16,7 @@ import math
 
 from kairos.core.events import JobSubmitted, handle
 from kairos.core.jobs import JobState
+from kairos.server import allocations
 from kairos.server.admission import resolve_dependencies
 
 
@@ -26,6 +27,11 @@ def recover(controller) -> dict[str, int]:
     controller.next_id = max(controller.next_id, store.next_job_id())
     scheduler.outcomes.update(store.outcomes())
     _charge_history(controller, now)
+    for step in store.steps(running=True):  # their ends may still come
+        controller.steps[(step.job_id, step.step_id)] = step
+    for step in store.steps(job_ids=[j.job_id for j in store.unfinished()]):
+        controller._next_step[step.job_id] = max(controller._next_step.get(step.job_id, 0),
+                                                 step.step_id + 1)
     counts = {"pending": 0, "adopted": 0, "requeued": 0}
     jobs = store.unfinished()
     for job in jobs:
@@ -36,6 +42,13 @@ def recover(controller) -> dict[str, int]:
         controller.jobs[job.job_id] = job
         nodes = _node_names(job.node_list)
         link = controller.nodes.link(nodes[0]) if nodes else None
+        allocation = job.submission is not None and job.submission.allocation
+        if job.state is JobState.RUNNING and allocation and nodes:
+            core.start, core.expected_end = job.start_time, job.expected_end
+            scheduler.adopt(core, now, nodes=nodes)
+            allocations.started(controller, job)
+            counts["adopted"] += 1
+            continue
         if job.state is JobState.RUNNING and link is not None and link.was_launched(job.job_id):
             link.adopt(job.job_id, list(job.cpu_ids), list(job.gpu_ids))
             core.start, core.expected_end = job.start_time, job.expected_end

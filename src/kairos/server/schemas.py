@@ -18,6 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from kairos.core.jobs import JobState
 from kairos.model.job import PUBLIC_FIELDS, LiveJob
+from kairos.model.step import PUBLIC_FIELDS as STEP_FIELDS
+from kairos.model.step import LiveStep, StepRequest
 from kairos.model.submission import Submission
 
 
@@ -53,6 +55,42 @@ _STATE_NAMES = Literal[tuple(s.name for s in JobState)]  # type: ignore[valid-ty
 #: One job as the API shows it (``kairos.model.LiveJob``'s public fields).
 JobInfo = create_model(
     "JobInfo", **_fields(LiveJob, PUBLIC_FIELDS, replace={"state": _STATE_NAMES}))
+
+
+#: One ``srun`` inside an allocation (``kairos.model.step.StepRequest``).
+StepSubmit = create_model(
+    "StepSubmit", __config__=ConfigDict(extra="forbid"), **_fields(StepRequest))
+
+#: One step as the API shows it (``kairos.model.step.LiveStep``'s public fields).
+StepInfo = create_model(
+    "StepInfo", **_fields(LiveStep, STEP_FIELDS, replace={"state": _STATE_NAMES}))
+
+
+class StepCreated(BaseModel):
+    job_id: int
+    step_id: int
+    node_list: str
+    nodes: list[str]
+    ntasks: int
+    tasks: dict[str, list[int]]
+
+
+class SignalBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    signal: str | int = Field(description="a name (USR1, SIGUSR1) or a number")
+
+
+class Release(BaseModel):
+    """An allocation given back by its holder, with the exit code of what ran in it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    exit_code: int = 0
+
+
+def to_step_request(body: BaseModel) -> StepRequest:
+    return StepRequest(**body.__dict__)
 
 
 def to_submission(body: BaseModel) -> Submission:

@@ -44,7 +44,8 @@ from sqlalchemy.engine import URL, Engine
 
 from kairos.core.jobs import JobState
 from kairos.model.job import LiveJob
-from kairos.server.tables import jobs, meta
+from kairos.model.step import LiveStep
+from kairos.server.tables import jobs, meta, nodes, steps
 
 #: The first job id of a fresh database (Slurm's FirstJobId default).
 FIRST_JOB_ID = 1
@@ -198,7 +199,8 @@ class Store:
     # -------------------------------------------------------------------- writing
 
     def write(self, inserts: Sequence[LiveJob] = (), updates: Sequence[Mapping] = (), *,
-              now: float | None = None, next_job_id: int | None = None) -> None:
+              now: float | None = None, next_job_id: int | None = None,
+              node_rows: Sequence[Mapping] = (), step_rows: Sequence[Mapping] = ()) -> None:
         """Insert new jobs and update existing rows, all in one transaction.
 
         ``inserts`` are whole jobs.  ``updates`` are partial rows: ``job_id`` plus the
@@ -212,9 +214,18 @@ class Store:
         rows = [_insert_row(job, stamp) for job in inserts]
         groups = _group_updates(updates, stamp)
         mark = max([row["job_id"] + 1 for row in rows] + [next_job_id or 0])
-        if not rows and not groups and not mark:
+        if not rows and not groups and not mark and not node_rows and not step_rows:
             return
         with self.engine.begin() as conn:
+            if node_rows:
+                names = [row["name"] for row in node_rows]
+                conn.execute(nodes.delete().where(nodes.c.name.in_(names)))
+                conn.execute(nodes.insert(), list(node_rows))
+            if step_rows:
+                for row in step_rows:
+                    conn.execute(steps.delete().where(steps.c.job_id == row["job_id"],
+                                                      steps.c.step_id == row["step_id"]))
+                conn.execute(steps.insert(), list(step_rows))
             if rows:
                 conn.execute(self._insert, rows)
             for columns, params in groups.items():
@@ -245,6 +256,27 @@ class Store:
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(jobs).where(jobs.c.job_id == job_id)).first()
         return None if row is None else LiveJob.from_row(row._mapping)
+
+    def nodes(self) -> list[dict]:
+        """Every node row, by name."""
+        with self.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(sa.select(nodes).order_by(nodes.c.name))]
+
+    def steps(self, job_ids: Iterable[int] | None = None, *,
+              running: bool = False) -> list[LiveStep]:
+        """Steps of ``job_ids`` (all jobs when None; only running ones with ``running``),
+        by job and step id."""
+        query = sa.select(steps).order_by(steps.c.job_id, steps.c.step_id)
+        if running:
+            query = query.where(steps.c.state == "RUNNING")
+        with self.engine.connect() as conn:
+            if job_ids is None:
+                rows = conn.execute(query).all()
+            else:
+                rows = []
+                for chunk in _chunks(sorted(set(job_ids))):
+                    rows += conn.execute(query.where(steps.c.job_id.in_(chunk))).all()
+        return [LiveStep.from_row(dict(row._mapping)) for row in rows]
 
     def unfinished(self) -> list[LiveJob]:
         """Pending and running jobs (with their submission), by job id."""

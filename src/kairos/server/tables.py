@@ -1,8 +1,10 @@
 """The database's tables as they are now (the newest migration's result).
 
 ``jobs`` holds one row per ``kairos.model.LiveJob``: its columns are the record's
-fields (a test checks they agree), typed for SQLite and PostgreSQL alike.  ``meta``
-keeps the job-id high-water mark.  Changes to either go through a new migration in
+fields (a test checks they agree), typed for SQLite and PostgreSQL alike.  ``nodes``
+holds the cluster's nodes (``kairos.server.nodes.NodeStatus``), ``steps`` the jobs'
+steps (``kairos.model.step.LiveStep``).  ``meta`` keeps the
+job-id high-water mark.  Changes to either go through a new migration in
 ``kairos/server/migrations/versions`` (Alembic), never by editing a table here alone.
 """
 
@@ -84,6 +86,54 @@ jobs = sa.Table(
     sa.Index("ix_jobs_submit_time", "submit_time"),
     sa.Index("ix_jobs_end_time", "end_time"),
     sa.Index("ix_jobs_array_job_id", "array_job_id"),
+)
+
+nodes = sa.Table(
+    "nodes", metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    _required("state", sa.Text),
+    _optional("reason", sa.Text),
+    _optional("reason_time", sa.Double),
+    _optional("reason_user", sa.Text),
+    _optional("addr", sa.Text),
+    _optional("port", sa.Integer),
+    _optional("last_seen", sa.Double),
+    _required("boot_time", sa.Double),
+    _required("version", sa.Text),
+    _required("static", sa.Boolean),
+    _required("responding", sa.Boolean),
+    _required("cpus", sa.Integer),
+    _required("mem_mib", sa.BigInteger),
+    _required("gpus", JSON),
+    _required("features", JSON),
+)
+
+steps = sa.Table(
+    "steps", metadata,
+    sa.Column("job_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("step_id", sa.Integer, primary_key=True, autoincrement=False),
+    _required("name", sa.Text),
+    _required("user", sa.Text),
+    _required("state", sa.Text),
+    _required("node_list", sa.Text),
+    _required("nodes", sa.Integer),
+    _required("ntasks", sa.Integer),
+    _required("cpus", sa.Integer),
+    _required("tasks_per_node", sa.Text),
+    _optional("start_time", sa.Double),
+    _optional("end_time", sa.Double),
+    _required("exit_code", sa.Integer),
+    _required("signal", sa.Integer),
+    _optional("cpu_time", sa.Double),
+    _optional("max_rss", sa.BigInteger),
+    _required("command", sa.Text),
+    _required("reason", sa.Text),
+    _required("layout", JSON),
+    _required("cpus_by_node", JSON),
+    _required("waiting_for", JSON),
+    _required("overlap", sa.Boolean),
+    _required("updated", sa.Double),
+    sa.Index("ix_steps_state", "state"),
 )
 
 meta = sa.Table(

@@ -86,6 +86,23 @@ def job_views(controller, jobs: list[LiveJob], *, start: bool = False) -> list[d
     return out
 
 
+def test_only(controller, core: Job, now: float) -> dict:
+    """``sbatch --test-only``: when and where the job would start, queueing nothing."""
+    from kairos.slurm.hostlist import compress
+
+    scheduler = controller.scheduler
+    scheduler.submit(core, now)
+    try:
+        t = forecast_starts(scheduler, now, [core.id])[core.id]
+    finally:
+        scheduler.cancel(core.id, now)
+        scheduler.outcomes.pop(core.id, None)
+    nodes = scheduler.resources.describe(scheduler.resources.claim(core, ()))
+    return {"job_id": core.id, "expected_start": None if math.isinf(t) else t,
+            "node_list": compress(nodes), "cpus": core.request.cpus,
+            "partition": core.partition}
+
+
 def dependencies_left(scheduler, job: Job) -> str | None:
     """Slurm's view of a pending job's dependencies: those not met, each
     ``kind:id(unfulfilled)`` or ``kind:id(failed)`` (``singleton(unfulfilled)``); None
@@ -102,13 +119,18 @@ def dependencies_left(scheduler, job: Job) -> str | None:
 
 
 def nodes(controller) -> list[dict]:
-    """Each node's state, capacity and allocation (``sinfo -N``, ``scontrol show node``)."""
+    """Each node's state, capacity and allocation (``sinfo -N``, ``scontrol show node``).
+
+    ``state`` is sinfo's word: idle, mixed or allocated for a node in service, drain
+    (sinfo shows drained or draining) or down; ``responding`` is False for a node that
+    stopped answering (Slurm marks it ``*``)."""
     resources, cluster = controller.scheduler.resources, controller.cluster
     gpu_types = getattr(resources, "gpu_types", [])
     out = []
     for i, node in enumerate(cluster.nodes):
         cap, free = resources.capacity[i], resources.free[i]
         cpus_alloc = cap[0] - free[0]
+        status = controller.nodes.status.get(node.name)
         state = node.state.value
         if state == "up":
             state = "idle" if cpus_alloc == 0 else ("allocated" if free[0] == 0 else "mixed")
@@ -118,8 +140,15 @@ def nodes(controller) -> list[dict]:
             "gpus_alloc": {t: cap[2 + k] - free[2 + k] for k, t in enumerate(gpu_types)},
             "partitions": [p.name for p in cluster.partitions
                            if p.nodes is None or node.name in p.nodes],
-            "features": sorted(node.features), "boot_time": _boot_time(),
+            "features": sorted(node.features),
+            "boot_time": status.boot_time if status and status.addr else _boot_time(),
             "os": " ".join(os.uname()[:3:2]),
+            "reason": status.reason if status else None,
+            "reason_time": status.reason_time if status else None,
+            "reason_user": status.reason_user if status else None,
+            "responding": status.responding if status else True,
+            "addr": status.addr if status else None,
+            "last_seen": status.last_seen if status else None,
         })
     return out
 

@@ -78,7 +78,7 @@ def compress(names: list[str], *, sort: bool = True) -> str:
     does: only neighbours with the same prefix share a bracket.
     """
     if sort:
-        names = sorted(set(names), key=_natural_key)
+        names = sorted(set(names), key=natural_key)
     pieces = []
     for prefix, group in groupby(names, key=lambda name: _split_number(name)[0]):
         numbers = [digits for _, digits in map(_split_number, group)]
@@ -93,7 +93,7 @@ def _split_number(name: str) -> tuple[str, str]:
     return (match[1], match[2]) if match else (name, "")
 
 
-def _natural_key(name: str) -> tuple[str, int, str]:
+def natural_key(name: str) -> tuple[str, int, str]:
     prefix, digits = _split_number(name)
     return prefix, int(digits) if digits else -1, digits
 

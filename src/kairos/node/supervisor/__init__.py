@@ -47,6 +47,13 @@ Behaviour, matching a Slurm batch step where Slurm is explicit:
   with its cgroup process tracking). The supervisor makes itself a child subreaper, so
   processes that daemonize stay in its tree and are found.
 
+Job steps: with ``"kind": "step"`` in launch.json (the agent writes it in
+``<jobdir>/steps/<step_id>/``), the supervisor runs the tasks a step has on this node
+instead of a batch script, all in its own session, and relays their output, input and
+ends to ``srun`` (see :mod:`~kairos.node.supervisor.steploop` for its files and
+:mod:`~kairos.node.supervisor.steplaunch` for the tasks' variables and file patterns).
+Limits, cancel and leftovers behave as above; each task's end is in status.json.
+
 How it starts, and why that way: ``-I`` (isolated: no environment variables, no user
 site, no script directory on ``sys.path``) and ``-S`` (no site-packages) keep the start
 fast and immune to whatever the job's or the controller's environment holds. The code
@@ -57,14 +64,20 @@ package directory instead would put this directory first on ``sys.path`` and mak
 module here a top-level name as well. The cost is that ``kairos/__init__.py`` and
 ``kairos/node/__init__.py`` are imported too: they must stay free of imports, and a test
 starts the supervisor the agent's way and checks that it loaded nothing but the standard
-library and this package.
+library and this package (a step's supervisor also loads :mod:`kairos.model.stepio`, the
+frames ``srun`` reads, so ``kairos/model/__init__.py`` must stay free of imports too).
 
-Modules, one concept each, importing only the standard library and each other:
+Modules, one concept each, importing only the standard library, each other and, for
+steps, :mod:`kairos.model.stepio`:
 ``files`` (atomic JSON, ``launch.json`` as :class:`~kairos.node.supervisor.files.Launch`,
 notes to the job's stderr, the wakeup FIFO), ``procs`` (/proc: start ticks, the job's
 processes, signalling them), ``cgroup`` (the cgroup v2 memory limit), ``child`` (the forked
 child up to ``exec``), ``outcome`` (the state and reason in status.json) and ``loop``
-(the :class:`~kairos.node.supervisor.loop.Supervisor`: signals, timers, limits, reaping).
+(the :class:`~kairos.node.supervisor.loop.Supervisor`: signals, timers, limits, reaping);
+for steps ``steplaunch`` (a step's launch.json, its tasks' variables and file names),
+``taskio`` (where each task's streams go), ``taskchild`` (a forked task up to ``exec``),
+``srunlink`` (the connection to srun) and ``steploop`` (the
+:class:`~kairos.node.supervisor.steploop.StepSupervisor`).
 """
 
 from __future__ import annotations
@@ -72,6 +85,7 @@ from __future__ import annotations
 import os
 import sys
 
+from kairos.node.supervisor.files import read_json
 from kairos.node.supervisor.loop import Supervisor
 from kairos.node.supervisor.outcome import write_launch_failure
 
@@ -82,9 +96,19 @@ def main(argv: list[str]) -> int:
         sys.stderr.write(f"usage: {os.path.basename(sys.executable)} -I -S {argv[0] if argv else '__main__.py'} <jobdir>\n")
         return 2
     try:
-        supervisor = Supervisor(argv[1])
+        supervisor = _supervisor_for(argv[1])
     except (KeyError, TypeError, ValueError) as e:
         write_launch_failure(argv[1], f"launch.json in {argv[1]} is unusable: {type(e).__name__}: {e}")
         return 1
     supervisor.run()
     return 0
+
+
+def _supervisor_for(jobdir: str) -> Supervisor:
+    """A batch supervisor, or a step's when launch.json says ``"kind": "step"``."""
+    raw = read_json(os.path.join(jobdir, "launch.json")) or {}
+    if raw.get("kind") == "step":
+        from kairos.node.supervisor.steploop import StepSupervisor  # only steps load srun's wire
+
+        return StepSupervisor(jobdir, raw)
+    return Supervisor(jobdir, raw)

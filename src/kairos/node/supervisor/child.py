@@ -6,6 +6,9 @@ go-ahead (state.json written, the child in its cgroup), then the job's user, and
 that user the output files and the work directory, so a root supervisor never opens a
 path the user could not. Nothing here may return into the supervisor's code: every
 failure is written to the error pipe and the child exits.
+
+The tasks of a job step (:mod:`kairos.node.supervisor.taskchild`) become their user,
+enter their directory and are pinned to their cores by the same functions.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ def run_child(launch: Launch, script_path: str, pipes: ChildPipes, blocked: set)
     """
     error_fd = pipes.error
     try:
-        _reset_signals(blocked)
+        reset_signals(blocked)
         os.setsid()
         os.write(pipes.ready, b"s")
         os.close(pipes.ready)
@@ -50,26 +53,26 @@ def run_child(launch: Launch, script_path: str, pipes: ChildPipes, blocked: set)
         os.close(pipes.go)
         script_fd = os.open(script_path, os.O_RDONLY)
         os.set_inheritable(script_fd, True)
-        _become_user(launch)
+        become_user(launch)
         _open_output(launch)
-        _enter_work_dir(launch.work_dir)
-        _pin_cpus(launch.cpu_ids)
+        enter_work_dir(launch.work_dir)
+        pin_cpus(launch.cpu_ids)
         _exec_script(launch, script_path, script_fd)
     except LaunchError as e:
-        _child_fail(error_fd, f"JobLaunchFailure: {e}")
+        child_fail(error_fd, f"JobLaunchFailure: {e}")
     except BaseException as e:  # anything at all: the child must never return into the parent's code
-        _child_fail(error_fd, f"JobLaunchFailure: {type(e).__name__}: {e}")
+        child_fail(error_fd, f"JobLaunchFailure: {type(e).__name__}: {e}")
     os._exit(1)
 
 
-def _reset_signals(blocked: set) -> None:
+def reset_signals(blocked: set) -> None:
     signal.set_wakeup_fd(-1)
     for signum in blocked | {signal.SIGPIPE, signal.SIGXFSZ}:
         signal.signal(signum, signal.SIG_DFL)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, blocked)
 
 
-def _become_user(launch: Launch) -> None:
+def become_user(launch: Launch) -> None:
     """Switch to the job's user when running as root; otherwise the job must be our own."""
     if os.geteuid() != 0:
         if launch.uid != os.getuid():
@@ -112,22 +115,22 @@ def _open_one(path: str, flags: int) -> int:
         raise LaunchError(f"cannot open output file {path}: {e.strerror}") from None
 
 
-def _enter_work_dir(work_dir: str) -> None:
+def enter_work_dir(work_dir: str) -> None:
     """The work directory, or /tmp with a word on stderr when it cannot be entered (as Slurm does)."""
     try:
         os.chdir(work_dir)
     except OSError as e:
-        _say(f"kairos-supervisor: error: couldn't chdir to '{work_dir}': {e.strerror}: going to /tmp instead\n")
+        say(f"kairos-supervisor: error: couldn't chdir to '{work_dir}': {e.strerror}: going to /tmp instead\n")
         os.chdir("/tmp")
 
 
-def _pin_cpus(cpu_ids: list[int]) -> None:
+def pin_cpus(cpu_ids: list[int]) -> None:
     if not cpu_ids:
         return
     try:
         os.sched_setaffinity(0, cpu_ids)
     except OSError as e:
-        _say(f"kairos-supervisor: warning: cannot pin the job to CPUs {cpu_ids}: {e.strerror}\n")
+        say(f"kairos-supervisor: warning: cannot pin the job to CPUs {cpu_ids}: {e.strerror}\n")
 
 
 def _exec_script(launch: Launch, script_path: str, script_fd: int) -> None:
@@ -140,18 +143,18 @@ def _exec_script(launch: Launch, script_path: str, script_fd: int) -> None:
     try:
         os.execve(target, [script_path, *launch.argv], launch.env)
     except OSError as e:
-        _say(f"kairos-supervisor: error: cannot execute the batch script: {e.strerror}\n")
+        say(f"kairos-supervisor: error: cannot execute the batch script: {e.strerror}\n")
         raise LaunchError(f"cannot execute the batch script: {e.strerror}") from None
 
 
-def _say(text: str) -> None:
+def say(text: str) -> None:
     try:
         os.write(2, text.encode())
     except OSError:
         pass
 
 
-def _child_fail(error_fd: int, reason: str) -> None:
+def child_fail(error_fd: int, reason: str) -> None:
     try:
         os.write(error_fd, reason.encode()[:4000])
     except OSError:

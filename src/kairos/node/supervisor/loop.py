@@ -30,11 +30,20 @@ LEFTOVER_GRACE_S = 2.0
 
 
 class Supervisor:
-    """Runs one job from its directory to its status.json."""
+    """Runs one job from its directory to its status.json.
 
-    def __init__(self, jobdir: str) -> None:
+    The step supervisor (:class:`~kairos.node.supervisor.steploop.StepSupervisor`) extends
+    it: signals, time limit, kill wait, memory limit and leftovers work the same way.
+    """
+
+    #: What launch.json is read as.
+    launch_type: type = Launch
+
+    def __init__(self, jobdir: str, raw: dict | None = None) -> None:
         self.jobdir = os.path.abspath(jobdir)
-        self.launch = Launch(read_json(self._path("launch.json")) or {})
+        if raw is None:
+            raw = read_json(self._path("launch.json")) or {}
+        self.launch = self.launch_type(raw)
         self.pid = os.getpid()
         self.job_pid = 0
         self.start = 0.0
@@ -123,7 +132,7 @@ class Supervisor:
         while self.exit_status is None:
             ready, _, _ = select.select([wake_r], [], [], self._sleep_for(time.time()))
             if ready:
-                for signum in _drain(wake_r):
+                for signum in drain(wake_r):
                     self._on_signal(signum)
             self._reap()
             if self.exit_status is None:
@@ -167,7 +176,7 @@ class Supervisor:
         self.ending, self.deadline = why, None
         suffix = " DUE TO TIME LIMIT" if why is Outcome.TIMEOUT else ""
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
-        self._note(f"kairos-supervisor: error: *** JOB {self.launch.job_id} ON {os.uname().nodename.split('.')[0]} CANCELLED AT {stamp}{suffix} ***\n")
+        self._note(f"kairos-supervisor: error: *** {self._name().upper()} ON {self._node_name()} CANCELLED AT {stamp}{suffix} ***\n")
         pids = self._processes()
         signal_all(pids, signal.SIGCONT)
         signal_all(pids, signal.SIGTERM)
@@ -182,9 +191,16 @@ class Supervisor:
             signal_all(self._processes(), signal.SIGKILL)
             self.kill_at = time.time() + 1.0
             self._note(
-                f"kairos-supervisor: error: job {self.launch.job_id} used {used // 1024} MiB, over its memory "
+                f"kairos-supervisor: error: {self._name()} used {used // 1024} MiB, over its memory "
                 f"limit of {limit_kib // 1024} MiB, and was killed\n"
             )
+
+    def _name(self) -> str:
+        """What the notes call what this supervisor runs."""
+        return f"job {self.launch.job_id}"
+
+    def _node_name(self) -> str:
+        return os.uname().nodename.split(".")[0]
 
     def _process_rss(self) -> dict[int, int]:
         return job_processes(self.pid, self.job_pid)
@@ -237,7 +253,7 @@ class Supervisor:
 
     def _write_status(self) -> None:
         exit_code, signum = exit_code_and_signal(self.exit_status or 0)
-        launch_error = _read_all(self.error_r)
+        launch_error = read_all(self.error_r)
         if self.cgroup is not None:
             self.max_rss_kib = max(self.max_rss_kib, self.cgroup.peak_kib())
             if self.ending is None and self.cgroup.oom_kills() > 0:
@@ -251,7 +267,7 @@ def _noop(signum, frame) -> None:
     """Signals are read from the wakeup pipe by the main loop; the handler does nothing."""
 
 
-def _drain(fd: int) -> bytes:
+def drain(fd: int) -> bytes:
     data = b""
     while True:
         try:
@@ -263,11 +279,11 @@ def _drain(fd: int) -> bytes:
         data += chunk
 
 
-def _read_all(fd: int) -> str:
+def read_all(fd: int) -> str:
     if fd < 0:
         return ""
     os.set_blocking(fd, False)
     try:
-        return _drain(fd).decode(errors="replace")
+        return drain(fd).decode(errors="replace")
     finally:
         os.close(fd)

@@ -68,3 +68,53 @@ def write_launch_failure(jobdir: str, reason: str) -> None:
     now = time.time()
     write_status(jobdir, Outcome.FAILED, f"JobLaunchFailure: {reason}",
                  exit_code=1, signum=0, start=now, end=now, cpu_time=0.0, max_rss_kib=0)
+
+
+def judge_step(ending: Outcome | None, launch_error: str, results: list[tuple[int, int, int]],
+               requested: set[int]) -> tuple[Outcome, str]:
+    """A step's state and reason from its tasks' ``(task, exit code, signal)``.
+
+    The supervisor's own decision first; then a task that failed by itself (a non-zero
+    exit, a signal nobody asked for) fails the step; a task killed by a signal sent on
+    request (``requested``: the agent's ``signal_step``) cancels it.
+    """
+    if ending is not None:
+        return ending, DECIDED_REASONS[ending]
+    if launch_error:
+        return Outcome.FAILED, launch_error
+    for task, exit_code, signum in results:
+        if signum and signum not in requested:
+            return Outcome.FAILED, f"RaisedSignal:{signum}"
+    if any(exit_code for _, exit_code, _ in results):
+        return Outcome.FAILED, "NonZeroExitCode"
+    if any(signum for _, _, signum in results):
+        return Outcome.CANCELLED, "Cancelled"
+    return Outcome.COMPLETED, ""
+
+
+def step_exit(results: list[tuple[int, int, int]]) -> tuple[int, int]:
+    """The step's ``(exit code, signal)``: the highest exit code, and the signal that
+    ended the first task killed by one."""
+    exit_code = max((code for _, code, _ in results), default=0)
+    signum = next((sig for _, _, sig in results if sig), 0)
+    return exit_code, signum
+
+
+def write_step_status(jobdir: str, state: Outcome, reason: str, *, results: list[tuple[int, int, int]],
+                      start: float, end: float, cpu_time: float, max_rss_kib: int, io_error: str) -> None:
+    """status.json of a step: the batch fields plus each task's end and what became of
+    the connection to srun (``io_error``: empty when the output reached it)."""
+    exit_code, signum = step_exit(results)
+    write_json_atomic(os.path.join(jobdir, "status.json"), {
+        "kind": "step",
+        "state": state.value,
+        "exit_code": exit_code,
+        "signal": signum,
+        "tasks": [{"task": task, "exit_code": code, "signal": sig} for task, code, sig in results],
+        "start": start,
+        "end": end,
+        "cpu_time": cpu_time,
+        "max_rss_kib": max_rss_kib,
+        "reason": reason,
+        "io_error": io_error,
+    })

@@ -15,8 +15,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from kairos import __version__
-from kairos.server.api.routes import accounting, cluster, jobs, metrics
-from kairos.server.controller import NotFound
+from kairos.server.api.routes import accounting, cluster, jobs, members, metrics, steps
+from kairos.server.errors import NotFound
 from kairos.server.permissions import PermissionDenied
 
 
@@ -30,6 +30,7 @@ def create_app(settings, *, controller=None) -> FastAPI:
 
         ctl = controller if controller is not None else build_controller(settings)
         app.state.controller = ctl
+        app.state.trust = ctl.trust
         task = asyncio.create_task(ctl.run(), name="kairos-controller")
         try:
             yield
@@ -42,7 +43,7 @@ def create_app(settings, *, controller=None) -> FastAPI:
 
     app = FastAPI(title="Kairos", version=__version__, lifespan=lifespan,
                   summary="A workload manager for clusters where HPC and AI meet.")
-    for router in (jobs.router, cluster.router, accounting.router):
+    for router in (jobs.router, steps.router, cluster.router, accounting.router, members.router):
         app.include_router(router, prefix="/api/v1")
     app.include_router(metrics.router)
 

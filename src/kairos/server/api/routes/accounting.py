@@ -18,7 +18,8 @@ Strings = Annotated[list[str] | None, Query()]
 @router.get("/accounting", summary="Finished and current jobs from the database (sacct)")
 async def accounting(controller: ControllerDep, ids: Strings = None, users: Strings = None,
                      states: Strings = None, start: float | None = None,
-                     end: float | None = None, limit: int | None = None):
+                     end: float | None = None, limit: int | None = None,
+                     steps: bool = False):
     await controller.commit()  # what the caller saw happen is in the database
     id_list = split(ids)
     job_ids, array_ids = None, None
@@ -27,7 +28,14 @@ async def accounting(controller: ControllerDep, ids: Strings = None, users: Stri
     found = controller.store.accounting(ids=job_ids, array_ids=array_ids, users=split(users),
                                         states=split_states(states), start=start, end=end,
                                         limit=limit)
-    return json_response([job.to_wire() for job in found])
+    out = [job.to_wire() for job in found]
+    if steps and found:
+        by_job: dict[int, list] = {}
+        for step in controller.store.steps([job.job_id for job in found]):
+            by_job.setdefault(step.job_id, []).append(step.to_wire())
+        for info in out:
+            info["steps"] = by_job.get(info["job_id"], [])
+    return json_response(out)
 
 
 def _parse_ids(labels: list[str]) -> tuple[list[int], list[tuple[int, int]]]:

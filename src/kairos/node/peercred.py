@@ -1,6 +1,7 @@
-"""Who is calling: Unix peer credentials of the API socket.
+"""Who is calling: Unix peer credentials of an API socket.
 
-The API listens on a Unix socket only.  The kernel tells the server the uid, gid and pid
+The controller's API (and a node daemon's, for the commands run on its host) listens on
+a Unix socket.  The kernel tells the server the uid, gid and pid
 of the process at the other end (``SO_PEERCRED``), so no token or password exists to
 leak: the socket file's mode decides who may connect at all (0600 for a per-user
 controller, 0666 for a shared one run by root), and the credentials decide what each
@@ -15,22 +16,31 @@ from __future__ import annotations
 
 import socket
 import struct
+from dataclasses import dataclass
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from kairos.server.permissions import Caller
 
 SCOPE_KEY = "kairos.peer"
 _UCRED = struct.Struct("3i")  # pid, uid, gid
 
 
-def peer_credentials(sock: socket.socket) -> Caller | None:
+@dataclass(frozen=True, slots=True)
+class Peer:
+    """The process at the other end of a Unix socket, as the kernel says."""
+
+    uid: int
+    gid: int
+    pid: int = 0
+
+
+def peer_credentials(sock: socket.socket) -> Peer | None:
     """The peer's (uid, gid, pid) on a Unix socket; None on any other socket."""
     if sock is None or sock.family != socket.AF_UNIX:
         return None
     raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _UCRED.size)
     pid, uid, gid = _UCRED.unpack(raw)
-    return Caller(uid=uid, gid=gid, pid=pid)
+    return Peer(uid=uid, gid=gid, pid=pid)
 
 
 class PeerCredentialsProtocol(HttpToolsProtocol):

@@ -1,0 +1,65 @@
+"""Starting a batch script: the launch its first node gets.
+
+The job's environment is built here from its record (``kairos.node.environment``), over
+what its submission exported and the owner's login basics; the node adds what depends
+on the cores and GPUs it picks.  An allocation-only job (srun, salloc) has no script:
+nothing is launched, its holder has the nodes.
+"""
+
+from __future__ import annotations
+
+import math
+
+from kairos.model.job import LiveJob
+from kairos.node.wire import Launch
+from kairos.server import allocations
+
+
+def send_started(controller) -> None:
+    """Send each job the last pass started to its first node (the job is already
+    RUNNING in the database, so a crash in between is recovered by requeueing it)."""
+    from kairos.node.agent import LaunchSpec
+    from kairos.node.environment import job_environment
+
+    launching, controller.to_launch = controller.to_launch, []
+    for job_id in launching:
+        job = controller.jobs[job_id]
+        core = controller.scheduler.running.get(job_id)
+        if core is None:
+            continue  # cancelled before it was launched
+        submission = job.submission
+        if submission.allocation:  # held by srun or salloc: nothing to run here
+            allocations.started(controller, job)
+            continue
+        node = controller.job_nodes(job_id)[0]
+        env = job_environment(
+            job, base_env=login_environment(job), node_name=node,
+            cluster_name=controller.settings.cluster_name, submit_host=submission.submit_host)
+        limit = job.time_limit
+        share = next(s for s in controller.scheduler.allocation(job_id) if s.name == node)
+        controller.send(node, Launch(job_id, LaunchSpec(
+            user=job.user, uid=job.uid, gid=job.gid, script=submission.script,
+            argv=list(submission.argv), work_dir=job.work_dir, env=env,
+            stdout=job.stdout, stderr=job.stderr or job.stdout,
+            mem_limit_mib=core.request.mem_per_node or None,
+            time_limit=None if limit is None or math.isinf(limit) else limit,
+            ncpus=share.cpus, gpus=list(core.request.gpus_per_node))))
+
+
+def login_environment(job: LiveJob) -> dict:
+    """What the job inherits, plus the owner's login basics (HOME, USER, LOGNAME, SHELL,
+    PATH) where the submission did not carry them: Slurm adds them even for
+    ``--export=NONE``, and scripts rely on ``$HOME``."""
+    import pwd
+
+    env = dict(job.submission.environment)
+    try:
+        pw = pwd.getpwuid(job.uid)
+        login = {"HOME": pw.pw_dir, "USER": pw.pw_name, "LOGNAME": pw.pw_name,
+                 "SHELL": pw.pw_shell or "/bin/sh"}
+    except KeyError:
+        login = {"USER": job.user, "LOGNAME": job.user}
+    login["PATH"] = "/usr/local/bin:/usr/bin:/bin"
+    for key, value in login.items():
+        env.setdefault(key, value)
+    return env
