@@ -99,7 +99,10 @@ class NodeDaemon:
             b"" if payload is None else json.dumps(payload).encode())
         headers = {"Content-Type": "application/json",
                    **self.trust.signer.sign(method, path, body, caller=caller)}
-        return await self._client.request(method, path, content=body, headers=headers)
+        try:
+            return await self._client.request(method, path, content=body, headers=headers)
+        except httpx.TransportError as e:  # connection refused, timed out, reset...
+            raise ConnectionError(f"{self.controller_url}: {e or type(e).__name__}") from None
 
     async def register(self) -> None:
         """Register (again), retrying until the controller takes it."""
@@ -223,8 +226,8 @@ class NodeDaemon:
         return adopted
 
     async def run(self) -> None:
-        tasks = [asyncio.create_task(coro) for coro in
-                 (self.register(), self.heartbeats(), self.report())]
+        tasks = [asyncio.create_task(_forever(coro)) for coro in
+                 (self.register, self.heartbeats, self.report)]
         try:
             await asyncio.gather(*tasks)
         finally:
@@ -236,6 +239,20 @@ class NodeDaemon:
     def stop(self) -> None:
         self._stopping = True
         self._events_ready.set()
+
+
+async def _forever(loop) -> None:
+    """Run ``loop()``; a bug in it is logged and the loop started again, so that one
+    unexpected error never leaves a node's jobs unreported."""
+    while True:
+        try:
+            await loop()
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - see the docstring
+            log.exception("%s failed; starting it again in 1 s", loop.__name__)
+            await asyncio.sleep(1.0)
 
 
 def _gpu_counts(facts) -> dict[str, int]:

@@ -61,6 +61,8 @@ class Sender:
             await self._client.aclose()
 
     async def _deliver(self, link) -> None:
+        import httpx
+
         try:
             while link.outbox:
                 batch = list(link.outbox)[:BATCH]
@@ -71,7 +73,7 @@ class Sender:
                 try:
                     response = await self._client.post(
                         f"http://{link.addr}:{link.port}{path}", content=body, headers=headers)
-                except OSError as e:
+                except (OSError, httpx.TransportError) as e:
                     log.warning("node %s did not take %d command(s): %s", link.name, len(batch), e)
                     return
                 if response.status_code != 200:
