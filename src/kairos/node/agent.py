@@ -48,6 +48,7 @@ import psutil
 from kairos.core.jobs import JobState
 from kairos.node.environment import placement_environment
 from kairos.node.facts import NodeFacts
+from kairos.node.holds import Holds
 from kairos.node.steps import (
     StepFinished,
     StepLaunch,
@@ -134,6 +135,8 @@ class LocalAgent:
         self.jobs_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._jobs: dict[int, Supervised] = {}
         self._steps: dict[tuple[int, int], Supervised] = {}
+        #: cores and GPUs of jobs whose batch script is elsewhere, for their steps
+        self.holds = Holds(self.jobs_dir)
         self._cleanup_after_steps: set[int] = set()
         self._unreaped: list[subprocess.Popen] = []
         self._wakeup_path = self.home / WAKEUP_FIFO
@@ -142,12 +145,22 @@ class LocalAgent:
     # ------------------------------------------------------------------ resources
 
     def free_cpus(self) -> list[int]:
-        used = {c for job in self._watched() for c in job.cpu_ids}
+        used = {c for job in self._watched() for c in job.cpu_ids} | self.holds.cpu_ids()
         return [c for c in self.facts.cpus if c not in used]
 
     def free_gpus(self) -> list[int]:
-        used = {g for job in self._watched() for g in job.gpu_ids}
+        used = {g for job in self._watched() for g in job.gpu_ids} | self.holds.gpu_ids()
         return [g.index for g in self.facts.gpus if g.index not in used]
+
+    def allocate(self, job_id: int, ncpus: int, gpus: list[tuple[str | None, int]]) -> tuple[list[int], list[int]]:
+        """Hold cores and GPUs here for a job whose batch script runs elsewhere (see
+        :mod:`kairos.node.holds`); its steps run on them.  The ids."""
+        held = self.holds.of(job_id)
+        if held is None:
+            cpu_ids, gpu_ids = self.pick_cpus(ncpus), self.pick_gpus(gpus)
+            self.holds.hold(job_id, cpu_ids, gpu_ids)
+            held = (cpu_ids, gpu_ids)
+        return held
 
     def _watched(self) -> list[Supervised]:
         """Batch jobs and steps: a step holds its cores too (an allocation without a
@@ -224,8 +237,9 @@ class LocalAgent:
             raise AgentError(f"step {spec.job_id}.{spec.step_id} is already running on {self.facts.name}; "
                              "cancel it or wait for poll() to report it")
         job = self._jobs.get(spec.job_id)
-        cpu_ids = list(spec.cpu_ids if spec.cpu_ids is not None else job.cpu_ids if job else [])
-        gpu_ids = list(spec.gpu_ids if spec.gpu_ids is not None else job.gpu_ids if job else [])
+        held = (job.cpu_ids, job.gpu_ids) if job is not None else self.holds.of(spec.job_id)
+        cpu_ids = list(spec.cpu_ids if spec.cpu_ids is not None else held[0] if held else [])
+        gpu_ids = list(spec.gpu_ids if spec.gpu_ids is not None else held[1] if held else [])
         stepdir = self._fresh_stepdir(*key)
         env = dict(spec.env)
         env.update(placement_environment(cpu_ids, gpu_ids, hide_gpus=bool(self.facts.gpus)))
@@ -333,6 +347,8 @@ class LocalAgent:
         job = self._jobs.get(job_id)
         steps = self._steps_of(job_id)
         if job is None and not steps:
+            if self.holds.of(job_id) is not None:
+                return False  # held for steps that never came: nothing to stop
             self._known(job_id)  # says why
         told = self._cancel_steps(job_id)
         return job.signal_supervisor(signal.SIGTERM) if job is not None else told
@@ -416,6 +432,7 @@ class LocalAgent:
         goes once poll() has reported the last of them."""
         if job_id in self._jobs:
             raise AgentError(f"job {job_id} is still running on {self.facts.name}; clean up only after poll() reports it")
+        self.holds.release(job_id)
         if self._steps_of(job_id):
             self._cancel_steps(job_id)
             self._cleanup_after_steps.add(job_id)

@@ -223,7 +223,9 @@ class NodeDaemon:
             gpus = [int(g) for g in (launch.get("env") or {}).get("KAIROS_GPU_IDS", "").split(",") if g]
             self.agent.adopt(job_id, list(launch.get("cpu_ids") or []), gpus)
             adopted.append(job_id)
-        return adopted
+        held = self.agent.holds.reload()
+        self.agent.adopt_steps()
+        return sorted(set(adopted) | set(held))
 
     async def run(self) -> None:
         tasks = [asyncio.create_task(_forever(coro)) for coro in

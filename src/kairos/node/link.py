@@ -13,7 +13,7 @@ from typing import Any
 
 from kairos.node.agent import AgentError
 from kairos.node.wire import (
-    Cleanup, Kill, KillStep, Launch, LaunchFailed, LaunchStep, Signal, SignalStep,
+    Allocate, Cleanup, Kill, KillStep, Launch, LaunchFailed, LaunchStep, Signal, SignalStep,
     StepLaunchFailed, TimeLimit,
 )
 
@@ -50,6 +50,11 @@ class LocalLink:
             try:
                 self._events.append(agent.launch(command.job_id, command.spec))
             except (OSError, AgentError) as e:
+                self._events.append(LaunchFailed(command.job_id, str(e)))
+        elif isinstance(command, Allocate):
+            try:
+                agent.allocate(command.job_id, command.ncpus, command.gpus)
+            except AgentError as e:  # the controller's count and the node's disagree
                 self._events.append(LaunchFailed(command.job_id, str(e)))
         elif isinstance(command, LaunchStep):
             spec = command.spec

@@ -60,6 +60,16 @@ class Cleanup:
 
 
 @dataclass(frozen=True, slots=True)
+class Allocate:
+    """Hold ``ncpus`` cores and ``gpus`` on the node for ``job_id``, whose batch script
+    runs elsewhere (or nowhere: an allocation); its steps here use them."""
+
+    job_id: int
+    ncpus: int
+    gpus: list
+
+
+@dataclass(frozen=True, slots=True)
 class LaunchStep:
     """Start this node's share of a job step (its tasks)."""
 
@@ -84,7 +94,7 @@ class SignalStep:
 
 
 COMMANDS = {cls.__name__: cls for cls in (Launch, Kill, Signal, TimeLimit, Cleanup,
-                                          LaunchStep, KillStep, SignalStep)}
+                                          Allocate, LaunchStep, KillStep, SignalStep)}
 
 # --------------------------------------------------------------------------- events
 
@@ -137,6 +147,8 @@ def _decode(data: dict[str, Any], kinds: dict[str, type]):
     if kind is Launch:
         values["spec"] = LaunchSpec(**{k: v for k, v in values["spec"].items()})
         values["spec"].gpus = [tuple(g) for g in values["spec"].gpus]
+    if kind is Allocate:
+        values["gpus"] = [tuple(g) for g in values.get("gpus") or ()]
     if kind is LaunchStep:
         values["spec"] = StepLaunch(**values["spec"])
     if kind in (Finished, StepFinished):

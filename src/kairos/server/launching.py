@@ -2,8 +2,9 @@
 
 The job's environment is built here from its record (``kairos.node.environment``), over
 what its submission exported and the owner's login basics; the node adds what depends
-on the cores and GPUs it picks.  An allocation-only job (srun, salloc) has no script:
-nothing is launched, its holder has the nodes.
+on the cores and GPUs it picks.  The job's other nodes are told to hold its share of
+them for its steps (``Allocate``).  An allocation-only job (srun, salloc) has no script:
+nothing is launched, and every node of it holds its share.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import math
 
 from kairos.model.job import LiveJob
-from kairos.node.wire import Launch
+from kairos.node.wire import Allocate, Launch
 from kairos.server import allocations
 
 
@@ -28,22 +29,27 @@ def send_started(controller) -> None:
         if core is None:
             continue  # cancelled before it was launched
         submission = job.submission
+        nodes = controller.job_nodes(job_id)
+        shares = {s.name: s for s in controller.scheduler.allocation(job_id)}
+        gpus = list(core.request.gpus_per_node)
+        for other in nodes[0 if submission.allocation else 1:]:  # hold their cores for steps
+            controller.send(other, Allocate(job_id, shares[other].cpus, gpus))
         if submission.allocation:  # held by srun or salloc: nothing to run here
             allocations.started(controller, job)
             continue
-        node = controller.job_nodes(job_id)[0]
+        node = nodes[0]
         env = job_environment(
             job, base_env=login_environment(job), node_name=node,
             cluster_name=controller.settings.cluster_name, submit_host=submission.submit_host)
         limit = job.time_limit
-        share = next(s for s in controller.scheduler.allocation(job_id) if s.name == node)
+        share = shares[node]
         controller.send(node, Launch(job_id, LaunchSpec(
             user=job.user, uid=job.uid, gid=job.gid, script=submission.script,
             argv=list(submission.argv), work_dir=job.work_dir, env=env,
             stdout=job.stdout, stderr=job.stderr or job.stdout,
             mem_limit_mib=core.request.mem_per_node or None,
             time_limit=None if limit is None or math.isinf(limit) else limit,
-            ncpus=share.cpus, gpus=list(core.request.gpus_per_node))))
+            ncpus=share.cpus, gpus=gpus)))
 
 
 def login_environment(job: LiveJob) -> dict:

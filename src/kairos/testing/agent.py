@@ -39,6 +39,9 @@ class InProcessAgent:
         self.cleaned: list[int] = []
         self._ended: list[Finished] = []
         self.fail_launch: str | None = None  #: set to make the next launches fail
+        self.held: dict[int, tuple[list[int], list[int]]] = {}  #: allocations for steps
+        self.steps: dict[tuple[int, int], object] = {}  #: running steps' launches
+        self.step_signals: list[tuple[int, int, int]] = []
 
     def launch(self, job_id: int, spec: LaunchSpec) -> Launched:
         if self.fail_launch:
@@ -68,6 +71,8 @@ class InProcessAgent:
 
     def cancel(self, job_id: int) -> bool:
         self.cancelled.append(job_id)
+        for job, step in [k for k in self.steps if k[0] == job_id]:
+            self.cancel_step(job, step)
         if job_id not in self.jobs:
             return False
         self.finish(job_id, JobState.CANCELLED, 0, 15)
@@ -95,3 +100,39 @@ class InProcessAgent:
 
     def cleanup(self, job_id: int) -> None:
         self.cleaned.append(job_id)
+        self.held.pop(job_id, None)
+
+    # -- steps ----------------------------------------------------------------------------
+
+    def allocate(self, job_id: int, ncpus: int, gpus) -> tuple[list[int], list[int]]:
+        self.held[job_id] = (list(range(ncpus)), [])
+        return self.held[job_id]
+
+    def launch_step(self, spec):
+        from kairos.node.steps import StepLaunched
+
+        key = (spec.job_id, spec.step_id)
+        if key in self.steps:
+            raise AgentError(f"step {spec.job_id}.{spec.step_id} is already running")
+        self.steps[key] = spec
+        return StepLaunched(spec.job_id, spec.step_id, 20_000 + spec.step_id, [], [], self.clock())
+
+    def finish_step(self, job_id: int, step_id: int, state: JobState = JobState.COMPLETED,
+                    exit_code: int = 0) -> None:
+        """The step's tasks on this node end now."""
+        from kairos.node.steps import StepFinished
+
+        spec = self.steps.pop((job_id, step_id))
+        self._ended.append(StepFinished(job_id, step_id, state, exit_code, 0,
+                                        {t: (exit_code, 0) for t in spec.tasks}, None,
+                                        self.clock(), 0.0, 0, ""))
+
+    def cancel_step(self, job_id: int, step_id: int) -> bool:
+        if (job_id, step_id) not in self.steps:
+            return False
+        self.finish_step(job_id, step_id, JobState.CANCELLED)
+        return True
+
+    def signal_step(self, job_id: int, step_id: int, signum: int) -> bool:
+        self.step_signals.append((job_id, step_id, signum))
+        return (job_id, step_id) in self.steps
