@@ -12,7 +12,7 @@ import pytest
 from kairos.model import Submission
 from kairos.slurm.sbatch import (SbatchError, forecast_message, parse_command_line,
                                  parse_sbatch, parse_submission, submitted_message)
-from kairos.slurm.sbatch_options import OPTIONS
+from kairos.slurm.sbatch_options import OPTIONS, usage_text
 
 NOW = datetime(2026, 11, 25, 3, 48, 52).timestamp()
 SCRIPT = "#!/bin/bash\necho hi\n"
@@ -401,13 +401,118 @@ def test_bad_export(submit, export):
 
 def test_harmless_options_change_nothing(submit):
     text = script("#SBATCH --mail-type=END,FAIL", "#SBATCH --mail-user=a@b.c",
-                  "#SBATCH --exclusive", "#SBATCH -C haswell", "#SBATCH --requeue",
+                  "#SBATCH --contiguous", "#SBATCH --hint=nomultithread",
                   "#SBATCH --comment 'a comment'", "#SBATCH --signal=B:USR1@60")
-    spec = submit(["--exclusive=user", "--open-mode=append", "-v", "-Q", "job.sh"],
-                  script=text)
+    spec = submit(["--open-mode=append", "-v", "-Q", "-s", "job.sh"], script=text)
     plain = submit(["job.sh"], script=text.replace("#SBATCH", "#"))
     assert spec == replace(plain, script=text)
     assert all(o.env is None for o in OPTIONS if o.ignored)
+
+
+# --- node selection ------------------------------------------------------------------
+
+def test_node_selection_defaults(submit):
+    spec = submit(["job.sh"])
+    assert (spec.exclusive, spec.nodelist, spec.exclude, spec.constraint) == \
+        (False, [], [], None)
+    assert spec.requeue is None and spec.allocation is False
+
+
+def test_node_selection_options(submit):
+    text = script("#SBATCH --exclusive", "#SBATCH -C 'ib&fast'", "#SBATCH --no-requeue")
+    spec = submit(["-w", "n[1-2]", "-x", "n5", "-N", "3", "job.sh"], script=text)
+    assert spec.exclusive and spec.constraint == "ib&fast" and spec.requeue is False
+    assert (spec.nodelist, spec.exclude, spec.nodes, spec.ntasks) == (["n1", "n2"], ["n5"], 3, 3)
+    wire = json.loads(json.dumps(spec.to_json()))
+    assert Submission.from_json(wire) == spec
+
+
+@pytest.mark.parametrize("argv, env, requeue", [
+    (["--requeue"], {}, True),
+    (["--no-requeue"], {}, False),
+    (["--requeue", "--no-requeue"], {}, False),            # the last one wins
+    (["--requeue"], {"SBATCH_NO_REQUEUE": "1"}, True),     # the command line over SBATCH_*
+    ([], {"SBATCH_REQUEUE": "1"}, True),
+])
+def test_requeue(submit, argv, env, requeue):
+    assert submit([*argv, "job.sh"], env=env).requeue is requeue
+
+
+@pytest.mark.parametrize("argv, env", [
+    (["--exclusive"], {}),
+    (["--exclus"], {}),
+    ([], {"SBATCH_EXCLUSIVE": ""}),
+])
+def test_exclusive(submit, argv, env):
+    assert submit([*argv, "job.sh"], env=env).exclusive
+
+
+def test_constraint_from_the_environment_and_empty(submit):
+    assert submit(["job.sh"], env={"SBATCH_CONSTRAINT": "a|b"}).constraint == "a|b"
+    assert submit(["-C", "", "job.sh"]).constraint is None  # Slurm: no constraint
+
+
+@pytest.mark.parametrize("argv, nodes, ntasks", [
+    (["-w", "a,b"], 2, 2),                  # no -N: as many nodes as named (Slurm)
+    (["-w", "a[1-3],a2"], 3, 3),            # a name counts once
+    (["-w", "a,b", "-N", "4"], 4, 4),       # the others are chosen freely
+    (["-w", "a,b", "-N", "2", "-n", "8"], 2, 8),
+    (["--nodelist=a,b", "--ntasks-per-node=2"], 2, 4),
+])
+def test_nodelist_sets_the_node_count(submit, argv, nodes, ntasks):
+    spec = submit([*argv, "job.sh"])
+    assert (spec.nodes, spec.ntasks) == (nodes, ntasks)
+
+
+def test_gpus_split_over_the_nodes_a_nodelist_names(submit):
+    assert submit(["-w", "a,b", "--gpus=4", "job.sh"]).gpus == [(None, 2)]
+
+
+@pytest.mark.parametrize("argv, message", [
+    # the peer's words for this ambiguous prefix
+    (["--excl"], "option '--excl' is ambiguous; possibilities: '--exclude' '--exclusive'"),
+    (["-N", "1", "-w", "a,b"],
+     "Node count specification invalid: --nodelist names 2 nodes, more than --nodes=1"),
+    (["-w", "a,b", "-x", "b,c"],
+     "Invalid node name specified: b both in --nodelist and in --exclude"),
+    (["--exclusive=user"], "invalid --exclusive value 'user': sharing nodes only with the "
+                           "same user is not supported; use --exclusive alone"),
+    (["--exclusive=mcs"], "invalid --exclusive value 'mcs': sharing nodes only with the "
+                          "same mcs is not supported"),
+    (["--exclusive=yes"], "invalid --exclusive value 'yes': use --exclusive alone"),
+    (["-w", "./hosts"], "invalid --nodelist value './hosts': reading node names from a "
+                        "file is not supported"),
+    (["-w", "n[1-"], "invalid --nodelist value 'n[1-': 'n[1-' needs one bracket pair"),
+    (["-x", ","], "invalid --exclude value ',': it names no node"),
+    (["-w", "a b"], "invalid --nodelist value 'a b': 'a b' is not a node name"),
+    (["-C", "[a|b]"], "invalid --constraint value '[a|b]': brackets (matching OR, "
+                      "multiple counts) are not supported"),
+    (["-C", "a*2"], "invalid --constraint value 'a*2': node counts (feature*N) are not "
+                    "supported"),
+    (["-C", "a&b|c"], "invalid --constraint value 'a&b|c': mixing & and | is not supported"),
+    (["-C", "a,b"], "invalid --constraint value 'a,b': 'a,b' is not a feature name"),
+])
+def test_node_selection_errors(submit, argv, message):
+    assert error_of(lambda: submit([*argv, "job.sh"])).startswith(message)
+
+
+def test_node_selection_errors_name_their_source(submit):
+    text = script("#SBATCH -C 'a|(b)'")
+    assert error_of(lambda: submit(["job.sh"], script=text)).startswith(
+        "line 2: invalid --constraint value 'a|(b)': parentheses are not supported")
+    message = error_of(lambda: submit(["job.sh"], env={"SBATCH_EXCLUSIVE": "user"}))
+    assert message.startswith("SBATCH_EXCLUSIVE: invalid --exclusive value 'user'")
+
+
+def test_node_selection_options_are_listed_as_honoured():
+    honoured = {o.long for o in OPTIONS if not o.ignored}
+    assert {"exclusive", "nodelist", "exclude", "constraint", "requeue", "no-requeue"} <= honoured
+    text = usage_text()
+    options, ignored = text.split("Accepted for compatibility, no effect:")
+    for line in ("-w, --nodelist=VALUE", "-x, --exclude=VALUE", "-C, --constraint=VALUE",
+                 "--exclusive[=VALUE]", "--requeue", "--no-requeue"):
+        assert line in options
+    assert "--requeue" not in ignored and "--exclusive" not in ignored
 
 
 # --- what sbatch prints ----------------------------------------------------------------

@@ -146,6 +146,45 @@ class Client:
         return self.request("GET", "/accounting", query={
             "ids": ids, "users": users, "states": states, "start": start, "end": end})
 
+    def accounting_with_steps(self, *, ids=None, users=None, states=None, start=None,
+                              end=None) -> list[dict]:
+        """As ``accounting``, each job with its ``steps`` (``LiveStep`` wire dicts)."""
+        return self.request("GET", "/accounting", query={
+            "ids": ids, "users": users, "states": states, "start": start, "end": end,
+            "steps": True})
+
+    # -- steps and allocations (srun, salloc, sstat) --------------------------------------
+
+    def create_step(self, job_id, request: dict) -> dict:
+        """Start a step (a ``StepRequest`` dict); 409 while other steps hold the CPUs."""
+        return self.request("POST", f"/jobs/{quote(str(job_id))}/steps", request)
+
+    def steps(self, job_id) -> list[dict]:
+        return self.request("GET", f"/jobs/{quote(str(job_id))}/steps")
+
+    def signal_step(self, job_id, step_id: int, signal) -> dict:
+        return self.request("POST", f"/jobs/{quote(str(job_id))}/steps/{int(step_id)}/signal",
+                            {"signal": signal})
+
+    def cancel_step(self, job_id, step_id: int) -> dict:
+        return self.request("POST", f"/jobs/{quote(str(job_id))}/steps/{int(step_id)}/cancel")
+
+    def keepalive(self, job_id) -> dict:
+        """An allocation's holder is still there; the answer says the job's state."""
+        return self.request("POST", f"/jobs/{quote(str(job_id))}/keepalive")
+
+    def release_allocation(self, job_id, exit_code: int) -> dict:
+        return self.request("POST", f"/jobs/{quote(str(job_id))}/release",
+                            {"exit_code": int(exit_code)})
+
+    def allocation_environment(self, job_id) -> dict:
+        """The ``SLURM_*`` variables a running allocation gives a shell."""
+        return self.request("GET", f"/jobs/{quote(str(job_id))}/environment")
+
+    def update_node(self, name: str, state: str, reason: str | None = None) -> dict:
+        """Drain, down or resume a node (administrators)."""
+        return self.request("PATCH", f"/nodes/{quote(name)}", {"state": state, "reason": reason})
+
     def priority(self, *, ids=None, users=None) -> list[dict]:
         return self.request("GET", "/priority", query={"ids": ids, "users": users})
 

@@ -1,5 +1,7 @@
 """Slurm's vocabulary as pure functions: time formats, hostlists, ``--array``,
-``--dependency`` and ``--gres`` specs, output file patterns and ``#SBATCH`` parsing.
+``--dependency`` and ``--gres`` specs, output file patterns, ``#SBATCH`` parsing, the
+command lines of sbatch, srun and salloc (one option engine, ``option_engine``), and
+how srun writes its tasks' output and reports their ends.
 
 Kairos speaks Slurm's language so that existing job scripts and habits keep working.
 These modules use the standard library only and import nothing heavy, because the

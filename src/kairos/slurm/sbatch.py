@@ -34,22 +34,23 @@ controller.  Parsing follows Slurm 22.05 (checked on a real one):
   ``ALL,VAR2=value`` gives everything with ``VAR2`` replaced.
 
 Supported options: ``-J/--job-name -o/--output -e/--error -t/--time --time-min
--c/--cpus-per-task -n/--ntasks -N/--nodes --ntasks-per-node --mem --mem-per-cpu --gres
--G/--gpus --gpus-per-node -p/--partition -q/--qos -A/--account -a/--array
--d/--dependency -b/--begin -H/--hold -D/--chdir --export --wrap --parsable --test-only
---nice -h/--help --usage -V/--version``.
+-c/--cpus-per-task -n/--ntasks -w/--nodelist -N/--nodes --ntasks-per-node --mem
+--mem-per-cpu --gres -G/--gpus --gpus-per-node -x/--exclude --exclusive
+-C/--constraint -p/--partition -q/--qos -A/--account -a/--array -d/--dependency
+-b/--begin -H/--hold -D/--chdir --export --wrap --parsable --test-only --nice
+--requeue --no-requeue -h/--help --usage -V/--version``.
 
-Environment variables read: ``SBATCH_ACCOUNT SBATCH_ARRAY_INX SBATCH_ERROR
-SBATCH_EXPORT SBATCH_GPUS SBATCH_GPUS_PER_NODE SBATCH_GRES SBATCH_JOB_NAME
-SBATCH_MEM_PER_CPU SBATCH_MEM_PER_NODE SBATCH_OUTPUT SBATCH_PARTITION SBATCH_QOS
-SBATCH_TIMELIMIT``.
+Environment variables read: ``SBATCH_ACCOUNT SBATCH_ARRAY_INX SBATCH_CONSTRAINT
+SBATCH_ERROR SBATCH_EXCLUSIVE SBATCH_EXPORT SBATCH_GPUS SBATCH_GPUS_PER_NODE
+SBATCH_GRES SBATCH_JOB_NAME SBATCH_MEM_PER_CPU SBATCH_MEM_PER_NODE SBATCH_NO_REQUEUE
+SBATCH_OUTPUT SBATCH_PARTITION SBATCH_QOS SBATCH_REQUEUE SBATCH_TIMELIMIT``.
 
 Accepted with no effect (real sbatch options that change nothing Kairos decides, so
 scripts written for a Slurm cluster run unchanged): ``--acctg-freq --comment
--C/--constraint --contiguous -m/--distribution --exclusive --get-user-env --gpu-bind
---gres-flags --hint --kill-on-invalid-dep --mail-type --mail-user --mem-bind
--k/--no-kill --no-requeue --open-mode --profile --propagate -Q/--quiet --requeue
---signal -s/--oversubscribe --spread-job --tmp --use-min-nodes -v/--verbose --wckey``.
+--contiguous -m/--distribution --get-user-env --gpu-bind --gres-flags --hint
+--kill-on-invalid-dep --mail-type --mail-user --mem-bind -k/--no-kill --open-mode
+--profile --propagate -Q/--quiet --signal -s/--oversubscribe --spread-job --tmp
+--use-min-nodes -v/--verbose --wckey``.
 Any other option is an error, so that nothing is queued with a request Kairos would
 not honour.
 

@@ -6,9 +6,17 @@ is checked, even one a later setting replaces, as Slurm does.  A bad value is re
 where it was written: ``line 3: invalid --time value '1:xx': use minutes, ...``.
 
 Then the defaults and the rules that involve several options: the job name, the
-``slurm-%j.out`` output pattern (``slurm-%A_%a.out`` for an array), ``--ntasks`` from
-``--ntasks-per-node``, ``--gpus`` split over the nodes, ``--mem`` against
-``--mem-per-cpu``, and the job's environment from ``--export``.
+``slurm-%j.out`` output pattern (``slurm-%A_%a.out`` for an array), ``--nodes`` from
+``--nodelist``, ``--ntasks`` from ``--ntasks-per-node``, ``--gpus`` split over the
+nodes, ``--mem`` against ``--mem-per-cpu``, ``--nodelist`` against ``--exclude``, and
+the job's environment from ``--export``.
+
+Node selection follows Slurm 22.05: ``-w``/``-x`` take hostlists (``n[1-4],gpu0``; a
+file name, which Slurm reads when the value holds a ``/``, is refused); a ``-w`` list
+of more nodes than ``-N`` asks for is refused ("Node count specification invalid"),
+and without ``-N`` the job gets as many nodes as the list names.  ``--constraint``
+takes ``a&b`` or ``a|b`` (``kairos.core.jobs.parse_constraint``); brackets and counts
+are refused.  Only the bare ``--exclusive`` (whole nodes) is honoured.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from kairos.slurm.arrays import parse_array
 from kairos.slurm.deps import parse_dependency
 from kairos.slurm.gres import GpuRequest, parse_gpus, parse_gres
+from kairos.slurm.hostlist import expand
 from kairos.slurm.sbatch_options import SbatchError, Setting
 from kairos.slurm.timespec import parse_begin, parse_duration, parse_memory
 
@@ -58,6 +67,11 @@ class Draft:
     export: str = "ALL"
     parsable: bool = False
     test_only: bool = False
+    exclusive: bool = False
+    nodelist: str | None = None
+    exclude: str | None = None
+    constraint: str | None = None
+    requeue: bool | None = None
     given: set[str] = field(default_factory=set)
 
 
@@ -161,6 +175,39 @@ def _export_items(value: str) -> tuple[str, list[tuple[str, str | None]]]:
     return mode, variables
 
 
+def _hostlist(value: str) -> str:
+    """A ``-w``/``-x`` value, checked: a hostlist naming at least one node."""
+    if "/" in value:
+        raise ValueError("reading node names from a file is not supported; list the "
+                         "names instead, e.g. n[1-4],gpu0")
+    names = expand(value)
+    if not names:
+        raise ValueError("it names no node")
+    blank = next((name for name in names if any(c.isspace() for c in name)), None)
+    if blank is not None:
+        raise ValueError(f"{blank!r} is not a node name")
+    return value.strip()
+
+
+def _constraint(value: str) -> str | None:
+    """A ``--constraint`` value, checked; empty is none, as in Slurm."""
+    from kairos.core.jobs import parse_constraint  # cheap, and only when -C is given
+
+    parse_constraint(value)
+    return value.strip() or None
+
+
+def _exclusive(value: str | None) -> bool:
+    """``--exclusive``: only the bare form (whole nodes); ``=user`` and ``=mcs`` (sharing
+    with one's own jobs) are refused rather than silently made stricter."""
+    if value in (None, ""):  # the bare option, or SBATCH_EXCLUSIVE set empty
+        return True
+    if value.strip().lower() in ("user", "mcs"):
+        raise ValueError(f"sharing nodes only with the same {value.strip().lower()} is "
+                         "not supported; use --exclusive alone for whole nodes")
+    raise ValueError("use --exclusive alone (whole nodes)")
+
+
 _Applier = Callable[[Draft, str | None, float], None]
 
 
@@ -176,10 +223,14 @@ def _gpu_setter(option: str, convert: Callable[[str], GpuRequest]) -> _Applier:
     return apply
 
 
-def _flag(attribute: str) -> _Applier:
+def _flag(attribute: str, to: bool = True) -> _Applier:
     def apply(draft: Draft, value: str | None, now: float) -> None:
-        setattr(draft, attribute, True)
+        setattr(draft, attribute, to)
     return apply
+
+
+def _set_exclusive(draft: Draft, value: str | None, now: float) -> None:
+    draft.exclusive = _exclusive(value)
 
 
 def _set_begin(draft: Draft, value: str | None, now: float) -> None:
@@ -205,6 +256,10 @@ _APPLY: dict[str, _Applier] = {
     "gres": _gpu_setter("gres", parse_gres),
     "gpus": _gpu_setter("gpus", parse_gpus),
     "gpus-per-node": _gpu_setter("gpus-per-node", parse_gpus),
+    "exclusive": _set_exclusive,
+    "nodelist": _setter("nodelist", _hostlist),
+    "exclude": _setter("exclude", _hostlist),
+    "constraint": _setter("constraint", _constraint),
     "partition": _setter("partition", _text),
     "qos": _setter("qos", _text),
     "account": _setter("account", _text),
@@ -217,6 +272,8 @@ _APPLY: dict[str, _Applier] = {
     "parsable": _flag("parsable"),
     "test-only": _flag("test_only"),
     "nice": _set_nice,
+    "requeue": _flag("requeue"),
+    "no-requeue": _flag("requeue", False),
 }
 
 
@@ -231,9 +288,10 @@ def build_submission(draft: Draft, *, script: str, argv: list[str], default_name
 
     if {"mem", "mem-per-cpu"} <= draft.given:
         raise SbatchError("--mem and --mem-per-cpu are mutually exclusive; give one of them")
+    nodes = _node_count(draft)
     ntasks = draft.ntasks
     if ntasks is None:
-        ntasks = (draft.ntasks_per_node or 1) * draft.nodes
+        ntasks = (draft.ntasks_per_node or 1) * nodes
     default_stdout = "slurm-%A_%a.out" if draft.array is not None else "slurm-%j.out"
     return Submission(
         script=script, argv=list(argv),
@@ -241,28 +299,49 @@ def build_submission(draft: Draft, *, script: str, argv: list[str], default_name
         work_dir=os.path.normpath(os.path.join(cwd, draft.chdir or "")),
         stdout=draft.stdout if draft.stdout is not None else default_stdout,
         stderr=draft.stderr, time_limit=draft.time_limit, time_min=draft.time_min,
-        nodes=draft.nodes, ntasks=ntasks, cpus_per_task=draft.cpus_per_task,
+        nodes=nodes, ntasks=ntasks, cpus_per_task=draft.cpus_per_task,
         mem_per_node=draft.mem_per_node, mem_per_cpu=draft.mem_per_cpu,
-        gpus=_gpus_per_node(draft), partition=draft.partition, qos=draft.qos,
+        gpus=_gpus_per_node(draft, nodes), partition=draft.partition, qos=draft.qos,
         account=draft.account, array=draft.array, dependency=draft.dependency,
         begin=draft.begin, hold=draft.hold, nice=draft.nice,
         environment=_job_environment(draft.export, env), export=draft.export,
         submit_host=submit_host, submit_dir=os.path.normpath(cwd),
         test_only=draft.test_only, cpus_per_task_set="cpus-per-task" in draft.given,
-        ntasks_set="ntasks" in draft.given,
+        ntasks_set="ntasks" in draft.given, exclusive=draft.exclusive,
+        nodelist=expand(draft.nodelist) if draft.nodelist else [],
+        exclude=expand(draft.exclude) if draft.exclude else [], constraint=draft.constraint,
+        requeue=draft.requeue,
     )
 
 
-def _gpus_per_node(draft: Draft) -> list[tuple[str | None, int]]:
+def _node_count(draft: Draft) -> int:
+    """``--nodes``, or as many nodes as ``--nodelist`` names when ``-N`` is not given
+    (Slurm 22.05 raises the count; given ``-N``, it refuses a longer list)."""
+    required = set(expand(draft.nodelist)) if draft.nodelist else set()
+    excluded = set(expand(draft.exclude)) if draft.exclude else set()
+    both = sorted(required & excluded)
+    if both:
+        raise SbatchError(f"Invalid node name specified: {', '.join(both)} both in "
+                          "--nodelist and in --exclude")
+    if "nodes" not in draft.given:
+        return max(draft.nodes, len(required))
+    if len(required) > draft.nodes:
+        raise SbatchError(f"Node count specification invalid: --nodelist names "
+                          f"{len(required)} nodes, more than --nodes={draft.nodes}; "
+                          "raise --nodes or leave it out")
+    return draft.nodes
+
+
+def _gpus_per_node(draft: Draft, nodes: int) -> list[tuple[str | None, int]]:
     request = [(gpu_type, count) for gpu_type, count in draft.gpu_request if count > 0]
-    if draft.gpu_option != "gpus" or draft.nodes == 1:
+    if draft.gpu_option != "gpus" or nodes == 1:
         return request
     for gpu_type, count in request:
-        if count % draft.nodes:
+        if count % nodes:
             what = f"{gpu_type}:{count}" if gpu_type else str(count)
-            raise SbatchError(f"--gpus={what} cannot be split evenly over {draft.nodes} "
+            raise SbatchError(f"--gpus={what} cannot be split evenly over {nodes} "
                               "nodes; use --gpus-per-node")
-    return [(gpu_type, count // draft.nodes) for gpu_type, count in request]
+    return [(gpu_type, count // nodes) for gpu_type, count in request]
 
 
 def _job_environment(export: str, env: Mapping[str, str]) -> dict[str, str]:

@@ -12,9 +12,9 @@ today; with ``-j`` it starts at the epoch; with ``-s`` (and no ``-j``) it is the
 moment; ``-E`` defaults to now (also with ``-s -S``, where Slurm's manual says the
 window shrinks to the start time: ``sacct -s F -S monday`` means the failures since
 Monday).  Like Slurm, a user other than root sees their own jobs
-unless ``-a``, ``-u`` or ``-j`` says otherwise.  Kairos has no job steps: without
-``-X`` each started job gets a ``<id>.batch`` line, as in Slurm (see
-``kairos.slurm.output.sacct``).
+unless ``-a``, ``-u`` or ``-j`` says otherwise.  Without ``-X`` each job that started
+with a batch script gets a ``<id>.batch`` line and each of its job steps a ``<id>.<n>``
+line, as in Slurm (see ``kairos.slurm.output.sacct``).
 """
 
 from __future__ import annotations
@@ -218,14 +218,26 @@ def _run(client: Any, options: SacctOptions) -> int:
     if client is None:
         write(help_format_text())
         return 0
-    jobs = client.accounting(ids=options.ids, users=options.users, states=options.states,
-                             start=options.start, end=options.end,
-                             all_users=options.all_users)
+    query = dict(ids=options.ids, users=options.users, states=options.states,
+                 start=options.start, end=options.end)
+    if options.steps:
+        jobs = client.accounting_with_steps(**query)
+    else:
+        jobs = client.accounting(**query, all_users=options.all_users)
     rows = select([LiveJob.from_wire(job) for job in jobs], options)
     write(format_sacct(rows, options.fields, header=options.header,
                        parsable2=options.parsable2, parsable=options.parsable,
-                       steps=options.steps, now=time.time()))
+                       steps=options.steps, now=time.time(), job_steps=job_steps(jobs),
+                       batchless={job["job_id"] for job in jobs if job.get("allocation")}))
     return 0
+
+
+def job_steps(jobs: list[dict[str, Any]]) -> dict[int, list[Any]]:
+    """Each job's steps (``LiveStep`` records) from the controller's accounting dicts."""
+    from kairos.model.step import LiveStep
+
+    return {job["job_id"]: [LiveStep.from_wire(step) for step in job.get("steps") or ()]
+            for job in jobs if job.get("steps")}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,6 +7,11 @@ scontrol does for the subcommands scripts use.
 * ``hold IDS``, ``release IDS``, ``requeue IDS`` (ids by spaces or commas, ``12_[1-3]``).
 * ``update JobId=ID Key=Value ...`` with ``TimeLimit`` (Slurm's duration forms or
   ``UNLIMITED``), ``Priority``, ``Nice`` and ``JobName`` (or ``Name``); keys in any case.
+* ``update NodeName=LIST State=DRAIN|DOWN|RESUME [Reason=...]`` (administrators): a
+  reason is required to drain or down a node, as in Slurm.
+* ``show hostnames [LIST]``: one name per line (default: ``$SLURM_JOB_NODELIST``, else
+  ``$SLURM_NODELIST``); ``show hostlist LIST`` and ``show hostlistsorted LIST``: the
+  names compressed (``n[1-3],a``), in the order given or sorted.  No controller needed.
 
 Other subcommands and keys are refused with Slurm's messages.
 """
@@ -33,10 +38,15 @@ _UPDATE_KEYS = {"timelimit": "time_limit", "priority": "priority", "nice": "nice
                 "jobname": "name", "name": "name"}
 
 
+_NODE_STATES = ("DOWN", "DRAIN", "RESUME")
+_HOSTLIST_ENTITIES = ("hostnames", "hostlist", "hostlistsorted")
+
+
 @dataclass(frozen=True)
 class ScontrolCommand:
     """One scontrol command: ``action`` is ``show``, ``hold``, ``release``,
-    ``requeue`` or ``update``."""
+    ``requeue``, ``update`` (jobs), ``update_node`` or ``hostlist`` (``show hostnames``
+    and friends, answered without the controller)."""
 
     action: str
     entity: str | None = None
@@ -44,14 +54,18 @@ class ScontrolCommand:
     ids: list[str] = field(default_factory=list)
     updates: dict[str, Any] = field(default_factory=dict)
     oneliner: bool = False
+    nodes: list[str] = field(default_factory=list)
+    output: str = ""  #: what ``show hostnames`` and friends print
 
 
 def build_parser() -> SlurmArgumentParser:
     parser = SlurmArgumentParser(PROG, "Show and change jobs, nodes and partitions "
                                  "(Slurm-compatible).", help_short=True)
     parser.add_argument("words", nargs="*", metavar="COMMAND",
-                        help="show job|node|partition [NAME], hold|release|requeue IDS, "
-                             "update JobId=ID TimeLimit=|Priority=|Nice=|JobName=")
+                        help="show job|node|partition [NAME], show hostnames|hostlist "
+                             "LIST, hold|release|requeue IDS, update JobId=ID "
+                             "TimeLimit=|Priority=|Nice=|JobName=, update NodeName=LIST "
+                             "State=DRAIN|DOWN|RESUME Reason=")
     parser.add_argument("-o", "--oneliner", action="store_true",
                         help="one line per record")
     parser.add_argument("-d", "--details", action="store_true",
@@ -80,6 +94,8 @@ def parse_args(argv: Sequence[str]) -> ScontrolCommand:
 def _parse_show(rest: list[str], oneliner: bool) -> ScontrolCommand:
     if not rest:
         raise UsageError("too few arguments for keyword:show")
+    if rest[0].lower() in _HOSTLIST_ENTITIES:
+        return _parse_hostlist(rest[0].lower(), rest[1:])
     entity = _ENTITIES.get(rest[0].lower())
     if entity is None:
         raise UsageError(f"invalid entity:{rest[0]} for keyword:show ")
@@ -87,6 +103,33 @@ def _parse_show(rest: list[str], oneliner: bool) -> ScontrolCommand:
     if entity == "job" and name is not None:
         name = parse_job_ids([name], prog=PROG, message="Invalid job id: {id}")[0]
     return ScontrolCommand("show", entity=entity, name=name, oneliner=oneliner)
+
+
+def _parse_hostlist(entity: str, rest: list[str]) -> ScontrolCommand:
+    """``show hostnames [LIST]``, ``show hostlist LIST``, ``show hostlistsorted LIST``."""
+    import os
+
+    from kairos.slurm import hostlist
+
+    if len(rest) > 1:
+        raise UsageError("too many arguments for keyword:show")
+    text = rest[0] if rest else ""
+    if not text and entity == "hostnames":
+        text = os.environ.get("SLURM_JOB_NODELIST") or os.environ.get("SLURM_NODELIST") or ""
+    if "/" in text:
+        raise UsageError(f"{PROG}: error: reading host names from a file is not "
+                         "supported; give the names")
+    try:
+        names = hostlist.expand(text)
+    except ValueError as error:
+        raise UsageError(f"{PROG}: error: {error}") from None
+    if not names:
+        raise UsageError(f"{PROG}: error: host list is empty")
+    if entity == "hostnames":
+        output = "".join(f"{name}\n" for name in names)
+    else:
+        output = hostlist.compress(names, sort=entity == "hostlistsorted") + "\n"
+    return ScontrolCommand("hostlist", entity=entity, output=output)
 
 
 def _parse_job_action(keyword: str, rest: list[str]) -> ScontrolCommand:
@@ -98,6 +141,8 @@ def _parse_job_action(keyword: str, rest: list[str]) -> ScontrolCommand:
 
 
 def _parse_update(rest: list[str]) -> ScontrolCommand:
+    if rest and rest[0].partition("=")[0].lower() == "nodename":
+        return _parse_node_update(rest)
     job_id = None
     updates: dict[str, Any] = {}
     for word in rest:
@@ -107,9 +152,9 @@ def _parse_update(rest: list[str]) -> ScontrolCommand:
             job_id = value
         elif lowered in _UPDATE_KEYS and equals:
             updates[_UPDATE_KEYS[lowered]] = _update_value(lowered, value)
-        elif job_id is None and not updates and lowered in ("nodename", "partitionname"):
+        elif job_id is None and not updates and lowered == "partitionname":
             raise UsageError(f"{PROG}: error: Kairos does not update {key} records; "
-                             "only jobs (JobId=...)")
+                             "only jobs (JobId=...) and nodes (NodeName=...)")
         else:
             raise UsageError(f"Update of this parameter is not supported: {word}\n"
                              "Request aborted")
@@ -122,6 +167,40 @@ def _parse_update(rest: list[str]) -> ScontrolCommand:
         raise UsageError(f"{PROG}: error: nothing to update: give TimeLimit=, Priority=, "
                          "Nice= or JobName=")
     return ScontrolCommand("update", ids=ids, updates=updates)
+
+
+def _parse_node_update(rest: list[str]) -> ScontrolCommand:
+    """``update NodeName=LIST State=DRAIN|DOWN|RESUME [Reason=...]``."""
+    from kairos.slurm import hostlist
+
+    names, state, reason = "", None, None
+    for word in rest:
+        key, equals, value = word.partition("=")
+        lowered = key.lower()
+        if lowered == "nodename" and equals:
+            names = value
+        elif lowered == "state" and equals:
+            state = value.upper()
+            if state not in _NODE_STATES:
+                raise UsageError(f"Invalid input: {word}\nRequest aborted\n"
+                                 f"Valid states are: {' '.join(_NODE_STATES)}")
+        elif lowered == "reason" and equals:
+            reason = value
+        else:
+            raise UsageError(f"Update of this parameter is not supported: {word}\n"
+                             "Request aborted")
+    try:
+        nodes = hostlist.expand(names)
+    except ValueError as error:
+        raise UsageError(f"{PROG}: error: {error}") from None
+    if not nodes:
+        raise UsageError("slurm_update error: Invalid node name specified")
+    if state is None:
+        raise UsageError("slurm_update error: Invalid node state specified")
+    if state != "RESUME" and not (reason or "").strip():
+        raise UsageError("You must specify a reason when DOWNING or DRAINING a node. "
+                         "Request denied")
+    return ScontrolCommand("update_node", nodes=nodes, updates={"state": state, "reason": reason})
 
 
 def _update_value(key: str, value: str) -> Any:
@@ -192,7 +271,24 @@ def _one_job(client: Any, job_id: str) -> dict[str, Any]:
         raise
 
 
+def _update_nodes(client: Any, command: ScontrolCommand) -> int:
+    from kairos.cli.client import ApiError
+
+    status = 0
+    for name in command.nodes:
+        try:
+            client.update_node(name, command.updates["state"], command.updates["reason"])
+        except ApiError as error:
+            status = fail(f"slurm_update error: {error.message}")
+    return status
+
+
 def _run(client: Any, command: ScontrolCommand) -> int:
+    if command.action == "hostlist":
+        write(command.output)
+        return 0
+    if command.action == "update_node":
+        return _update_nodes(client, command)
     if command.action == "show":
         return _show(client, command)
     if command.action == "update":
@@ -204,7 +300,8 @@ def _run(client: Any, command: ScontrolCommand) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_command(PROG, argv, parse_args, _run)
+    return run_command(PROG, argv, parse_args, _run,
+                       needs_client=lambda command: command.action != "hostlist")
 
 
 if __name__ == "__main__":

@@ -2,10 +2,12 @@
 
 Default: one line per partition and node state (``PARTITION AVAIL TIMELIMIT NODES
 STATE NODELIST``).  ``-N/--Node`` one line per node, ``-s/--summarize`` one line per
-partition with ``NODES(A/I/O/T)``, ``-l/--long`` more fields (and the date first),
+partition with ``NODES(A/I/O/T)``, ``-R/--list-reasons`` why nodes are down or drained
+(``REASON USER TIMESTAMP NODELIST``), ``-l/--long`` more fields (and the date first),
 ``-o/--format`` Slurm's ``%`` fields, ``-h/--noheader``, ``-p/--partition`` and
 ``-n/--nodes`` to narrow down, ``-t/--states`` node states (idle, mix, alloc, down,
 drain).  ``SINFO_FORMAT`` and ``SINFO_PARTITION`` stand in for ``-o`` and ``-p``.
+A node that stopped answering has Slurm's ``*`` after its state (``down*``, ``idle*``).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class SinfoOptions:
     header: bool = True
     node_oriented: bool = False
     summarize: bool = False
+    reasons: bool = False
     long: bool = False
     partitions: list[str] | None = None
     nodes: list[str] | None = None
@@ -48,6 +51,8 @@ def build_parser() -> SlurmArgumentParser:
     parser.add_argument("-N", "--Node", action="store_true", help="one line per node")
     parser.add_argument("-s", "--summarize", action="store_true",
                         help="one line per partition")
+    parser.add_argument("-R", "--list-reasons", dest="reasons", action="store_true",
+                        help="why nodes are down or drained, by whom and since when")
     parser.add_argument("-l", "--long", action="store_true", help="more fields")
     parser.add_argument("-o", "--format", dest="fmt", metavar="FORMAT",
                         help='fields as %%[.][size]letter, e.g. "%%P %%.5a %%N"')
@@ -82,7 +87,8 @@ def parse_args(argv: Sequence[str], environ: Mapping[str, str] | None = None) ->
     options = SinfoOptions(
         fmt=args.fmt or env.get("SINFO_FORMAT") or None, header=not args.noheader,
         node_oriented=args.Node, summarize=args.summarize and not args.fmt,
-        long=args.long, partitions=partitions, nodes=nodes, states=_states(args.states))
+        reasons=args.reasons, long=args.long, partitions=partitions, nodes=nodes,
+        states=_states(args.states))
     try:
         format_sinfo([], [], options.fmt)
     except FormatError as error:
@@ -121,11 +127,15 @@ def select(partitions: list[dict[str, Any]], nodes: list[dict[str, Any]],
 def render(partitions: list[dict[str, Any]], nodes: list[dict[str, Any]],
            options: SinfoOptions, *, now: float) -> str:
     from kairos.slurm.output.notation import current_date_line
-    from kairos.slurm.output.sinfo import format_sinfo
+    from kairos.slurm.output.sinfo import format_sinfo, format_sinfo_reasons
 
-    table = format_sinfo(partitions, nodes, options.fmt, header=options.header,
-                         node_oriented=options.node_oriented,
-                         summarize=options.summarize, long=options.long)
+    if options.reasons:
+        table = format_sinfo_reasons(nodes, options.fmt, header=options.header,
+                                     long=options.long)
+    else:
+        table = format_sinfo(partitions, nodes, options.fmt, header=options.header,
+                             node_oriented=options.node_oriented,
+                             summarize=options.summarize, long=options.long)
     if options.long and options.header:
         table = current_date_line(now) + "\n" + table
     return table

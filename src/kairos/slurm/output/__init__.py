@@ -1,5 +1,5 @@
-"""What squeue, sacct, sinfo, scontrol, sprio and sshare print, the way Slurm 22.05
-prints it.
+"""What squeue, sacct, sinfo, scontrol, sstat, sprio and sshare print, the way Slurm
+22.05 prints it.
 
 Scripts written for Slurm parse these outputs (``squeue -h -o %i``, ``sacct -P -n -o
 JobID,State``, ``scontrol show job 12 | grep JobState``), so the Kairos commands must
@@ -19,8 +19,8 @@ One module per idea, so that a command imports only what it prints:
 * ``jobs``: what several commands show of a job (``JobLine``: one job, or the pending
   tasks of an array on one line; elapsed time, TRES);
 * ``records``: the node, partition, priority and share records the controller sends;
-* ``squeue``, ``sacct``, ``sinfo``, ``scontrol``, ``sprio``, ``sshare``: one command's
-  tables and records, with its default formats.
+* ``squeue``, ``sacct``, ``sinfo``, ``scontrol``, ``sstat``, ``sprio``, ``sshare``: one
+  command's tables and records, with its default formats.
 
 Nothing is imported here: the commands import the modules they need.
 """

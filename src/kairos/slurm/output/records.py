@@ -53,6 +53,9 @@ class NodeRecord:
     boot_time: float | None = None
     os: str = ""
     reason: str | None = None
+    reason_time: float | None = None  #: when the reason was set
+    reason_user: str | None = None  #: who set it (None: the controller)
+    responding: bool = True  #: False: silent for too long (Slurm's ``*``)
 
     @classmethod
     def from_wire(cls, info: Mapping[str, Any]) -> NodeRecord:
@@ -66,7 +69,8 @@ class NodeRecord:
             partitions=tuple(info.get("partitions") or ()),
             features=tuple(info.get("features") or ()),
             boot_time=_optional_float(info.get("boot_time")), os=str(info.get("os") or ""),
-            reason=info.get("reason"),
+            reason=info.get("reason"), reason_time=_optional_float(info.get("reason_time")),
+            reason_user=info.get("reason_user"), responding=bool(info.get("responding", True)),
         )
 
     @property
@@ -75,24 +79,42 @@ class NodeRecord:
 
     @property
     def short_state(self) -> str:
+        """sinfo's ``%t``; a node that stopped answering gets Slurm's ``*``."""
         if self.state is NodeState.DRAIN:
-            return "drng" if self.busy else "drain"
-        return {NodeState.MIXED: "mix", NodeState.ALLOCATED: "alloc"}.get(
-            self.state, self.state.value)
+            word = "drng" if self.busy else "drain"
+        else:
+            word = {NodeState.MIXED: "mix", NodeState.ALLOCATED: "alloc"}.get(
+                self.state, self.state.value)
+        return word + self._silent_mark
 
     @property
     def long_state(self) -> str:
+        """sinfo's ``%T``."""
         if self.state is NodeState.DRAIN:
-            return "draining" if self.busy else "drained"
-        return self.state.value
+            word = "draining" if self.busy else "drained"
+        else:
+            word = self.state.value
+        return word + self._silent_mark
 
     @property
     def scontrol_state(self) -> str:
+        """scontrol's ``State=``: ``IDLE+DRAIN``, ``DOWN+NOT_RESPONDING``."""
         if self.state is NodeState.DRAIN:
             base = "IDLE" if not self.busy else (
                 "ALLOCATED" if self.cpus_alloc >= self.cpus else "MIXED")
-            return f"{base}+DRAIN"
-        return self.state.name
+            word = f"{base}+DRAIN"
+        else:
+            word = self.state.name
+        return word if self.responding else f"{word}+NOT_RESPONDING"
+
+    @property
+    def _silent_mark(self) -> str:
+        return "" if self.responding else "*"
+
+    @property
+    def has_reason(self) -> bool:
+        """Whether ``sinfo -R`` lists the node: down or drained, as in Slurm."""
+        return self.state in (NodeState.DOWN, NodeState.DRAIN)
 
     @property
     def usable(self) -> bool:

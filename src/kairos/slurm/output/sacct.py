@@ -5,13 +5,18 @@ Slurm 22.05 (widths checked against a 22.05 job-completion log).
 right-justifies to N, ``%-N`` left-justifies; a value too long for its column ends in
 ``+``.  ``--parsable2`` joins with ``|``, ``--parsable`` also ends each line with ``|``.
 
+Without ``-X`` sacct prints, like Slurm, a ``<id>.batch`` line after each job that
+started with a batch script: job name ``batch``, the job's state (a job that hit its
+time limit shows ``TIMEOUT`` on the job line and ``CANCELLED`` on the batch line, as in
+Slurm), its exit code and usage; then a line per job step (``<id>.0``, ``<id>.1``...,
+from ``LiveStep`` records): the step's name, state, exit code, node list, task and CPU
+counts, start, end, elapsed and CPU time, MaxRSS.  An allocation-only job (``salloc``,
+``srun`` outside a job) has no ``.batch`` line, only its steps.
+
 Differences from Slurm, on purpose:
 
-* Kairos has no job steps.  Without ``-X`` sacct prints, like Slurm, a ``<id>.batch``
-  line after each job that started: job name ``batch``, the job's state (a job that
-  hit its time limit shows ``TIMEOUT`` on the job line and ``CANCELLED`` on the batch
-  line, as in Slurm), its exit code and usage.  MaxRSS and TotalCPU appear on both
-  lines (Slurm has them on steps only), so ``-X`` still reports usage.
+* MaxRSS and TotalCPU appear on the job and batch lines too (Slurm has them on steps
+  only), so ``-X`` still reports usage.
 * ``CANCELLED`` is printed without Slurm's `` by <uid>`` suffix (Kairos does not
   record who cancelled a job).
 * Pending array tasks share a line as in squeue (see ``kairos.slurm.output.jobs``).
@@ -19,7 +24,7 @@ Differences from Slurm, on purpose:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -35,6 +40,7 @@ from kairos.slurm.timespec import format_timestamp
 
 if TYPE_CHECKING:
     from kairos.model import LiveJob
+    from kairos.model.step import LiveStep
 
 SACCT_DEFAULT_FIELDS = "JobID,JobName,Partition,Account,AllocCPUS,State,ExitCode"
 SACCT_BRIEF_FIELDS = "JobID,State,ExitCode"
@@ -45,10 +51,12 @@ SACCT_LONG_FIELDS = ("JobID,JobIDRaw,JobName,Partition,MaxRSS,NTasks,AllocCPUS,E
 
 @dataclass(frozen=True)
 class SacctLine:
-    """A line of sacct: a job line, or its batch step (``step="batch"``)."""
+    """A line of sacct: a job line, its batch step (``step="batch"``), or one of its
+    job steps (``step="0"``, with the step's ``record``)."""
 
     job_line: JobLine
     step: str | None = None
+    record: LiveStep | None = None
 
     @property
     def job(self) -> LiveJob:
@@ -117,6 +125,41 @@ def _of_job(value: Callable[[LiveJob], str]) -> Callable[[SacctLine, float], str
 def _job_only(value: Callable[[LiveJob], str]) -> Callable[[SacctLine, float], str]:
     """A field Slurm leaves blank on step lines."""
     return lambda line, now: "" if line.is_step else value(line.job)
+
+
+def _step_elapsed(step: LiveStep, now: float) -> float:
+    if step.start_time is None:
+        return 0.0
+    end = step.end_time if step.state.finished and step.end_time is not None else now
+    return max(0.0, end - step.start_time)
+
+
+def _step_end(step: LiveStep) -> str:
+    return format_timestamp(step.end_time if step.state.finished else None, "Unknown")
+
+
+#: What a job step's line shows, where it is not what its batch line would show.
+_STEP_VALUES: dict[str, Callable[[LiveStep, float], str]] = {
+    "jobname": lambda s, now: s.name,
+    "alloccpus": lambda s, now: str(s.cpus),
+    "ncpus": lambda s, now: str(s.cpus),
+    "ntasks": lambda s, now: str(s.ntasks),
+    "state": lambda s, now: s.state.name,
+    "exitcode": lambda s, now: format_exit(s.exit_code, s.signal),
+    "elapsed": lambda s, now: format_clock(_step_elapsed(s, now)),
+    "elapsedraw": lambda s, now: str(int(_step_elapsed(s, now))),
+    "cputime": lambda s, now: format_clock(_step_elapsed(s, now) * s.cpus),
+    "cputimeraw": lambda s, now: str(int(_step_elapsed(s, now)) * s.cpus),
+    "totalcpu": lambda s, now: "" if s.cpu_time is None else format_cpu_time(s.cpu_time),
+    "maxrss": lambda s, now: "" if s.max_rss is None else format_size(s.max_rss, "K"),
+    "submit": lambda s, now: format_timestamp(s.start_time, "Unknown"),
+    "eligible": lambda s, now: format_timestamp(s.start_time, "Unknown"),
+    "start": lambda s, now: format_timestamp(s.start_time, "Unknown"),
+    "end": lambda s, now: _step_end(s),
+    "nodelist": lambda s, now: s.node_list,
+    "nnodes": lambda s, now: str(s.nodes),
+    "alloctres": lambda s, now: f"cpu={s.cpus},node={s.nodes}",
+}
 
 
 _FIELDS: dict[str, SacctField] = {
@@ -224,25 +267,44 @@ def _header_cell(column: SacctColumn) -> str:
     return text.ljust(column.width) if column.left else text.rjust(column.width)
 
 
-def _with_steps(lines: Sequence[JobLine], steps: bool) -> list[SacctLine]:
+def _with_steps(lines: Sequence[JobLine], steps: bool,
+                job_steps: Mapping[int, Sequence[LiveStep]],
+                batchless: Collection[int]) -> list[SacctLine]:
     out = []
     for job_line in lines:
         out.append(SacctLine(job_line))
-        if steps and started(job_line.job):
+        if not steps or job_line.tasks is not None:
+            continue
+        job = job_line.job
+        if started(job) and job.job_id not in batchless:
             out.append(SacctLine(job_line, "batch"))
+        for record in sorted(job_steps.get(job.job_id, ()), key=lambda s: s.step_id):
+            out.append(SacctLine(job_line, str(record.step_id), record))
     return out
+
+
+def _value(column: SacctColumn, line: SacctLine, now: float) -> str:
+    if line.record is not None:
+        step_value = _STEP_VALUES.get(column.field.header.lower())
+        if step_value is not None:
+            return step_value(line.record, now)
+    return column.field.value(line, now)
 
 
 def format_sacct(jobs: Iterable[LiveJob], fields: str | None = None, *,
                  header: bool = True, parsable2: bool = False, parsable: bool = False,
-                 steps: bool = True, now: float, expand_arrays: bool = False) -> str:
-    """sacct's table in job id order, with a ``.batch`` line per started job unless
-    ``steps`` is false (``-X``)."""
+                 steps: bool = True, now: float, expand_arrays: bool = False,
+                 job_steps: Mapping[int, Sequence[LiveStep]] | None = None,
+                 batchless: Collection[int] = ()) -> str:
+    """sacct's table in job id order; unless ``steps`` is false (``-X``), after each
+    job its ``.batch`` line (when it started, and is not in ``batchless``: jobs without
+    a batch script) and a line per job step in ``job_steps`` (job id -> steps)."""
     columns = parse_sacct_fields(fields or SACCT_DEFAULT_FIELDS)
     ordered = sorted(jobs, key=lambda j: (array_master_id(j), j.array_task_id or -1,
                                           j.job_id))
-    lines = _with_steps(job_lines(ordered, expand_arrays=expand_arrays), steps)
-    rows = [[c.field.value(line, now) for c in columns] for line in lines]
+    lines = _with_steps(job_lines(ordered, expand_arrays=expand_arrays), steps,
+                        job_steps or {}, batchless)
+    rows = [[_value(c, line, now) for c in columns] for line in lines]
     out = []
     if parsable or parsable2:
         end = "|" if parsable else ""

@@ -130,8 +130,16 @@ def format_scontrol_node(node: Mapping[str, Any], *, oneliner: bool = False) -> 
         [("AllocTRES", ",".join(alloc_tres))],
     ]
     if n.reason:
-        lines.append([("Reason", n.reason)])
+        lines.append([("Reason", _reason(n))])
     return _key_values(lines, oneliner=oneliner)
+
+
+def _reason(n: NodeRecord) -> str:
+    """``Reason=why [user@time]``, as Slurm records who set a node's reason and when
+    (``kairos`` when the controller did)."""
+    if n.reason_time is None:
+        return n.reason or ""
+    return f"{n.reason} [{n.reason_user or 'kairos'}@{format_timestamp(n.reason_time, 'Unknown')}]"
 
 
 def format_scontrol_partition(partition: Mapping[str, Any], *, oneliner: bool = False) -> str:

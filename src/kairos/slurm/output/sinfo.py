@@ -9,6 +9,7 @@ one line; the others (state, CPUs, memory, ...) split them into lines that agree
 
 from __future__ import annotations
 
+import pwd
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +18,7 @@ from kairos.slurm import hostlist
 from kairos.slurm.output.columns import Column, FieldSpec, Token, parse_percent_format, render
 from kairos.slurm.output.records import NodeRecord, PartitionRecord
 from kairos.slurm.output.notation import format_gres
-from kairos.slurm.timespec import format_duration
+from kairos.slurm.timespec import format_duration, format_timestamp
 
 SINFO_DEFAULT_FORMAT = "%#P %.5a %.10l %.6D %.6t %N"
 SINFO_SUMMARY_FORMAT = "%#P %.5a %.10l %.16F %N"
@@ -27,6 +28,11 @@ SINFO_LONG_FORMAT = "%#P %.5a %.10l %.10s %.4r %.8h %.10g %.6D %.11T %N"
 #: as the 22.05 sinfo prints them.
 SINFO_NODE_FORMAT = "%#9N %.6D %.#P %6t"
 SINFO_NODE_LONG_FORMAT = "%#9N %.6D %.#P %.11T %4c %.8z %.6m %.8d %.6w %.8f %20E"
+#: ``-R``: why nodes are down or drained, who said so and when (the peer's formats).
+SINFO_REASONS_FORMAT = "%20E %9u %19H %N"
+SINFO_REASONS_LONG_FORMAT = "%20E %12U %19H %6t %N"
+#: Who a reason the controller set (a silent node) is shown as.
+CONTROLLER_USER = "kairos"
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,19 @@ def _job_size(p: PartitionRecord) -> str:
     return f"1-{p.max_nodes}" if p.max_nodes is not None else "1-infinite"
 
 
+def _reason_user(node: NodeRecord) -> str:
+    return node.reason_user or CONTROLLER_USER if node.reason else "Unknown"
+
+
+def _reason_user_id(node: NodeRecord) -> str:
+    """``root(0)``: the user and their uid, where this machine knows them."""
+    name = _reason_user(node)
+    try:
+        return f"{name}({pwd.getpwnam(name).pw_uid})"
+    except KeyError:
+        return name
+
+
 def _names(row: SinfoRow) -> str:
     return hostlist.compress([n.name for n in row.nodes]) if row.nodes else ""
 
@@ -106,6 +125,10 @@ _COLUMNS: dict[str, Column] = {
     "h": Column("OVERSUBSCRIBE", lambda r: "NO"),
     "r": Column("ROOT", lambda r: "no"),
     "E": Column("REASON", lambda r: (r.nodes[0].reason or "none") if r.nodes else "none"),
+    "u": Column("USER", lambda r: _reason_user(r.nodes[0]) if r.nodes else "Unknown"),
+    "U": Column("USER", lambda r: _reason_user_id(r.nodes[0]) if r.nodes else "Unknown"),
+    "H": Column("TIMESTAMP", lambda r: format_timestamp(
+        r.nodes[0].reason_time if r.nodes else None, "Unknown")),
     "z": Column("S:C:T", lambda r: f"1:{r.nodes[0].cpus}:1" if r.nodes else "0:0:0"),
     "d": Column("TMP_DISK", lambda r: "0"),
     "w": Column("WEIGHT", lambda r: "1"),
@@ -166,3 +189,21 @@ def _default_format(*, node_oriented: bool, summarize: bool, long: bool) -> str:
     if summarize:
         return SINFO_SUMMARY_FORMAT
     return SINFO_LONG_FORMAT if long else SINFO_DEFAULT_FORMAT
+
+
+def format_sinfo_reasons(nodes: Iterable[Mapping[str, Any]], fmt: str | None = None, *,
+                         header: bool = True, long: bool = False) -> str:
+    """``sinfo -R``: one line per reason, user, time (and with ``-l`` state) of the nodes
+    that are down or drained, their names as a hostlist, as Slurm 22.05 prints them."""
+    fmt = fmt or (SINFO_REASONS_LONG_FORMAT if long else SINFO_REASONS_FORMAT)
+    tokens = parse_percent_format(fmt, _COLUMNS)
+    keys = [t.key for t in tokens if isinstance(t, FieldSpec) and t.key not in _AGGREGATES]
+    listed = sorted((NodeRecord.from_wire(n) for n in nodes), key=lambda n: _natural(n.name))
+    groups: dict[tuple[str, ...], list[NodeRecord]] = {}
+    nowhere = PartitionRecord("")
+    for node in (n for n in listed if n.has_reason):
+        single = SinfoRow(nowhere, (node,))
+        groups.setdefault(tuple(_COLUMNS[k].value(single) for k in keys), []).append(node)
+    rows = [SinfoRow(nowhere, tuple(group)) for group in groups.values()]
+    return render(tokens, _COLUMNS, rows, header=header)
+
