@@ -9,8 +9,10 @@
 # the rendezvous), then an all-reduce with torch.distributed.  Runs unchanged under
 # Slurm and under Kairos; gloo on CPUs, NCCL on GPUs when the job has some
 # (`sbatch --gpus-per-node=1 examples/allreduce.sh`).  PYTHON names an interpreter with
-# torch (default: python3).
+# torch (default: python3).  Submit it from this directory: the batch script itself runs
+# from the spool, under Slurm as under Kairos, so the program is found through
+# SLURM_SUBMIT_DIR.
 
 export MASTER_ADDR=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)
 export MASTER_PORT=${MASTER_PORT:-29500}
-srun "${PYTHON:-python3}" "$(dirname "$0")/allreduce.py"
+srun "${PYTHON:-python3}" "$SLURM_SUBMIT_DIR/allreduce.py"

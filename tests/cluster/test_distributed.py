@@ -16,7 +16,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def test_two_ranks_on_two_nodes_all_reduce(cluster):
-    job = cluster.submit("--chdir", str(cluster.workdir), str(EXAMPLES / "allreduce.sh"),
+    job = cluster.submit("--chdir", str(cluster.workdir), "allreduce.sh", cwd=EXAMPLES,
                          env={"PYTHON": sys.executable,
                               "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin"})
     [row] = cluster.wait(job, timeout=120)

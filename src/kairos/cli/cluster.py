@@ -7,7 +7,6 @@ next ``kairos up`` adopts them.
 
 from __future__ import annotations
 
-import stat
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -129,15 +128,8 @@ def shims(
 ) -> None:
     """Write `sbatch`, `squeue`, ... commands that run Kairos; put DIRECTORY on PATH."""
     from kairos.cli.slurm import SLURM_COMMANDS
+    from kairos.node.shims import write_shims
 
-    directory.mkdir(parents=True, exist_ok=True)
-    for name in SLURM_COMMANDS:
-        path = directory / name
-        path.write_text(
-            f"#!{sys.executable}\n"
-            "import sys\n"
-            "from kairos.cli.entry import run_slurm_command\n"
-            f"sys.exit(run_slurm_command({name!r}, sys.argv[1:]))\n")
-        path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    write_shims(directory)
     typer.echo(f"kairos: wrote {', '.join(SLURM_COMMANDS)} to {directory}; "
                f"add it to PATH: export PATH={directory}:$PATH")

@@ -79,6 +79,7 @@ class LiveJob:
     array_task_min: int | None = None
     array_task_max: int | None = None
     array_task_step: int | None = None
+    allocation: bool = False  #: no batch script: resources held by srun or salloc
     # --- kept by the controller and the store, never sent
     submission: Submission | None = None  #: what was asked, to start the job (again)
     supervisor_pid: int | None = None
@@ -121,7 +122,7 @@ class LiveJob:
             dependency=submission.dependency, begin=submission.begin,
             work_dir=submission.work_dir, stdout=submission.stdout or default_output,
             stderr=submission.stderr or submission.stdout or default_output, command=name,
-            submission=submission, updated=now,
+            allocation=submission.allocation, submission=submission, updated=now,
         )
 
     # ------------------------------------------------------------------ the core

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from kairos import __version__
+from kairos.node.shims import on_path, write_shims
 from kairos.node.wire import decode_command, encode
 
 log = logging.getLogger("kairos.node")
@@ -73,6 +74,7 @@ class NodeDaemon:
         self.link = LocalLink(options.name, agent)
         self.trust = trust
         self.socket_path = options.home / "kairos.sock"
+        self.shims = write_shims(options.home / "bin")
         self.heartbeat_interval = 5.0
         self.registered = asyncio.Event()
         self._outbox: list[dict] = []
@@ -203,6 +205,7 @@ class NodeDaemon:
             if spec is not None and hasattr(spec, "env"):
                 # Commands run in the job reach the controller through this node.
                 spec.env["KAIROS_SOCKET"] = str(self.socket_path)
+                on_path(spec.env, self.shims)
             self.link.send(command)
         self.collect()
         return len(decoded)

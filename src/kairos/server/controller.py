@@ -106,6 +106,8 @@ class Controller:
         self.sender = None
         #: checks node daemons' requests and signs the controller's (a cluster)
         self.trust = None
+        #: the Slurm commands for jobs run in this process's nodes (their PATH)
+        self.shims = None
 
     # ------------------------------------------------------------------ requests
 

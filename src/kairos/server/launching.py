@@ -2,7 +2,8 @@
 
 The job's environment is built here from its record (``kairos.node.environment``), over
 what its submission exported and the owner's login basics; the node adds what depends
-on the cores and GPUs it picks.  The job's other nodes are told to hold its share of
+on the cores and GPUs it picks, and the Slurm commands first on its PATH
+(``kairos.node.shims``).  The job's other nodes are told to hold its share of
 them for its steps (``Allocate``).  An allocation-only job (srun, salloc) has no script:
 nothing is launched, and every node of it holds its share.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import math
 
 from kairos.model.job import LiveJob
+from kairos.node.shims import on_path
 from kairos.node.wire import Allocate, Launch
 from kairos.server import allocations
 
@@ -41,6 +43,11 @@ def send_started(controller) -> None:
         env = job_environment(
             job, base_env=login_environment(job), node_name=node,
             cluster_name=controller.settings.cluster_name, submit_host=submission.submit_host)
+        link = controller.nodes.link(node)
+        if link is not None and not link.remote:  # a node daemon adds its own
+            env["KAIROS_SOCKET"] = str(controller.settings.socket_path)
+            if controller.shims is not None:
+                on_path(env, controller.shims)
         limit = job.time_limit
         share = shares[node]
         controller.send(node, Launch(job_id, LaunchSpec(

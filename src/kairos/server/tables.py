@@ -77,6 +77,7 @@ jobs = sa.Table(
     _optional("array_task_min", sa.Integer),
     _optional("array_task_max", sa.Integer),
     _optional("array_task_step", sa.Integer),
+    _required("allocation", sa.Boolean),
     _optional("expected_end", sa.Double),
     _optional("admin_priority", sa.Double),
     _optional("array_limit", sa.Integer),

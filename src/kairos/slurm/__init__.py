@@ -7,3 +7,9 @@ Kairos speaks Slurm's language so that existing job scripts and habits keep work
 These modules use the standard library only and import nothing heavy, because the
 Slurm-compatible commands (``sbatch``, ``squeue``, ...) import them and must start fast.
 """
+
+#: Slurm's user commands, each provided by ``kairos.cli.slurm.<name>`` (and written as a
+#: shim on jobs' PATH, so scripts that call them bare reach Kairos, never another
+#: scheduler installed on the machine).
+COMMANDS = ("sbatch", "srun", "salloc", "sattach", "squeue", "scancel", "scontrol",
+            "sinfo", "sacct", "sstat", "sprio", "sshare")

@@ -5,6 +5,6 @@ Each module has a ``main(argv) -> int`` that parses Slurm's option syntax with
 only the standard library at start-up so that the commands answer fast.
 """
 
-#: The commands, by the name Slurm gives them; each is the module ``kairos.cli.slurm.<name>``.
-SLURM_COMMANDS = ("sbatch", "srun", "salloc", "sattach", "squeue", "scancel", "scontrol",
-                  "sinfo", "sacct", "sstat", "sprio", "sshare")
+from kairos.slurm import COMMANDS as SLURM_COMMANDS
+
+__all__ = ["SLURM_COMMANDS"]
