@@ -47,6 +47,38 @@ def test_a_lost_node_fails_its_jobs_requeues_them_and_spares_the_others(fresh):
     assert fresh.wait_state(spanning, {"RUNNING"}, timeout=60)["node_list"] == "kn[2-3]"
 
 
+def test_a_returning_node_lets_go_of_jobs_that_ended_while_it_was_away(fresh):
+    # A 2-node job whose step also runs on kn3; kn3's daemon dies, the job is requeued
+    # and then cancelled.  When kn3 comes back it must not keep the job's cores nor its
+    # step's tasks: a new job gets the whole node.
+    job = fresh.submit("-N", "2", "-w", "kn[2-3]", "--wrap", "srun sleep 313")
+    fresh.wait_state(job, {"RUNNING"})
+    _wait_for(lambda: _count("sleep 313") == 2, "the step's tasks to start on both nodes")
+    fresh.kill_node_daemon("kn3")
+    fresh.wait_state(job, {"PENDING"})
+    fresh.run("scancel", str(job))
+    fresh.start_node_daemon("kn3")
+    fresh.wait_node("kn3", "idle", timeout=30)
+    _wait_for(lambda: _count("sleep 313") == 0, "the lost step's task on kn3 to be killed")
+    whole = fresh.run("srun", "-w", "kn3", "-n", "2", "printenv", "SLURMD_NODENAME")
+    assert whole.stdout.split() == ["kn3", "kn3"]
+
+
+def _count(command_line: str) -> int:
+    import psutil
+
+    return sum(1 for p in psutil.process_iter(["cmdline"])
+               if " ".join(p.info["cmdline"] or ()) == command_line)
+
+
+def _wait_for(condition, what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waited {timeout:g} s for {what}")
+        time.sleep(0.2)
+
+
 def test_a_restarted_node_daemon_adopts_its_running_job(fresh):
     job = fresh.submit("-w", "kn2", "--wrap", "sleep 4; echo survived")
     fresh.wait_state(job, {"RUNNING"})

@@ -93,3 +93,62 @@ def test_compress_ids():
     assert compress_ids([]) == ""
     assert compress_ids([3]) == "3"
     assert compress_ids([0, 1, 2, 3, 8, 10, 11]) == "0-3,8,10-11"
+
+
+# -- jobs on several nodes, as a Slurm 22.05 cluster of one-CPU nodes showed them -------
+
+SLURM_SHAPE = ("SLURM_CPUS_ON_NODE", "SLURM_JOB_CPUS_PER_NODE", "SLURM_TASKS_PER_NODE",
+               "SLURM_JOB_NUM_NODES", "SLURM_NNODES", "SLURM_NTASKS", "SLURM_NPROCS",
+               "SLURM_NTASKS_PER_NODE", "SLURM_JOB_NODELIST")
+
+
+def shape(env: dict[str, str]) -> dict[str, str]:
+    return {k: env[k] for k in SLURM_SHAPE if k in env}
+
+
+def test_a_spread_job_shows_the_nodes_it_got_as_slurm_does():
+    # sbatch -n 3 on three one-CPU nodes (peer: SLURM_*_PER_NODE=1(x3), no NTASKS_PER_NODE)
+    job = dict(JOB, nodes=3, ntasks=3, cpus=3, node_list="n[1-3]", node_cpus=(1, 1, 1),
+               submission=dict(ntasks=3, spread=True, ntasks_set=True))
+    assert shape(build(job)) == {
+        "SLURM_CPUS_ON_NODE": "1", "SLURM_JOB_CPUS_PER_NODE": "1(x3)",
+        "SLURM_TASKS_PER_NODE": "1(x3)", "SLURM_JOB_NUM_NODES": "3", "SLURM_NNODES": "3",
+        "SLURM_NTASKS": "3", "SLURM_NPROCS": "3", "SLURM_JOB_NODELIST": "n[1-3]"}
+
+
+def test_a_spread_job_on_two_cpu_nodes_runs_two_tasks_then_one():
+    job = dict(JOB, nodes=2, ntasks=3, cpus=3, node_list="n[1-2]", node_cpus=(2, 1),
+               submission=dict(ntasks=3, spread=True, ntasks_set=True))
+    env = build(dict(job))
+    assert (env["SLURM_TASKS_PER_NODE"], env["SLURM_JOB_CPUS_PER_NODE"]) == ("2,1", "2,1")
+    assert env["SLURM_CPUS_ON_NODE"] == "2" and env["SLURM_NNODES"] == "2"
+    assert build(dict(job), node_name="n2")["SLURM_CPUS_ON_NODE"] == "1"  # where it runs
+
+
+def test_ntasks_per_node_shows_the_task_counts():
+    # sbatch -N2 --ntasks-per-node=1 (peer: NTASKS=NPROCS=2, NTASKS_PER_NODE=1)
+    job = dict(JOB, nodes=2, ntasks=2, cpus=2, node_list="n[1-2]", node_cpus=(1, 1),
+               submission=dict(nodes=2, ntasks=2, ntasks_per_node=1))
+    assert shape(build(job)) == {
+        "SLURM_CPUS_ON_NODE": "1", "SLURM_JOB_CPUS_PER_NODE": "1(x2)",
+        "SLURM_TASKS_PER_NODE": "1(x2)", "SLURM_JOB_NUM_NODES": "2", "SLURM_NNODES": "2",
+        "SLURM_NTASKS": "2", "SLURM_NPROCS": "2", "SLURM_NTASKS_PER_NODE": "1",
+        "SLURM_JOB_NODELIST": "n[1-2]"}
+
+
+def test_nodes_alone_show_no_task_count():
+    # sbatch -N2 (peer: no NTASKS, NPROCS or NTASKS_PER_NODE)
+    job = dict(JOB, nodes=2, ntasks=2, cpus=2, node_list="n[1-2]", node_cpus=(1, 1),
+               submission=dict(nodes=2, ntasks=2))
+    assert shape(build(job)) == {
+        "SLURM_CPUS_ON_NODE": "1", "SLURM_JOB_CPUS_PER_NODE": "1(x2)",
+        "SLURM_TASKS_PER_NODE": "1(x2)", "SLURM_JOB_NUM_NODES": "2", "SLURM_NNODES": "2",
+        "SLURM_JOB_NODELIST": "n[1-2]"}
+
+
+def test_block_distribution_over_a_fixed_node_count():
+    # -N2 -n3: Slurm's block layout puts 2 tasks on the first node, 1 on the second
+    job = dict(JOB, nodes=2, ntasks=3, cpus=4, node_list="n[1-2]", node_cpus=(2, 2),
+               submission=dict(nodes=2, ntasks=3, ntasks_set=True))
+    env = build(job)
+    assert (env["SLURM_TASKS_PER_NODE"], env["SLURM_JOB_CPUS_PER_NODE"]) == ("2,1", "2(x2)")

@@ -179,3 +179,24 @@ def test_recovery_adopts_running_jobs_through_the_core(make_bench):
     assert again.jobs[queued].state is JobState.PENDING
     again.check_invariants()
     bench.controller = again  # the fixture checks this one at the end
+
+
+def test_a_spread_job_records_the_cpus_it_holds_on_each_node_and_keeps_them(make_bench):
+    bench = make_bench()
+    job_id = bench.submit(NOBODY, ntasks=3, spread=True, mem_per_cpu=100)
+    bench.step()
+    job = bench.controller.jobs[job_id]
+    assert (job.state, job.nodes, job.node_cpus, job.cpus) == (JobState.RUNNING, 1, (3,), 3)
+    assert bench.agent.jobs[job_id].spec.mem_limit_mib == 300  # its node's share
+    bench.commit()
+    assert bench.store.get(job_id).node_cpus == (3,)
+    again = Controller(bench.settings, bench.store, NodeRegistry.local("node1", bench.agent),
+                       bench.controller.cluster, clock=bench.clock, controller_uid=4242)
+    assert recover(again)["adopted"] == 1
+    assert again.scheduler.resources.free[0][:2] == [1, 8000 - 300]
+    bench.controller = again
+    again.requeue([str(job_id)], NOBODY)
+    bench.step()  # killed, queued again, and started again at once
+    job = again.jobs[job_id]
+    assert (job.state, job.restarts, job.node_cpus) == (JobState.RUNNING, 1, (3,))
+    assert job.request().spread and job.request().nodes == 1

@@ -57,6 +57,55 @@ def test_a_step_bigger_than_the_allocation_is_refused_one_that_waits_is_busy():
     assert got == {"n1": [0], "n2": [1]}
 
 
+def test_a_step_of_the_jobs_shape_runs_where_a_spread_job_has_its_tasks():
+    # The job got 2 tasks on n1 and 1 on n2 (-n 3 on two-CPU nodes): srun alone runs there.
+    got, held = lay_out(request(), NODES, {"n1": 2, "n2": 1}, Counter(), 3, job_layout=[2, 1])
+    assert got == {"n1": [0, 1], "n2": [2]} and held == {"n1": 2, "n2": 1}
+    got, _ = lay_out(request(), ["n1", "n2", "n3"], {"n1": 1, "n2": 1, "n3": 1}, Counter(), 3,
+                     job_layout=[1, 1, 1])
+    assert got == {"n1": [0], "n2": [1], "n3": [2]}  # procid 0, 1, 2 on the three nodes
+    # Another step holds part of it now: laid out as any step (here: it must wait).
+    with pytest.raises(StepBusy):
+        lay_out(request(), NODES, {"n1": 2, "n2": 1}, Counter({"n1": 1}), 3, job_layout=[2, 1])
+    # Asked shapes keep their own layout.
+    got, _ = lay_out(request(ntasks=1), NODES, {"n1": 2, "n2": 1}, Counter(), 3, job_layout=[2, 1])
+    assert got == {"n1": [0]}
+
+
+@pytest.mark.parametrize("fields, layout, nnodes, tasks_per_node, distribution", [
+    ({}, {"n1": [0], "n2": [1]}, "2", "1(x2)", "cyclic"),          # no node runs two
+    ({"nodes": 1, "ntasks": 1}, {"n1": [0]}, "1", "1", "cyclic"),  # srun -N1 -n1
+    ({}, {"n1": [0, 1], "n2": [2]}, "2", "2,1", "block"),
+    ({"distribution": "block"}, {"n1": [0], "n2": [1]}, "2", "1(x2)", "block"),
+])
+def test_the_step_environment_is_the_steps_own(fields, layout, nnodes, tasks_per_node,
+                                                distribution):
+    from kairos.model.step import LiveStep
+
+    inherited = {"SLURM_NNODES": "3", "SLURM_TASKS_PER_NODE": "1(x3)",
+                 "SLURM_JOB_NUM_NODES": "3", "SLURM_NODELIST": "n[1-3]",
+                 "SLURM_STEP_ID": "0"}
+    step = LiveStep(1, 1, nodes=len(layout), ntasks=sum(map(len, layout.values())),
+                    node_list=",".join(layout), tasks_per_node=tasks_per_node, layout=layout)
+    env = steps._step_environment(request(env=inherited, **fields), step)
+    assert (env["SLURM_NNODES"], env["SLURM_TASKS_PER_NODE"]) == (nnodes, tasks_per_node)
+    assert env["SLURM_DISTRIBUTION"] == distribution
+    assert (env["SLURM_JOB_NUM_NODES"], env["SLURM_NODELIST"]) == ("3", "n[1-3]")  # the job's
+    assert "SLURM_STEP_ID" not in env  # the supervisor's
+    assert "SLURM_NTASKS_PER_NODE" not in env
+    with_per_node = steps._step_environment(request(ntasks_per_node=2), step)
+    assert with_per_node["SLURM_NTASKS_PER_NODE"] == "2"
+
+
+def test_each_node_of_a_step_sees_its_own_cpus(bench):
+    job_id = allocation(bench, ntasks=3)
+    steps.create_step(bench.controller, bench.controller.jobs[job_id], request(ntasks=1, exact=True))
+    bench.step()
+    launch = bench.agent.steps[(job_id, 0)]
+    assert launch.env["SLURM_CPUS_ON_NODE"] == "1" and launch.env["SLURM_NNODES"] == "1"
+    assert launch.env["SLURM_DISTRIBUTION"] == "cyclic"
+
+
 def allocation(bench, **fields) -> int:
     job_id = bench.submit(ME, allocation=True, script="", **fields)
     bench.step()

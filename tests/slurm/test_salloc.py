@@ -40,6 +40,7 @@ def test_the_allocation_and_the_command():
     assert job.allocation and job.script == "" and job.name == "interactive"
     assert (job.ntasks, job.cpus_per_task, job.partition, job.time_limit) == (2, 2, "gpu", 3600)
     assert job.work_dir == "/work/sub" and request.work_dir("/work") == "/work/sub"
+    assert job.spread and job.nodes == 1  # -n without -N: as many nodes as the tasks need
     assert parse(["-J", "mine"]).submission(cwd="/", env={}, submit_host="h").name == "mine"
 
 

@@ -464,6 +464,34 @@ def test_nodelist_sets_the_node_count(submit, argv, nodes, ntasks):
     assert (spec.nodes, spec.ntasks) == (nodes, ntasks)
 
 
+@pytest.mark.parametrize("argv, nodes, ntasks, spread", [
+    (["-n", "3"], 1, 3, True),                          # -n without -N: as many as needed
+    (["-n", "3", "-c", "2", "--exclusive"], 1, 3, True),
+    (["-n", "3", "-w", "a"], 1, 3, True),               # a, then others if need be
+    (["-n", "3", "-w", "a[1-3]"], 3, 3, False),         # one task on each named node
+    (["-n", "1"], 1, 1, False),
+    (["-N", "1", "-n", "3"], 1, 3, False),              # -N given: exactly that many
+    (["-N", "2"], 2, 2, False),
+    (["--ntasks-per-node=2"], 1, 2, False),
+    (["-n", "4", "--ntasks-per-node=2"], 2, 4, False),  # at most 2 a node: 2 nodes
+    (["-n", "5", "--ntasks-per-node=2"], 3, 5, False),
+    (["-n", "4", "--gpus=2"], 1, 4, False),             # a total: not split over nodes
+    (["-n", "4", "--gpus-per-node=1"], 1, 4, True),
+])
+def test_tasks_spread_over_nodes_when_no_node_count_is_given(submit, argv, nodes, ntasks, spread):
+    spec = submit([*argv, "job.sh"])
+    assert (spec.nodes, spec.ntasks, spec.spread) == (nodes, ntasks, spread)
+
+
+def test_the_spread_flag_and_ntasks_per_node_travel_and_old_records_keep_their_meaning(submit):
+    spec = submit(["-n", "3", "job.sh"])
+    assert Submission.from_json(json.loads(json.dumps(spec.to_json()))) == spec
+    old = {k: v for k, v in spec.to_json().items() if k not in ("spread", "ntasks_per_node")}
+    assert Submission.from_json(old).spread is False  # held exactly ``nodes`` nodes
+    assert submit(["-N2", "--ntasks-per-node=1", "job.sh"]).ntasks_per_node == 1
+    assert submit(["-N2", "job.sh"]).ntasks_per_node is None
+
+
 def test_gpus_split_over_the_nodes_a_nodelist_names(submit):
     assert submit(["-w", "a,b", "--gpus=4", "job.sh"]).gpus == [(None, 2)]
 

@@ -143,7 +143,8 @@ def test_step_defaults_take_the_allocations_shape():
     step = request.step_request(cwd="/work", env=INSIDE, io={"host": "h", "port": 1, "token": "t"})
     assert (step.ntasks, step.nodes, step.cpus_per_task, step.name) == (None, None, None, None)
     assert (step.stdin, step.stdout, step.exact, step.overlap) == ("all", None, False, False)
-    assert step.argv == ["hostname"] and step.cwd == "/work" and step.env == INSIDE
+    assert step.argv == ["hostname"] and step.cwd == "/work"
+    assert step.env == {**INSIDE, "SLURM_LAUNCH_NODE_IPADDR": "h"}  # where srun listens
     assert request.job_id == 12 and request.inside
 
 
@@ -158,6 +159,38 @@ def test_step_options():
     assert (step.stdout, step.stderr, step.stdin) == ("o-%t", "e-%t", "none")
     assert step.env == {"SLURM_JOB_ID": "12", "SLURM_JOB_NODELIST": "vm", "A": "1"}
     assert not request.reads_stdin
+
+
+def test_srun_adds_the_variables_of_slurms_srun():
+    io = {"host": "10.0.0.5", "port": 1, "token": "t"}
+    step = parse(["-l", "true"]).step_request(cwd="/", env=INSIDE, io=io, umask=0o027)
+    assert {k: step.env[k] for k in ("SLURM_UMASK", "SLURM_LABELIO", "SLURM_LAUNCH_NODE_IPADDR")} \
+        == {"SLURM_UMASK": "0027", "SLURM_LABELIO": "1", "SLURM_LAUNCH_NODE_IPADDR": "10.0.0.5"}
+    plain = parse(["true"]).step_request(cwd="/", env=INSIDE, io=None, umask=0o022)
+    assert "SLURM_LABELIO" not in plain.env and plain.env["SLURM_UMASK"] == "0022"
+
+
+@pytest.mark.parametrize("argv, env, distribution", [
+    ([], {}, None),                                   # Slurm's default, chosen by the layout
+    (["-m", "block"], {}, "block"),
+    (["-m", "*"], {}, None),
+    ([], {"SLURM_DISTRIBUTION": "cyclic"}, None),     # an enclosing step's default
+    ([], {"SLURM_DISTRIBUTION": "block"}, "block"),
+])
+def test_the_distribution_a_step_asks_for(argv, env, distribution):
+    request = parse([*argv, "true"], dict(INSIDE, **env))
+    assert request.step_request(cwd="/", env={}, io=None).distribution == distribution
+
+
+def test_cyclic_on_the_command_line_is_still_refused():
+    assert "-m/--distribution=cyclic is not supported" in error_of(["-m", "cyclic", "true"])
+
+
+def test_outside_a_job_srun_n_spreads_its_allocation():
+    job = parse(["-n", "3", "hostname"], {}).submission(cwd="/", env={}, submit_host="h")
+    assert (job.nodes, job.ntasks, job.spread, job.allocation) == (1, 3, True, True)
+    job = parse(["-N", "1", "-n", "3", "hostname"], {}).submission(cwd="/", env={}, submit_host="h")
+    assert not job.spread
 
 
 def test_a_nodelist_alone_counts_the_nodes_and_exclusive_means_exact():

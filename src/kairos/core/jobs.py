@@ -12,6 +12,7 @@ import enum
 import functools
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 
@@ -107,6 +108,14 @@ class Request:
     GPUs are keyed by type; the type ``None`` means "any type".  Licenses are
     cluster-wide counts.
 
+    ``spread`` (Slurm's ``-n`` without ``-N``): ``nodes`` is only the least number of
+    nodes; the tasks go to as many nodes as they need (at most one node per task), each
+    node taking as many whole tasks as it has room for (``kairos.core.spread``).  Every
+    node of the allocation needs ``mem_per_node`` and ``gpus_per_node``; a spread
+    request may instead give ``mem_per_cpu``, since its nodes hold different numbers
+    of CPUs (a request that does not spread has it folded into ``mem_per_node``).
+    ``layout`` says how many tasks each node of an allocation runs.
+
     Which nodes may serve it (Slurm's node-selection options):
 
     * ``features``: a node must have every one (``--constraint=a&b``);
@@ -134,8 +143,11 @@ class Request:
     exclusive: bool = False  #: whole nodes, shared with no other job
     nodelist: frozenset[str] = frozenset()  #: nodes the allocation must include
     exclude: frozenset[str] = frozenset()  #: nodes the allocation must avoid
+    spread: bool = False  #: ``nodes`` is a minimum: tasks may spread over more
+    mem_per_cpu: int = 0  #: MiB per CPU held, for a spread request; 0 = none
     #: Total CPUs over all nodes, and CPUs on each node (derived; stored because every
-    #: scheduling pass reads them).
+    #: scheduling pass reads them).  A spread request's ``cpus_per_node`` is the least a
+    #: node of it holds: one task's CPUs.
     cpus: int = field(init=False, default=0)
     cpus_per_node: int = field(init=False, default=0)
 
@@ -162,13 +174,35 @@ class Request:
         if both:
             raise ValueError(f"Invalid node name specified: {', '.join(sorted(both))} both "
                              "required (-w) and excluded (-x)")
+        if self.mem_per_cpu < 0:
+            raise ValueError(f"memory per CPU cannot be negative (got {self.mem_per_cpu} MiB)")
+        if self.mem_per_cpu and (not self.spread or self.mem_per_node):
+            raise ValueError("memory per CPU is for a spread request without memory per node; "
+                             "give memory per node instead")
         object.__setattr__(self, "cpus", self.tasks * self.cpus_per_task)
-        object.__setattr__(self, "cpus_per_node", math.ceil(self.tasks / self.nodes) * self.cpus_per_task)
+        per_node = 1 if self.spread else math.ceil(self.tasks / self.nodes)
+        object.__setattr__(self, "cpus_per_node", per_node * self.cpus_per_task)
 
     @property
     def gpus(self) -> int:
-        """Total GPUs over all nodes."""
+        """Total GPUs over all nodes (of a spread request: over its least nodes)."""
         return self.nodes * sum(n for _, n in self.gpus_per_node)
+
+    def layout(self, node_cpus: Sequence[int] = ()) -> list[int]:
+        """How many tasks each node of an allocation runs, given the CPUs it holds on
+        each (in the order of its node list; empty: ``nodes`` nodes, not known yet).
+
+        Slurm's block distribution: the tasks as evenly as the nodes go, the first
+        nodes taking one more (``-N 2 -n 3``: 2 and 1).  A spread request's nodes hold
+        what their tasks need, so they run what their CPUs hold: each one task, then
+        the first ones as many more as they have room for (``fill_tasks``)."""
+        count = len(node_cpus) or self.nodes
+        if self.spread and node_cpus:
+            counts = fill_tasks([c // self.cpus_per_task for c in node_cpus], self.tasks)
+            if counts is not None:
+                return counts
+        base, extra = divmod(self.tasks, count)
+        return [base + (1 if k < extra else 0) for k in range(count)]
 
     @staticmethod
     def procs(n: int) -> "Request":
@@ -179,6 +213,21 @@ class Request:
 @functools.lru_cache(maxsize=65536)
 def _procs_request(n: int) -> Request:
     return Request(nodes=1, tasks=n)
+
+
+def fill_tasks(room: Sequence[int], tasks: int) -> list[int] | None:
+    """``tasks`` tasks on nodes with ``room`` tasks of room each, in order: one on each
+    node, then each node in turn filled up; None when they do not all fit or a node
+    has no room at all (an allocation never holds a node without a task)."""
+    if len(room) > tasks or any(r < 1 for r in room) or sum(room) < tasks:
+        return None
+    counts = [1] * len(room)
+    left = tasks - len(room)
+    for k, r in enumerate(room):
+        more = min(left, r - 1)
+        counts[k] += more
+        left -= more
+    return counts
 
 
 def parse_constraint(text: str | None) -> tuple[frozenset[str], frozenset[str]]:

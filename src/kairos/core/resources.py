@@ -7,7 +7,9 @@ on the job and hands back on ``release``.
 
 Placement honours Slurm's node-selection options (``Request``): partitions, features
 (all of, any of), ``-x`` (never these nodes), ``-w`` (these nodes, then others in
-cluster order) and ``--exclusive`` (only idle nodes, taken whole).  Now and in the
+cluster order) and ``--exclusive`` (only idle nodes, taken whole).  A spread request
+(``-n`` without ``-N``) takes as many nodes as its tasks need, with a share of each
+that depends on how many of them it runs (``kairos.core.spread``).  Now and in the
 future alike: the availability profile asks ``place`` too, with the free vectors it
 expects at a later time.  All of a job's nodes are chosen at once, or none.
 
@@ -21,6 +23,7 @@ from __future__ import annotations
 import functools
 from typing import NamedTuple
 
+from kairos.core import spread
 from kairos.core.cluster import Cluster, Node, NodeState, Partition
 from kairos.core.jobs import Job, Request
 from kairos.core.profile import (InvalidFeature, InvalidNodeName, NodeProfile, PoolProfile,
@@ -60,7 +63,7 @@ class PoolResources:
     def release(self, placement: int) -> None:
         self.free += placement
 
-    def claim(self, job: Job, nodes) -> int:
+    def claim(self, job: Job, nodes, cpus=None) -> int:
         """The placement of a job already running (``Scheduler.adopt``)."""
         return job.request.cpus
 
@@ -170,6 +173,12 @@ class NodeResources:
         self._check_selection(job, part)
         empty = [list(v) for v in self.capacity]
         if self.place(job, empty, dict(self.cluster.licenses), all_nodes=True) is None:
+            if req.spread:
+                raise Unsatisfiable(
+                    f"job {job.id}: {_describe_spread(req)}{_describe_selection(req)} "
+                    f"do not fit in partition {part.name!r}"
+                    + (f" (at most {part.max_nodes} nodes)" if part.max_nodes is not None else "")
+                )
             raise Unsatisfiable(
                 f"job {job.id}: {req.nodes} node(s) with {req.cpus_per_node} CPUs, "
                 f"{req.mem_per_node} MiB and {_describe_gpus(req.gpus_per_node)} each"
@@ -205,7 +214,9 @@ class NodeResources:
         """Choose nodes for ``job`` given free vectors; None if it does not fit.
 
         Nodes are taken in cluster order (like Slurm with equal node weights), the
-        ``-w`` nodes first.  ``all_nodes``: whatever their state (the submission check).
+        ``-w`` nodes first; a spread request takes as many as its tasks need
+        (``kairos.core.spread``).  ``all_nodes``: whatever their state (the submission
+        check).
         """
         req = job.request
         wanted = _license_demand(req.licenses)
@@ -213,7 +224,9 @@ class NodeResources:
             if licenses.get(name, 0) < n:
                 return None
         nodes = self.candidates(job) if not all_nodes else self.selectable(job)
-        if req.exclusive or req.nodelist:
+        if req.exclusive or req.nodelist or req.spread:
+            if req.spread:
+                return spread.place(self, job, nodes, free, wanted)
             return self._place_selected(req, nodes, free, wanted)
         cpn, mem = req.cpus_per_node, req.mem_per_node
         chosen = []
@@ -221,7 +234,7 @@ class NodeResources:
             v = free[i]
             if v[0] < cpn or v[1] < mem:
                 continue
-            alloc = self._gpu_alloc(v, req.gpus_per_node)
+            alloc = self.gpu_share(v, req.gpus_per_node)
             if alloc is None:
                 continue
             vec = [cpn, mem] + alloc
@@ -267,19 +280,23 @@ class NodeResources:
             free = capacity
         if free[0] < req.cpus_per_node or free[1] < req.mem_per_node:
             return None
-        alloc = self._gpu_alloc(free, req.gpus_per_node)
+        alloc = self.gpu_share(free, req.gpus_per_node)
         if alloc is None:
             return None
         if req.exclusive:
             return (free[0], req.mem_per_node, *free[2:])
         return (req.cpus_per_node, req.mem_per_node, *alloc)
 
-    def claim(self, job: Job, nodes) -> tuple:
+    def claim(self, job: Job, nodes, cpus=None) -> tuple:
         """The placement of a job already running on the named ``nodes``
         (``Scheduler.adopt``): its request's share of each, GPUs by type as the nodes
         have them, whatever is free there now.  Unknown or missing names are replaced by
-        the first nodes of its partition, so a job is never refused adoption."""
+        the first nodes of its partition, so a job is never refused adoption.  A spread
+        job's shares differ from node to node: ``cpus``, the CPUs it was recorded
+        holding on each of ``nodes``, says what they are."""
         req = job.request
+        if req.spread:
+            return spread.claim(self, job, list(nodes), cpus, _license_demand(req.licenses))
         chosen = [self.cluster.node_index[n] for n in nodes if n in self.cluster.node_index]
         if len(chosen) < req.nodes:
             spare = [i for i in self.selectable(job) if i not in chosen]
@@ -291,13 +308,15 @@ class NodeResources:
             if req.exclusive:
                 per_node.append((i, (capacity[0], req.mem_per_node, *capacity[2:])))
                 continue
-            gpus = self._gpu_alloc(capacity, req.gpus_per_node)
+            gpus = self.gpu_share(capacity, req.gpus_per_node)
             if gpus is None:  # the node lost GPUs: count what it still has
                 gpus = [0] * len(self.gpu_types)
             per_node.append((i, (req.cpus_per_node, req.mem_per_node, *gpus)))
         return (tuple(per_node), _license_demand(req.licenses))
 
-    def _gpu_alloc(self, v: list[int], wants) -> list[int] | None:
+    def gpu_share(self, v: list[int], wants) -> list[int] | None:
+        """The GPUs per type that ``wants`` takes of free vector ``v`` (a typed want
+        first, then any type from the first types with some left), or None."""
         alloc = [0] * len(self.gpu_types)
         any_type = 0
         for t, n in wants:
@@ -386,6 +405,15 @@ def _describe_gpus(wants) -> str:
         return "no GPUs"
     parts = [f"{n} {t + ' ' if t else ''}GPU{'s' if n != 1 else ''}" for t, n in wants]
     return " and ".join(parts)
+
+
+def _describe_spread(req: Request) -> str:
+    """``3 task(s) of 1 CPU with 50 MiB and no GPUs on each node``: what a spread
+    request asks, for the message of one that never fits."""
+    cpus = f"{req.cpus_per_task} CPU{'s' if req.cpus_per_task != 1 else ''}"
+    memory = f"{req.mem_per_cpu} MiB per CPU" if req.mem_per_cpu else f"{req.mem_per_node} MiB"
+    return (f"{req.tasks} task(s) of {cpus} with {memory} and "
+            f"{_describe_gpus(req.gpus_per_node)} on each node")
 
 
 def _describe_selection(req: Request) -> str:

@@ -102,13 +102,16 @@ class Scheduler:
             if job.begin > now:
                 self._next_begin = min(self._next_begin, job.begin)
 
-    def adopt(self, job: Job, now: float, nodes: Sequence[str] | None = None) -> None:
+    def adopt(self, job: Job, now: float, nodes: Sequence[str] | None = None,
+              cpus: Sequence[int] | None = None) -> None:
         """Take over a job that is already running (``start`` set): after a controller
         restart, or in a forecast's copy.
 
         Its placement is ``job.placement`` when set, else what the job's request takes on
         ``nodes`` (the node names it runs on), whatever is free there: the job runs
-        already, so its share is counted even if the nodes are now smaller.  A job with
+        already, so its share is counted even if the nodes are now smaller.  ``cpus``:
+        the CPUs it holds on each of ``nodes``, when recorded (a spread job's shares
+        differ from node to node).  A job with
         no ``expected_end``, or an overdue one, is corrected like any overdue job.
         """
         if job.id in self.jobs or job.id in self.outcomes:
@@ -116,7 +119,7 @@ class Scheduler:
         if job.start is None:
             raise ValueError(f"job {job.id} has no start time: it is not running")
         if job.placement is None:
-            job.placement = self.resources.claim(job, nodes or ())
+            job.placement = self.resources.claim(job, nodes or (), cpus)
         if job.expected_end is None or job.expected_end <= now:
             job.expected_end = max(self.correct(job, now), now + OVERDUE_SLACK * 1e-3)
         job.state = _RUNNING

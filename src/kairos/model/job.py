@@ -53,7 +53,7 @@ class LiveJob:
     expected_start: float | None = None  #: forecast (``squeue --start``)
     time_limit: float | None = None  #: seconds; None: unlimited
     time_min: float | None = None
-    nodes: int = 1
+    nodes: int = 1  #: asked for; once it starts, the nodes it holds
     ntasks: int = 1
     cpus_per_task: int = 1
     cpus: int = 1
@@ -66,6 +66,9 @@ class LiveJob:
     stderr: str | None = None  #: resolved path
     command: str = ""  #: what ``scontrol show job`` calls Command (the job's name)
     node_list: str | None = None
+    #: CPUs held on each node of ``node_list``, in its order (set when the job starts;
+    #: a spread job's differ from node to node)
+    node_cpus: tuple[int, ...] = ()
     cpu_ids: tuple[int, ...] = ()
     gpu_ids: tuple[int, ...] = ()
     exit_code: int = 0
@@ -129,10 +132,24 @@ class LiveJob:
 
     def request(self) -> Request:
         """The core's resource request (``--mem-per-cpu`` becomes memory per node; the
-        node-selection options come from the submission)."""
-        return request_of(self.nodes, self.ntasks, self.cpus_per_task, self.mem_per_node,
+        node-selection options and whether the tasks may spread come from the
+        submission, and so does the node count asked for: a spread job's ``nodes`` is
+        the count it holds once it starts)."""
+        nodes = self.submission.nodes if self.submission is not None else self.nodes
+        return request_of(nodes, self.ntasks, self.cpus_per_task, self.mem_per_node,
                           self.submission.mem_per_cpu if self.submission else None, self.gpus,
                           self.submission)
+
+    def tasks_by_node(self) -> list[int]:
+        """How many of its tasks each node of a running (or ended) job runs, in the
+        order of its node list (Slurm's SLURM_TASKS_PER_NODE); before it starts, as
+        its request would lay them on ``nodes`` nodes."""
+        nodes = max(1, self.nodes)
+        held = self.node_cpus or (self.cpus // nodes,) * nodes
+        if self.submission is None:  # a command's copy: no spread, no selection to read
+            return Request(nodes=nodes, tasks=max(self.ntasks, nodes),
+                           cpus_per_task=self.cpus_per_task).layout(held)
+        return self.request().layout(held)
 
     def to_core_job(self, dependencies: tuple[Dependency, ...] = ()) -> Job:
         """A core ``Job`` for this pending job (at submission, or reloaded after a crash)."""
@@ -155,6 +172,7 @@ class LiveJob:
         out = {name: getattr(self, name) for name in PUBLIC_FIELDS}
         out["state"] = self.state.name
         out["gpus"] = [list(g) for g in self.gpus]
+        out["node_cpus"] = list(self.node_cpus)
         out["cpu_ids"] = list(self.cpu_ids)
         out["gpu_ids"] = list(self.gpu_ids)
         return out
@@ -168,6 +186,7 @@ class LiveJob:
             values = {k: v for k, v in data.items() if k in _PUBLIC_SET}
         values["state"] = JobState[data["state"]]
         values["gpus"] = _gpu_counts(data.get("gpus"))
+        values["node_cpus"] = tuple(data.get("node_cpus") or ())
         values["cpu_ids"] = tuple(data.get("cpu_ids") or ())
         values["gpu_ids"] = tuple(data.get("gpu_ids") or ())
         return cls(**values)
@@ -196,22 +215,24 @@ class LiveJob:
 def request_of(nodes: int, ntasks: int, cpus_per_task: int, mem_per_node: int | None,
                mem_per_cpu: int | None, gpus, selection: Submission | None = None) -> Request:
     """The core's request for Slurm's shape options: at least one task per node (as
-    Slurm), ``--mem-per-cpu`` times the CPUs on a node as memory per node, and the
-    node-selection options of ``selection`` (``--exclusive``, ``-w``, ``-x``,
-    ``--constraint``).  The core's ``Request`` does the arithmetic and checks the counts
+    Slurm), ``--mem-per-cpu`` times the CPUs on a node as memory per node (a spread
+    request keeps it per CPU), and the node-selection options of ``selection``
+    (``--exclusive``, ``-w``, ``-x``, ``--constraint``) and whether its tasks spread.  The core's ``Request`` does the arithmetic and checks the counts
     and names; a ValueError says, in Slurm's words, what is wrong."""
     features = any_features = nodelist = exclude = frozenset()
-    exclusive = False
+    exclusive = spread = False
     if selection is not None:
         features, any_features = parse_constraint(selection.constraint)
-        exclusive = selection.exclusive
+        exclusive, spread = selection.exclusive, selection.spread and ntasks > nodes
         nodelist, exclude = frozenset(selection.nodelist), frozenset(selection.exclude)
     request = Request(nodes=nodes, tasks=max(ntasks, nodes), cpus_per_task=cpus_per_task,
                       mem_per_node=mem_per_node or 0,
                       gpus_per_node=tuple((t, int(n)) for t, n in gpus or ()),
                       features=features, any_features=any_features, exclusive=exclusive,
-                      nodelist=nodelist, exclude=exclude)
-    if mem_per_cpu:
+                      nodelist=nodelist, exclude=exclude, spread=spread)
+    if mem_per_cpu and spread:  # its nodes hold different numbers of CPUs
+        request = dataclasses.replace(request, mem_per_node=0, mem_per_cpu=mem_per_cpu)
+    elif mem_per_cpu:
         request = dataclasses.replace(request, mem_per_node=mem_per_cpu * request.cpus_per_node)
     return request
 
@@ -232,6 +253,7 @@ _PUBLIC_SET = frozenset(PUBLIC_FIELDS)
 _TO_COLUMN = {
     "state": lambda s: s.name,
     "gpus": lambda g: [list(x) for x in g],
+    "node_cpus": list,
     "cpu_ids": list,
     "gpu_ids": list,
     "submission": Submission.to_json,
@@ -241,6 +263,7 @@ _ROW_PLAN = tuple((name, _TO_COLUMN.get(name)) for name in ROW_FIELDS)
 _FROM_COLUMN = {
     "state": lambda name: JobState[name],
     "gpus": _gpu_counts,
+    "node_cpus": tuple,
     "cpu_ids": tuple,
     "gpu_ids": tuple,
     "submission": Submission.from_json,

@@ -45,6 +45,7 @@ class StepRequest:
     stderr: str | None = None  #: ``-e`` pattern
     stdin: str | None = None  #: ``-i``: ``all``, ``none``, a task id or a pattern
     time_limit: float | None = None  #: ``-t`` for the step (seconds)
+    distribution: str | None = None  #: ``-m`` as given (SLURM_DISTRIBUTION); None: Slurm's default
 
     def to_json(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}

@@ -35,6 +35,12 @@ class Submission:
     nodes: int = field(default=1, metadata=_limits(ge=1))  #: ``-N``
     ntasks: int = field(default=1, metadata=_limits(ge=1))  #: ``-n``
     cpus_per_task: int = field(default=1, metadata=_limits(ge=1))  #: ``-c``
+    #: ``--ntasks-per-node`` when given (the job sees SLURM_NTASKS_PER_NODE)
+    ntasks_per_node: int | None = field(default=None, metadata=_limits(ge=1))
+    #: ``-n`` without ``-N``: ``nodes`` is a minimum, the tasks go to as many nodes as
+    #: they need (Slurm's way).  False in records from before it existed, which held
+    #: exactly ``nodes`` nodes.
+    spread: bool = False
     mem_per_node: int | None = field(default=None, metadata=_limits(ge=0))  #: ``--mem``
     mem_per_cpu: int | None = field(default=None, metadata=_limits(ge=0))  #: ``--mem-per-cpu``
     gpus: list[tuple[str | None, int]] = field(default_factory=list)  #: per node

@@ -277,6 +277,12 @@ class LocalAgent:
         """Jobs launched or adopted and not yet reported by poll()."""
         return sorted(self._jobs)
 
+    def held(self) -> list[int]:
+        """Jobs whose batch script does not run here but that hold part of this node
+        or have steps here (see :mod:`kairos.node.holds`)."""
+        return sorted((set(self.holds.jobs()) | {job for job, _ in self._steps})
+                      - set(self._jobs))
+
     def running_steps(self) -> list[tuple[int, int]]:
         """``(job_id, step_id)`` of the steps launched or adopted and not yet reported by poll()."""
         return sorted(self._steps)

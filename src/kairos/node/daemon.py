@@ -114,7 +114,7 @@ class NodeDaemon:
             "cpus": len(self.facts.cpus), "mem_mib": self.facts.mem_mib,
             "gpus": _gpu_counts(self.facts), "features": list(self.options.features),
             "boot_time": getattr(self.facts, "boot_time", 0.0), "version": __version__,
-            "running": self.agent.running(),
+            "running": self.agent.running(), "held": self.agent.held(),
         }
         for delay in _delays():
             try:

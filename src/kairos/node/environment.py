@@ -9,7 +9,8 @@ and an array job) was seen to receive; names only:
     SLURM_ARRAY_JOB_ID, SLURM_ARRAY_TASK_ID, SLURM_ARRAY_TASK_COUNT,
     SLURM_ARRAY_TASK_MIN, SLURM_ARRAY_TASK_MAX, SLURM_ARRAY_TASK_STEP (array tasks only),
     SLURM_CPUS_ON_NODE, SLURM_CPUS_PER_TASK (only with -c), SLURM_JOB_CPUS_PER_NODE,
-    SLURM_TASKS_PER_NODE, SLURM_NTASKS and SLURM_NPROCS (only with -n),
+    SLURM_TASKS_PER_NODE, SLURM_NTASKS and SLURM_NPROCS (only with -n or
+    --ntasks-per-node), SLURM_NTASKS_PER_NODE (only with --ntasks-per-node),
     SLURM_JOB_NODELIST, SLURM_NODELIST, SLURM_JOB_NUM_NODES, SLURM_NNODES,
     SLURM_JOB_PARTITION, SLURM_JOB_USER, SLURM_JOB_UID, SLURM_JOB_GID,
     SLURM_SUBMIT_DIR, SLURM_SUBMIT_HOST, SLURM_CLUSTER_NAME, SLURMD_NODENAME,
@@ -18,6 +19,14 @@ and an array job) was seen to receive; names only:
     and, Slurm-internal and not reproduced: SLURM_CONF, SLURM_NODE_ALIASES,
     SLURM_PRIO_PROCESS, SLURM_TASK_PID, SLURM_TOPOLOGY_ADDR,
     SLURM_TOPOLOGY_ADDR_PATTERN, SLURM_WORKING_CLUSTER.
+
+On several nodes (a 3-node Slurm 22.05 of one-CPU nodes) the per-node values follow
+the allocation the job got, in Slurm's run form: ``SLURM_JOB_CPUS_PER_NODE`` and
+``SLURM_TASKS_PER_NODE`` are ``1(x3)`` for ``-n 3``, ``2,1`` for three tasks on nodes of
+two CPUs; ``SLURM_JOB_NUM_NODES``/``SLURM_NNODES`` count its nodes, and
+``SLURM_CPUS_ON_NODE`` is the CPUs it holds on the node the script runs on.
+``--ntasks-per-node`` adds ``SLURM_NTASKS_PER_NODE`` and the task counts
+(``SLURM_NTASKS``, ``SLURM_NPROCS``); ``-N`` alone adds neither.
 
 Not seen on that peer (no accounting, no GPUs, no requeue) but set by Slurm as its manual
 describes, and set here under the same conditions: SLURM_JOB_ACCOUNT and SLURM_JOB_QOS
@@ -52,7 +61,7 @@ MANAGED = frozenset({
     "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT",
     "SLURM_ARRAY_TASK_MIN", "SLURM_ARRAY_TASK_MAX", "SLURM_ARRAY_TASK_STEP",
     "SLURM_CPUS_ON_NODE", "SLURM_CPUS_PER_TASK", "SLURM_JOB_CPUS_PER_NODE",
-    "SLURM_TASKS_PER_NODE", "SLURM_NTASKS", "SLURM_NPROCS",
+    "SLURM_TASKS_PER_NODE", "SLURM_NTASKS", "SLURM_NPROCS", "SLURM_NTASKS_PER_NODE",
     "SLURM_JOB_NODELIST", "SLURM_NODELIST", "SLURM_JOB_NUM_NODES", "SLURM_NNODES",
     "SLURM_JOB_PARTITION", "SLURM_JOB_ACCOUNT", "SLURM_JOB_QOS",
     "SLURM_JOB_USER", "SLURM_JOB_UID", "SLURM_JOB_GID",
@@ -95,7 +104,7 @@ def job_environment(
     env = {k: v for k, v in base_env.items() if k not in MANAGED}
     env.update(_identity(job))
     env.update(_array(job))
-    env.update(_shape(job))
+    env.update(_shape(job, node_name))
     env.update(_location(job, node_name=node_name, cluster_name=cluster_name, submit_host=submit_host))
     env.update(_memory(job))
     if cpu_ids is not None or gpu_ids is not None:
@@ -141,11 +150,16 @@ def compress_ids(ids: Iterable[int]) -> str:
     return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
 
 
-def per_node(total: int, nodes: int) -> str:
-    """A per-node count in Slurm's form: one node ``"4"``, three nodes of 4 ``"4(x3)"``."""
-    nodes = max(1, nodes)
-    each = total // nodes
-    return str(each) if nodes == 1 else f"{each}(x{nodes})"
+def per_node(counts: Sequence[int]) -> str:
+    """Per-node counts in Slurm's form: ``[4]`` -> ``4``, ``[4, 4, 4]`` -> ``4(x3)``,
+    ``[2, 2, 1]`` -> ``2(x2),1``."""
+    runs: list[list[int]] = []
+    for n in counts:
+        if runs and runs[-1][0] == n:
+            runs[-1][1] += 1
+        else:
+            runs.append([n, 1])
+    return ",".join(str(n) if k == 1 else f"{n}(x{k})" for n, k in runs)
 
 
 def _identity(job: LiveJob) -> dict[str, str]:
@@ -186,12 +200,16 @@ def _array(job: LiveJob) -> dict[str, str]:
     return env
 
 
-def _shape(job: LiveJob) -> dict[str, str]:
-    nodes = max(1, job.nodes)
+def _shape(job: LiveJob, node_name: str) -> dict[str, str]:
+    """The allocation's shape as it is (a spread job's nodes differ), or, before the
+    job has nodes, as it asked for it."""
+    nodes = len(job.node_cpus) or max(1, job.nodes)
+    cpus = list(job.node_cpus) or [job.cpus // nodes] * nodes
+    here = _node_index(job, node_name)
     env = {
-        "SLURM_CPUS_ON_NODE": str(job.cpus // nodes),
-        "SLURM_JOB_CPUS_PER_NODE": per_node(job.cpus, nodes),
-        "SLURM_TASKS_PER_NODE": per_node(job.ntasks, nodes),
+        "SLURM_CPUS_ON_NODE": str(cpus[here] if here < len(cpus) else cpus[0]),
+        "SLURM_JOB_CPUS_PER_NODE": per_node(cpus),
+        "SLURM_TASKS_PER_NODE": per_node(job.tasks_by_node()),
         "SLURM_JOB_NUM_NODES": str(nodes),
         "SLURM_NNODES": str(nodes),
         "SLURM_PROCID": "0",
@@ -202,9 +220,24 @@ def _shape(job: LiveJob) -> dict[str, str]:
     submission = job.submission
     if submission is not None and submission.cpus_per_task_set:
         env["SLURM_CPUS_PER_TASK"] = str(job.cpus_per_task)
-    if submission is not None and submission.ntasks_set:
+    if submission is not None and (submission.ntasks_set or submission.ntasks_per_node):
         env["SLURM_NTASKS"] = env["SLURM_NPROCS"] = str(job.ntasks)
+    if submission is not None and submission.ntasks_per_node:
+        env["SLURM_NTASKS_PER_NODE"] = str(submission.ntasks_per_node)
     return env
+
+
+def _node_index(job: LiveJob, node_name: str) -> int:
+    """Where ``node_name`` is in the job's node list (0 when it is not there)."""
+    if not job.node_list or len(job.node_cpus) < 2:
+        return 0
+    from kairos.slurm.hostlist import expand
+
+    try:
+        names = expand(job.node_list)
+    except ValueError:
+        return 0
+    return names.index(node_name) if node_name in names else 0
 
 
 def _location(job: LiveJob, *, node_name: str, cluster_name: str, submit_host: str) -> dict[str, str]:

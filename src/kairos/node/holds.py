@@ -38,6 +38,10 @@ class Holds:
     def release(self, job_id: int) -> None:
         self._held.pop(job_id, None)
 
+    def jobs(self) -> list[int]:
+        """The jobs held for."""
+        return sorted(self._held)
+
     def cpu_ids(self) -> set[int]:
         return {c for cpus, _ in self._held.values() for c in cpus}
 

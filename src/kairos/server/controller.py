@@ -372,13 +372,15 @@ class Controller:
     # Every change of a job's state goes through one of these, named after its edge.
 
     def _pending_to_running(self, job: LiveJob, action: StartJob, now: float) -> None:
-        shares = self.scheduler.allocation(job.job_id)
+        cpus = {s.name: s.cpus for s in self.scheduler.allocation(job.job_id)}
         nodes = self.job_nodes(job.job_id)
         stdout, stderr = output_paths(job, nodes[0])
         self.journal.change(
             job, state=JobState.RUNNING, reason="None", start_time=now,
             expected_end=action.expected_end, node_list=compress(nodes),
-            cpus=sum(s.cpus for s in shares),  # all of each node's for --exclusive
+            nodes=len(nodes),  # a spread job's tasks took as many as they needed
+            node_cpus=tuple(cpus[n] for n in nodes),
+            cpus=sum(cpus.values()),  # all of each node's for --exclusive
             eligible_time=job.eligible_time or now, stdout=stdout, stderr=stderr)
         self.to_launch.append(job.job_id)
 
@@ -422,8 +424,8 @@ class Controller:
     def _requeued(self, job: LiveJob, core: Job) -> None:
         self.journal.change(
             job, state=JobState.PENDING, reason=core.reason, start_time=None, end_time=None,
-            node_list=None, cpu_ids=(), gpu_ids=(), exit_code=0, signal=0, cpu_time=None,
-            max_rss=None, restarts=job.restarts + 1)
+            node_list=None, node_cpus=(), nodes=core.request.nodes, cpu_ids=(), gpu_ids=(),
+            exit_code=0, signal=0, cpu_time=None, max_rss=None, restarts=job.restarts + 1)
 
     def _hold_one(self, job: LiveJob) -> None:
         self.scheduler.hold(job.job_id)

@@ -54,7 +54,7 @@ def send_started(controller) -> None:
             user=job.user, uid=job.uid, gid=job.gid, script=submission.script,
             argv=list(submission.argv), work_dir=job.work_dir, env=env,
             stdout=job.stdout, stderr=job.stderr or job.stdout,
-            mem_limit_mib=core.request.mem_per_node or None,
+            mem_limit_mib=share.mem or None,  # a spread job's differs from node to node
             time_limit=None if limit is None or math.isinf(limit) else limit,
             ncpus=share.cpus, gpus=gpus)))
 

@@ -9,10 +9,12 @@ taken out of service.
   controller does not is killed.
 * **Silence** (``check_silent``): a node not heard from for ``node_timeout`` seconds is
   DOWN, "Not responding"; it returns when it registers again if ``return_to_service``
-  says so (1: after not responding; 2: whatever made it DOWN).
+  says so (1: after not responding; 2: whatever made it DOWN).  A daemon that lived on
+  through the silence (its network was cut) is told to register by the answer to its
+  next heartbeat.
 * **Loss** (``node_lost``, also for ``scontrol update State=DOWN``): every job that holds
-  the node ends as NODE_FAIL and, unless submitted with ``--no-requeue``, goes back to
-  the queue, held back ``REQUEUE_DELAY`` seconds (Slurm shows such a job pending with
+  the node ends as NODE_FAIL and, unless submitted with ``--no-requeue`` or an
+  allocation of ``srun``/``salloc``, goes back to the queue, held back ``REQUEUE_DELAY`` seconds (Slurm shows such a job pending with
   reason BeginTime); its processes on the other nodes are killed.  Jobs elsewhere are
   untouched.
 * **Drain** and **resume** (``set_state``): a drained node finishes its jobs and takes no
@@ -82,7 +84,8 @@ def register(controller, name: str, facts: dict[str, Any], addr: str, port: int)
     if status.state is NodeState.DOWN and _returns(settings, status):
         set_state(controller, name, NodeState.UP, reason=None)
     status.responding = True
-    _reconcile(controller, name, link, set(facts.get("running") or ()))
+    _reconcile(controller, name, link, set(facts.get("running") or ()),
+               set(facts.get("held") or ()))
     controller.save_node(status)
     controller.wake()
     return {"heartbeat_interval": settings.cluster.heartbeat_interval,
@@ -113,14 +116,14 @@ def update_node(controller, name: str, state: str, reason: str | None, caller) -
 
 
 def heartbeat(controller, name: str, running: list[int]) -> None:
-    status = _registered(controller, name)
+    status = _answering(controller, name)
     status.last_seen = controller.clock()
     controller.nodes.link(name).reported = set(running)
 
 
 def events(controller, name: str, reported: list) -> None:
     """Events a node daemon sends (launch results, ends), in order."""
-    status = _registered(controller, name)
+    status = _answering(controller, name)
     status.last_seen = controller.clock()
     controller.nodes.link(name).deliver(reported)
     controller.wake()
@@ -190,8 +193,12 @@ def fail_jobs(controller, job_ids: list[int], node: str, now: float) -> None:
 
 
 def _requeues(job) -> bool:
-    """Slurm's default: a job is requeued after a node failure unless ``--no-requeue``."""
-    return job.submission is None or job.submission.requeue is not False
+    """Slurm's default: a batch job is requeued after a node failure unless
+    ``--no-requeue``.  An allocation (``srun`` or ``salloc`` outside a job) never is: its
+    holder saw its step fail and gives it back; queued again, it would hold nodes for no
+    one."""
+    submission = job.submission
+    return submission is None or (submission.requeue is not False and not submission.allocation)
 
 
 def _returns(settings, status: NodeStatus) -> bool:
@@ -206,8 +213,22 @@ def _registered(controller, name: str) -> NodeStatus:
     return status
 
 
-def _reconcile(controller, name: str, link: RemoteLink, running: set[int]) -> None:
-    """What the controller believes runs on ``name`` against what the node says."""
+def _answering(controller, name: str) -> NodeStatus:
+    """``name``'s record, when it may speak without registering again: a node found
+    silent (its network was cut, say) is DOWN until it registers, which returns it to
+    service and reconciles what it still runs with what the controller believes."""
+    status = _registered(controller, name)
+    if not status.responding:
+        raise NotRegistered(f"node {name} was not responding: register again")
+    return status
+
+
+def _reconcile(controller, name: str, link: RemoteLink, running: set[int],
+               held: set[int]) -> None:
+    """What the controller believes runs on ``name`` against what the node says.
+    ``held``: jobs the node keeps cores for, or runs steps of, away from their batch
+    script; those that no longer hold the node here (they ended, or were requeued,
+    while it was away) are cleaned up there, their steps killed."""
     now = controller.clock()
     believed = {job_id for job_id in controller.scheduler.running
                 if controller.job_nodes(job_id)[0] == name}
@@ -219,3 +240,6 @@ def _reconcile(controller, name: str, link: RemoteLink, running: set[int]) -> No
         fail_jobs(controller, gone, name, now)
     for job_id in sorted(running - believed):
         link.send(Kill(job_id))  # an orphan: its job ended while the node was away
+    holding = set(controller.scheduler.running_on(name))
+    for job_id in sorted(held - holding):
+        link.send(Cleanup(job_id))

@@ -11,12 +11,25 @@ so.
 
 from __future__ import annotations
 
+import os
+import pwd
 from dataclasses import dataclass, field
+from functools import cache
 
 from kairos.core.cluster import NodeState
 
 #: The reason a node that stopped heartbeating is DOWN with (Slurm's words).
 NOT_RESPONDING = "Not responding"
+
+
+@cache
+def controller_user() -> str:
+    """Who the controller runs as: named beside the reasons it sets itself, as Slurm
+    names its SlurmUser in ``sinfo -R`` and ``scontrol show node``."""
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        return str(os.geteuid())
 
 
 @dataclass(slots=True)

@@ -45,19 +45,19 @@ def recover(controller) -> dict[str, int]:
         allocation = job.submission is not None and job.submission.allocation
         if job.state is JobState.RUNNING and allocation and nodes:
             core.start, core.expected_end = job.start_time, job.expected_end
-            scheduler.adopt(core, now, nodes=nodes)
+            scheduler.adopt(core, now, nodes=nodes, cpus=job.node_cpus or None)
             allocations.started(controller, job)
             counts["adopted"] += 1
             continue
         if job.state is JobState.RUNNING and link is not None and link.was_launched(job.job_id):
             link.adopt(job.job_id, list(job.cpu_ids), list(job.gpu_ids))
             core.start, core.expected_end = job.start_time, job.expected_end
-            scheduler.adopt(core, now, nodes=nodes)
+            scheduler.adopt(core, now, nodes=nodes, cpus=job.node_cpus or None)
             counts["adopted"] += 1
             continue
         if job.state is JobState.RUNNING:  # recorded, never launched: run it again
             controller.journal.change(job, state=JobState.PENDING, start_time=None,
-                                      node_list=None)
+                                      node_list=None, node_cpus=(), nodes=core.request.nodes)
             counts["requeued"] += 1
         handle(scheduler, JobSubmitted(now, core))
         counts["pending"] += 1

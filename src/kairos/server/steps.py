@@ -2,14 +2,18 @@
 starting them, and putting together how they ended.
 
 A step lives inside its job's allocation.  Its shape defaults to the allocation's (all
-its nodes, its task count); its tasks go to nodes in the order of the job's node list,
-as evenly as they fit (Slurm's block distribution: ``-n 3`` on two nodes is 2 and 1).
+its nodes, its task count, each node running the tasks the job has there: a job whose
+tasks spread over nodes holds different numbers on each); otherwise its tasks go to
+nodes in the order of the job's node list, as evenly as they fit (Slurm's block
+distribution: ``-n 3`` on two nodes is 2 and 1).
 As in Slurm 22.05, a step holds every CPU its job has on the nodes it uses, unless
 ``--exact`` (only its tasks' CPUs) or ``--overlap`` (none: it shares); a step that fits
 the allocation but not what other steps hold now is ``StepBusy`` (srun retries), one
 that could never fit is a ``StepError``.
 
-Each node of the step gets a ``LaunchStep`` with its tasks; the step is over when every
+Each node of the step gets a ``LaunchStep`` with its tasks and the step's environment
+(Slurm's: SLURM_NNODES, SLURM_TASKS_PER_NODE and SLURM_DISTRIBUTION are the step's,
+SLURM_CPUS_ON_NODE what it holds on that node); the step is over when every
 one of them has reported its end (``StepFinished``), or was lost with its node: its
 exit code is the highest of its tasks', its state COMPLETED only if every part
 completed.
@@ -22,6 +26,7 @@ from collections import Counter
 
 from kairos.core.jobs import JobState
 from kairos.model.step import LiveStep, StepRequest
+from kairos.node.environment import per_node
 from kairos.node.steps import StepLaunch
 from kairos.node.wire import KillStep, LaunchStep, SignalStep
 from kairos.server.errors import NotFound
@@ -62,13 +67,14 @@ def create_step(controller, job, request: StepRequest) -> LiveStep:
     for step in controller.running_steps(job.job_id):
         if not step.overlap:
             busy.update(step.cpus_by_node)
-    layout, held = lay_out(request, nodes, shares, busy, job.ntasks)
+    layout, held = lay_out(request, nodes, shares, busy, job.ntasks,
+                           job_layout=job.tasks_by_node())
     step_id = controller.next_step_id(job.job_id)
     step = LiveStep(
         job.job_id, step_id, name=request.name or os.path.basename(request.argv[0]),
         user=job.user, state=JobState.RUNNING, node_list=compress(list(layout)),
         nodes=len(layout), ntasks=sum(len(t) for t in layout.values()),
-        cpus=sum(held.values()), tasks_per_node=_per_node([len(t) for t in layout.values()]),
+        cpus=sum(held.values()), tasks_per_node=per_node([len(t) for t in layout.values()]),
         start_time=controller.clock(), command=" ".join(request.argv), layout=layout,
         cpus_by_node=held, waiting_for=list(layout), overlap=request.overlap)
     controller.add_step(step)
@@ -77,7 +83,8 @@ def create_step(controller, job, request: StepRequest) -> LiveStep:
     for node_id, (node, tasks) in enumerate(layout.items()):
         controller.send(node, LaunchStep(StepLaunch(
             job_id=job.job_id, step_id=step_id, user=job.user, uid=job.uid, gid=job.gid,
-            argv=list(request.argv), env=env, cwd=request.cwd, tasks=tasks, node_id=node_id,
+            argv=list(request.argv), env={**env, "SLURM_CPUS_ON_NODE": str(held[node])},
+            cwd=request.cwd, tasks=tasks, node_id=node_id,
             node_name=node, ntasks=step.ntasks,
             cpus_per_task=request.cpus_per_task, io=request.io, stdout=request.stdout,
             stderr=request.stderr, stdin=request.stdin, time_limit=_time_left(controller, job, request),
@@ -86,10 +93,17 @@ def create_step(controller, job, request: StepRequest) -> LiveStep:
 
 
 def lay_out(request: StepRequest, nodes: list[str], shares: dict[str, int],
-            busy: Counter, job_tasks: int) -> tuple[dict[str, list[int]], dict[str, int]]:
+            busy: Counter, job_tasks: int, job_layout: list[int] | None = None,
+            ) -> tuple[dict[str, list[int]], dict[str, int]]:
     """(node -> task ids, node -> CPUs the step holds) for ``request`` on a job holding
     ``shares`` CPUs on each of ``nodes`` (in node-list order), ``busy`` of them held by
-    other steps."""
+    other steps.  A step of the job's own shape (no ``-n -N -w -x -c
+    --ntasks-per-node``) runs its tasks where the job has them (``job_layout``, tasks
+    per node in node-list order): a spread job's nodes hold different numbers."""
+    if job_layout is not None and len(job_layout) == len(nodes) and _job_shaped(request):
+        laid = _as_the_job(request, nodes, shares, busy, job_layout)
+        if laid is not None:
+            return laid
     usable = [n for n in nodes if n not in set(request.exclude)]
     if request.nodelist:
         unknown = sorted(set(request.nodelist) - set(nodes))
@@ -127,6 +141,28 @@ def lay_out(request: StepRequest, nodes: list[str], shares: dict[str, int],
     if request.overlap:
         held = {node: len(ids) * cpt for node, ids in layout.items()}
     return layout, held
+
+
+def _job_shaped(request: StepRequest) -> bool:
+    """Whether ``request`` leaves its shape to the job's."""
+    return (request.ntasks is None and request.nodes is None and not request.ntasks_per_node
+            and request.cpus_per_task is None and not request.nodelist and not request.exclude)
+
+
+def _as_the_job(request: StepRequest, nodes: list[str], shares: dict[str, int], busy: Counter,
+                job_layout: list[int]) -> tuple[dict[str, list[int]], dict[str, int]] | None:
+    """``lay_out`` for a step of the job's shape: its tasks where the job has them;
+    None when other steps hold their room now (they are then laid out as any step)."""
+    if not request.overlap and any(shares[n] - busy.get(n, 0) < count
+                                   for n, count in zip(nodes, job_layout)):
+        return None
+    layout, task = {}, 0
+    for node, count in zip(nodes, job_layout):
+        layout[node] = list(range(task, task + count))
+        task += count
+    if request.overlap or request.exact:
+        return layout, {node: len(ids) for node, ids in layout.items()}
+    return layout, {node: shares[node] for node in layout}
 
 
 def _choose(nodes: list[str], count: int, room: dict[str, int], ntasks: int,
@@ -205,14 +241,22 @@ def cancel_step(controller, step: LiveStep) -> None:
 
 def _step_environment(request: StepRequest, step: LiveStep) -> dict[str, str]:
     """srun's environment with the step's layout (the per-node and per-task variables
-    are the step supervisor's)."""
+    are the step supervisor's).  As in Slurm, SLURM_NNODES and SLURM_TASKS_PER_NODE are
+    the step's (SLURM_JOB_NUM_NODES and SLURM_JOB_NODELIST stay the job's), and
+    SLURM_DISTRIBUTION is ``-m``'s, else ``cyclic`` when no node runs two tasks and
+    ``block`` otherwise."""
     env = {k: v for k, v in request.env.items() if not k.startswith("SLURM_STEP")}
+    distribution = request.distribution or ("cyclic" if step.ntasks <= step.nodes else "block")
     env.update({
         "SLURM_STEP_NODELIST": step.node_list,
         "SLURM_STEP_NUM_NODES": str(step.nodes),
         "SLURM_STEP_TASKS_PER_NODE": step.tasks_per_node,
-        "SLURM_NNODES": env.get("SLURM_NNODES", str(step.nodes)),
+        "SLURM_NNODES": str(step.nodes),
+        "SLURM_TASKS_PER_NODE": step.tasks_per_node,
+        "SLURM_DISTRIBUTION": distribution,
     })
+    if request.ntasks_per_node:
+        env["SLURM_NTASKS_PER_NODE"] = str(request.ntasks_per_node)
     return env
 
 
@@ -224,14 +268,3 @@ def _time_left(controller, job, request: StepRequest) -> float | None:
     if request.time_limit is not None:
         left = request.time_limit if left is None else min(left, request.time_limit)
     return left
-
-
-def _per_node(counts: list[int]) -> str:
-    """Slurm's per-node counts: ``2(x3),1``."""
-    runs: list[list[int]] = []
-    for n in counts:
-        if runs and runs[-1][0] == n:
-            runs[-1][1] += 1
-        else:
-            runs.append([n, 1])
-    return ",".join(str(n) if k == 1 else f"{n}(x{k})" for n, k in runs)

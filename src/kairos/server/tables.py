@@ -64,6 +64,7 @@ jobs = sa.Table(
     _optional("stderr", sa.Text),
     _required("command", sa.Text),
     _optional("node_list", sa.Text),
+    _required("node_cpus", JSON),
     _required("cpu_ids", JSON),
     _required("gpu_ids", JSON),
     _required("exit_code", sa.Integer),

@@ -8,7 +8,8 @@ The machinery that places the nodes (network namespaces, addresses, per-node mun
 2. write the controller's ``[cluster]`` to ``<home>/testbed/cluster.toml``, which the
    settings read as long as the test cluster is up (``kairos.server.config``): listen on
    the controller's address of the test cluster, MUNGE when each node has its own
-   munged, else keys (the cluster key and one key file per node are written);
+   munged, else keys (the cluster key and one key file per node are written); and the
+   nodes as ``[[nodes]]``, so their order is fixed;
 3. start the controller, then each node daemon, and wait until every node has
    registered.
 
@@ -98,6 +99,11 @@ def _write_cluster_file(home: Path, plan, *, munge: bool) -> None:
         lines += ['auth = "munge"', f'munge_socket = "{plan.controller_munge_socket}"']
     else:
         lines += ['auth = "key"', 'key_file = "testbed/cluster.key"']
+    # Listed, as Slurm lists its NodeName lines: the nodes keep this order (the order
+    # jobs are placed in) whichever daemon registers first.
+    for node in plan.nodes:
+        lines += ["", "[[nodes]]", f'name = "{node.name}"', f'addr = "{node.addr}"',
+                  f"cpus = {node.cpus}", f"mem_mib = {node.mem_mib}"]
     path = home / TESTBED_CLUSTER
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")

@@ -17,6 +17,7 @@ from kairos.core.forecast import forecast_starts
 from kairos.core.jobs import DependencyKind, Job, JobState
 from kairos.model.job import LiveJob
 from kairos.server.admission import SubmitError
+from kairos.server.nodes import controller_user
 
 
 def by_label(controller, label: str) -> list[LiveJob]:
@@ -145,7 +146,8 @@ def nodes(controller) -> list[dict]:
             "os": " ".join(os.uname()[:3:2]),
             "reason": status.reason if status else None,
             "reason_time": status.reason_time if status else None,
-            "reason_user": status.reason_user if status else None,
+            "reason_user": (status.reason_user or controller_user())
+                           if status and status.reason else None,
             "responding": status.responding if status else True,
             "addr": status.addr if status else None,
             "last_seen": status.last_seen if status else None,

@@ -9,7 +9,8 @@ Then the defaults and the rules that involve several options: the job name, the
 ``slurm-%j.out`` output pattern (``slurm-%A_%a.out`` for an array), ``--nodes`` from
 ``--nodelist``, ``--ntasks`` from ``--ntasks-per-node``, ``--gpus`` split over the
 nodes, ``--mem`` against ``--mem-per-cpu``, ``--nodelist`` against ``--exclude``, and
-the job's environment from ``--export``.
+the job's environment from ``--export``.  ``-n`` without ``-N`` lets the tasks spread
+over as many nodes as they need (``Submission.spread``), as in Slurm.
 
 Node selection follows Slurm 22.05: ``-w``/``-x`` take hostlists (``n[1-4],gpu0``; a
 file name, which Slurm reads when the value holds a ``/``, is refused); a ``-w`` list
@@ -292,6 +293,7 @@ def build_submission(draft: Draft, *, script: str, argv: list[str], default_name
     ntasks = draft.ntasks
     if ntasks is None:
         ntasks = (draft.ntasks_per_node or 1) * nodes
+    spread = _spreads(draft, nodes, ntasks)
     default_stdout = "slurm-%A_%a.out" if draft.array is not None else "slurm-%j.out"
     return Submission(
         script=script, argv=list(argv),
@@ -300,6 +302,8 @@ def build_submission(draft: Draft, *, script: str, argv: list[str], default_name
         stdout=draft.stdout if draft.stdout is not None else default_stdout,
         stderr=draft.stderr, time_limit=draft.time_limit, time_min=draft.time_min,
         nodes=nodes, ntasks=ntasks, cpus_per_task=draft.cpus_per_task,
+        ntasks_per_node=draft.ntasks_per_node if "ntasks-per-node" in draft.given else None,
+        spread=spread,
         mem_per_node=draft.mem_per_node, mem_per_cpu=draft.mem_per_cpu,
         gpus=_gpus_per_node(draft, nodes), partition=draft.partition, qos=draft.qos,
         account=draft.account, array=draft.array, dependency=draft.dependency,
@@ -314,9 +318,20 @@ def build_submission(draft: Draft, *, script: str, argv: list[str], default_name
     )
 
 
+def _spreads(draft: Draft, nodes: int, ntasks: int) -> bool:
+    """Whether the tasks may go to more nodes than ``nodes``: ``-n`` without ``-N``, as
+    in Slurm (``-n 3`` on nodes of one CPU is three nodes).  Not with
+    ``--ntasks-per-node``, which fixes the node count (``_node_count``), nor with
+    ``--gpus``, a total that cannot be split over nodes not known yet."""
+    return ("nodes" not in draft.given and "ntasks-per-node" not in draft.given
+            and draft.gpu_option != "gpus" and ntasks > nodes)
+
+
 def _node_count(draft: Draft) -> int:
     """``--nodes``, or as many nodes as ``--nodelist`` names when ``-N`` is not given
-    (Slurm 22.05 raises the count; given ``-N``, it refuses a longer list)."""
+    (Slurm 22.05 raises the count; given ``-N``, it refuses a longer list).  Without
+    ``-N``, ``-n`` with ``--ntasks-per-node`` needs enough nodes for that many tasks
+    on each at most (Slurm treats it as a maximum then)."""
     required = set(expand(draft.nodelist)) if draft.nodelist else set()
     excluded = set(expand(draft.exclude)) if draft.exclude else set()
     both = sorted(required & excluded)
@@ -324,7 +339,10 @@ def _node_count(draft: Draft) -> int:
         raise SbatchError(f"Invalid node name specified: {', '.join(both)} both in "
                           "--nodelist and in --exclude")
     if "nodes" not in draft.given:
-        return max(draft.nodes, len(required))
+        least = max(draft.nodes, len(required))
+        if draft.ntasks is not None and draft.ntasks_per_node:
+            least = max(least, -(-draft.ntasks // draft.ntasks_per_node))
+        return least
     if len(required) > draft.nodes:
         raise SbatchError(f"Node count specification invalid: --nodelist names "
                           f"{len(required)} nodes, more than --nodes={draft.nodes}; "

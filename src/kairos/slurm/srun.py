@@ -17,8 +17,9 @@ twice); ``-l/--label``, ``-u/--unbuffered``, ``-Q``, ``-v``, ``-K/--kill-on-bad-
 plugin, so ``pmi2``/``pmix`` are refused rather than leaving each rank alone.
 ``--cpu-bind`` in its quiet and ``none`` forms is accepted with a warning (a step uses
 its job's cores; tasks are not bound one by one); other forms are refused.
-``-m/--distribution`` takes ``block`` (what Kairos does); ``--open-mode`` takes
-``truncate`` (what the nodes do).  The table of every srun option and what Kairos does
+``-m/--distribution`` takes ``block`` (what Kairos does; ``SLURM_DISTRIBUTION=cyclic``,
+which a step shows when no node runs two tasks, is read as the default); ``--open-mode``
+takes ``truncate`` (what the nodes do).  The table of every srun option and what Kairos does
 with it is ``kairos.slurm.srun_options``.
 """
 
@@ -68,6 +69,7 @@ class SrunRequest:
     input: str = "all"
     exact: bool = False
     overlap: bool = False
+    distribution: str | None = None  #: ``-m block`` given; None: Slurm's default
     warnings: list[str] = dataclasses.field(default_factory=list)
     info: str | None = None  #: ``help``, ``usage``, ``version`` or ``mpi-list``
 
@@ -81,15 +83,20 @@ class SrunRequest:
         return self.input == "all" or self.input.isdigit()
 
     def step_request(self, *, cwd: str, env: Mapping[str, str], io: dict[str, Any] | None,
-                     extra_env: Mapping[str, str] | None = None) -> StepRequest:
+                     extra_env: Mapping[str, str] | None = None,
+                     umask: int | None = None) -> StepRequest:
         """The step to ask for; ``env`` is srun's environment (``--export`` picks what
-        the tasks get), ``extra_env`` the allocation's variables outside a job."""
+        the tasks get), ``extra_env`` the allocation's variables outside a job, ``umask``
+        srun's.  The tasks also see what Slurm's srun adds: SLURM_UMASK, SLURM_LABELIO
+        under ``--label`` and SLURM_LAUNCH_NODE_IPADDR (the address the nodes reach srun
+        at)."""
         from kairos.model.step import StepRequest
 
         draft, given = self.draft, self.draft.given
         shaped = self._shaped(cwd, env)
         environment = dict(shaped.environment)
         environment.update(extra_env or {})
+        environment.update(self._own_environment(io, umask))
         counted = "nodes" in given or "nodelist" in given
         return StepRequest(
             argv=list(self.command), cwd=shaped.work_dir, env=environment,
@@ -99,7 +106,18 @@ class SrunRequest:
             cpus_per_task=draft.cpus_per_task if "cpus-per-task" in given else None,
             exact=self.exact, overlap=self.overlap, nodelist=list(shaped.nodelist),
             exclude=list(shaped.exclude), io=io, stdout=draft.stdout, stderr=draft.stderr,
-            stdin=self.input, time_limit=draft.time_limit if "time" in given else None)
+            stdin=self.input, time_limit=draft.time_limit if "time" in given else None,
+            distribution=self.distribution)
+
+    def _own_environment(self, io: dict[str, Any] | None, umask: int | None) -> dict[str, str]:
+        env = {}
+        if umask is not None:
+            env["SLURM_UMASK"] = f"{umask:04o}"
+        if self.label:
+            env["SLURM_LABELIO"] = "1"
+        if io is not None:
+            env["SLURM_LAUNCH_NODE_IPADDR"] = str(io["host"])
+        return env
 
     def submission(self, *, cwd: str, env: Mapping[str, str], submit_host: str) -> Submission:
         """The allocation to ask for outside a job: named after the command."""
@@ -218,9 +236,15 @@ def _cpu_bind(request: SrunRequest, setting: Setting) -> None:
 
 def _distribution(request: SrunRequest, setting: Setting) -> None:
     first = re.split(r"[:,]", (setting.value or "").strip())[0].lower()
+    if first == "cyclic" and setting.origin == "SLURM_DISTRIBUTION":
+        # What an enclosing step shows when none of its nodes runs two tasks (Slurm's
+        # default there, the same layout as blocks): this srun's default too.
+        request.distribution = None
+        return
     if first not in ("block", "*"):
         raise setting.error(f"-m/--distribution={setting.value} is not supported: tasks are "
                             "laid out in blocks over the nodes (-m block)")
+    request.distribution = "block" if first == "block" else None
 
 
 def _open_mode(request: SrunRequest, setting: Setting) -> None:

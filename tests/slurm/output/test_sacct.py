@@ -97,6 +97,14 @@ def test_sacct_usage_fields():
 
 
 
+def test_sacct_a_job_spread_over_nodes_shows_what_each_held():
+    # -n 3 on two-CPU nodes: 2 CPUs on the first (the batch script's), 1 on the second
+    row = finished(13, cpus=3, nodes=2, ntasks=3, node_list="vm[1-2]", node_cpus=(2, 1))
+    out = format_sacct([row], "JobID,AllocCPUS,NNodes,NodeList", parsable2=True,
+                       header=False, now=NOW)
+    assert lines(out) == ["13|3|2|vm[1-2]", "13.batch|2|1|vm1"]
+
+
 def test_sacct_exit_codes_and_timeouts():
     rows = [finished(101, "FAILED", signal=9, reason="JobLaunchFailure"),
             finished(85, "TIMEOUT", signal=15, reason="TimeLimit", time_limit=60),

@@ -253,7 +253,7 @@ def _named_jobs(client: Any, job_id: str) -> list[dict[str, Any]]:
     from kairos.cli.client import ApiError
 
     try:
-        found = client.jobs(ids=[job_id], all_states=True)
+        found = client.jobs(ids=[job_id], all_states=True, start=True)
     except ApiError:
         found = []  # _one_job says what is wrong
     return found if len(found) > 1 else [_one_job(client, job_id)]

@@ -7,6 +7,9 @@ other steps hold the allocation's CPUs, with Slurm's "step creation temporarily
 disabled"), relays the step (``kairos.cli.slurm._stepio``) and gives the allocation
 back with the step's exit status.
 
+A controller that does not answer (it is being started again) is waited for
+(``kairos.cli.slurm._patience``) before srun gives up on the step.
+
 Exit status: the tasks' (``kairos.slurm.step_report``: 128 plus the signal that killed
 one, else the highest exit code); 1 when srun itself fails (no step could be made, the
 controller cannot be reached); 255 for a command line getopt cannot read, as Slurm's
@@ -143,9 +146,12 @@ def _step(client: Client, request: SrunRequest, job_id: int, node_list: str | No
     listener = listen()
     try:
         token = secrets.token_hex(16)
-        io = {"host": io_address(os.environ, _node_addresses(client, job_id, node_list)),
+        addresses = _patient(lambda: _node_addresses(client, job_id, node_list), request,
+                             signals)
+        io = {"host": io_address(os.environ, addresses),
               "port": listener.getsockname()[1], "token": token}
-        step = request.step_request(cwd=os.getcwd(), env=os.environ, io=io, extra_env=extra_env)
+        step = request.step_request(cwd=os.getcwd(), env=os.environ, io=io, extra_env=extra_env,
+                                    umask=_umask())
         created = _create_step(client, job_id, step.to_json(), request, signals)
         if isinstance(created, int):
             return created
@@ -158,6 +164,21 @@ def _step(client: Client, request: SrunRequest, job_id: int, node_list: str | No
         return session.run()
     finally:
         listener.close()
+
+
+def _patient(ask, request: SrunRequest, signals: Signals):
+    """``ask()``, waiting for a controller that is restarting (see ``_patience``)."""
+    from kairos.cli.slurm._allocation import STOPPING
+    from kairos.cli.slurm._patience import patiently
+
+    return patiently(ask, prog=PROG, signals=signals, stopping=STOPPING, quiet=request.quiet)
+
+
+def _umask() -> int:
+    """This process's umask (read by setting it, so set back at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _node_addresses(client: Client, job_id: int, node_list: str | None) -> list[str]:
@@ -184,7 +205,7 @@ def _create_step(client: Client, job_id: int, step: dict[str, Any], request: Sru
     waited = False
     while True:
         try:
-            created = client.create_step(job_id, step)
+            created = _patient(lambda: client.create_step(job_id, step), request, signals)
             break
         except ApiError as error:
             if error.status == 404:

@@ -88,7 +88,11 @@ def _alloc_cpus(line: SacctLine) -> int:
     job = line.job
     if not started(job):
         return 0
-    return max(1, job.cpus // max(1, job.nodes)) if line.is_step else job.cpus
+    if not line.is_step:
+        return job.cpus
+    if job.node_cpus:  # the batch script's node: the first
+        return job.node_cpus[0]
+    return max(1, job.cpus // max(1, job.nodes))
 
 
 def _job_id(line: SacctLine) -> str:

@@ -55,7 +55,9 @@ async def list_jobs(controller: ControllerDep, ids: Strings = None, users: Strin
 async def get_job(job_id: str, controller: ControllerDep):
     found = views.select(controller, [job_id])
     if found:
-        return json_response(views.job_views(controller, found)[0])
+        # With the forecast start, shown as StartTime of a pending job (Slurm shows the
+        # start its backfill planned, or the begin time of a job held back until then).
+        return json_response(views.job_views(controller, found, start=True)[0])
     await controller.commit()
     job = controller.store.get(int(job_id)) if job_id.isdigit() else None
     if job is None:

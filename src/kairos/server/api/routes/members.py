@@ -34,6 +34,8 @@ class Registration(BaseModel):
     boot_time: float = 0.0
     version: str = ""
     running: list[int] = Field([], description="batch jobs it runs or has not reported yet")
+    held: list[int] = Field([], description="jobs it holds cores for, or runs steps of, "
+                                            "without their batch script")
 
 
 class Heartbeat(BaseModel):
