@@ -61,3 +61,11 @@ def test_hostnames_of_a_job_come_back_one_a_line(cluster):
     [row] = cluster.wait(job)
     names = (cluster.workdir / "names.out").read_text().split()
     assert len(names) == 2 and names == expand(row["node_list"]) and names == sorted(names)
+
+
+def test_srun_in_a_salloc_shell_is_kairos_even_beside_another_slurm(cluster):
+    # /usr/bin first, where a real Slurm's srun may be installed: the allocation's shell
+    # still finds Kairos's srun, which the controller wrote beside its socket.
+    done = cluster.run("salloc", "-N", "2", "bash", "-c", "srun -l printenv SLURMD_NODENAME",
+                       env={"PATH": "/usr/bin:/bin"})
+    assert sorted(done.stdout.split()) == ["0:", "1:", "kn1", "kn2"]

@@ -251,6 +251,7 @@ LOGIN = {
     "false": ("-N2", "false"),
     "killed": ("-N2", "--label", "bash", "-c", "kill -9 $$"),
     "spread": ("-n3", "--label", "printenv", "SLURMD_NODENAME"),
+    "cyclic": ("-N2", "-n4", "-m", "cyclic", "--label", "printenv", "SLURMD_NODENAME"),
 }
 
 
@@ -346,6 +347,8 @@ EXPECTED_LOGIN = {
 
 
 def expected_login(name: str, cpus: int) -> tuple[int, str, str]:
+    if name == "cyclic":  # dealt in turn: 0 and 2 on the first node
+        return 0, "0: node1\n1: node2\n2: node1\n3: node2", ""
     if name != "spread":
         return EXPECTED_LOGIN[name]
     where = ["node1", "node2", "node3"] if cpus == 1 else ["node1", "node1", "node2"]
@@ -382,6 +385,8 @@ def test_batch_matches_slurm(kairos_side, slurm_side, name):
 def test_srun_from_login_on_kairos(kairos_side, name):
     if name == "spread" and kairos_side.cpus > 2:
         pytest.skip("written down for nodes of 1 or 2 CPUs")
+    if name == "cyclic" and kairos_side.cpus < 2:
+        pytest.skip("needs nodes of 2 CPUs or more")
     assert run_login(kairos_side, name) == expected_login(name, kairos_side.cpus)
 
 

@@ -30,8 +30,11 @@ def request(**fields) -> StepRequest:
     ({"ntasks_per_node": 2}, 2, {"n1": [0, 1], "n2": [2, 3]}),
     ({"nodelist": ["n2"], "ntasks": 1}, 2, {"n2": [0]}),
     ({"exclude": ["n1"]}, 1, {"n2": [0]}),
+    ({"ntasks": 4, "distribution": "cyclic"}, 2, {"n1": [0, 2], "n2": [1, 3]}),
+    ({"ntasks": 3, "distribution": "cyclic"}, 2, {"n1": [0, 2], "n2": [1]}),
+    ({"distribution": "cyclic"}, 4, {"n1": [0, 2], "n2": [1, 3]}),  # the job's shape, dealt
 ])
-def test_tasks_are_laid_out_in_blocks_on_the_jobs_nodes(fields, job_tasks, layout):
+def test_tasks_are_laid_out_in_blocks_or_in_turn_on_the_jobs_nodes(fields, job_tasks, layout):
     got, held = lay_out(request(**fields), NODES, {"n1": 2, "n2": 2}, Counter(), job_tasks)
     assert got == layout
     assert held == {n: 2 for n in layout}  # without --exact a step holds its nodes' CPUs

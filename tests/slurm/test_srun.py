@@ -114,7 +114,8 @@ def test_options_with_no_effect_warn():
     (["--mpi=pmix"], "--mpi=pmix is not supported: Kairos starts tasks without an MPI plugin"),
     (["--mpi=foo"], "Invalid MPI type 'foo', --mpi=list for acceptable types"),
     (["--cpu-bind=cores"], "--cpu-bind=cores is not supported: tasks are not bound"),
-    (["-m", "cyclic"], "-m/--distribution=cyclic is not supported: tasks are laid out in blocks"),
+    (["-m", "plane=2"], "-m/--distribution=plane=2 is not supported: tasks are laid out"),
+    (["-m", "arbitrary"], "-m/--distribution=arbitrary is not supported: tasks are laid out"),
     (["--open-mode=append"], "--open-mode=append is not supported"),
     (["--signal=USR1@60"], "--signal is not supported: no signal is sent before the time limit"),
     (["-W", "x"], 'Invalid numeric value "x" for --wait.'),
@@ -174,6 +175,8 @@ def test_srun_adds_the_variables_of_slurms_srun():
     ([], {}, None),                                   # Slurm's default, chosen by the layout
     (["-m", "block"], {}, "block"),
     (["-m", "*"], {}, None),
+    (["-m", "cyclic"], {}, "cyclic"),
+    (["-m", "Cyclic:block"], {}, "cyclic"),
     ([], {"SLURM_DISTRIBUTION": "cyclic"}, None),     # an enclosing step's default
     ([], {"SLURM_DISTRIBUTION": "block"}, "block"),
 ])
@@ -182,8 +185,11 @@ def test_the_distribution_a_step_asks_for(argv, env, distribution):
     assert request.step_request(cwd="/", env={}, io=None).distribution == distribution
 
 
-def test_cyclic_on_the_command_line_is_still_refused():
-    assert "-m/--distribution=cyclic is not supported" in error_of(["-m", "cyclic", "true"])
+def test_how_cpus_are_picked_within_a_node_is_said_to_be_ignored():
+    assert parse(["-m", "block:cyclic", "true"]).warnings == [
+        "-m/--distribution=block:cyclic: only how tasks go to nodes (block) is applied; "
+        "tasks are not bound to CPUs one by one"]
+    assert parse(["-m", "cyclic", "true"]).warnings == []
 
 
 def test_outside_a_job_srun_n_spreads_its_allocation():

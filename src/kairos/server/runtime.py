@@ -37,10 +37,11 @@ def build_controller(settings) -> Controller:
         from kairos.server.sender import Sender
 
         controller.sender = Sender(nodes, trust)
-    if any(not link.remote for link in nodes.links.values()):
-        from kairos.node.shims import write_shims
+    # The Slurm command names for jobs on this machine and for salloc's shells here
+    # (kairos.node.shims); node daemons write their own.
+    from kairos.node.shims import write_shims
 
-        controller.shims = write_shims(settings.home / "bin")
+    controller.shims = write_shims(settings.home / "bin")
     controller.settings_user = getpass.getuser()
     controller.store_description = _describe_url(settings.db_url)
     controller.recovered = recover(controller)

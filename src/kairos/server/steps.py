@@ -4,8 +4,9 @@ starting them, and putting together how they ended.
 A step lives inside its job's allocation.  Its shape defaults to the allocation's (all
 its nodes, its task count, each node running the tasks the job has there: a job whose
 tasks spread over nodes holds different numbers on each); otherwise its tasks go to
-nodes in the order of the job's node list, as evenly as they fit (Slurm's block
-distribution: ``-n 3`` on two nodes is 2 and 1).
+nodes in the order of the job's node list, as evenly as they fit (``-n 3`` on two nodes
+is 2 and 1), consecutive task ids on each node (Slurm's block distribution) or, with
+``-m cyclic``, dealt to the nodes in turn.
 As in Slurm 22.05, a step holds every CPU its job has on the nodes it uses, unless
 ``--exact`` (only its tasks' CPUs) or ``--overlap`` (none: it shares); a step that fits
 the allocation but not what other steps hold now is ``StepBusy`` (srun retries), one
@@ -132,10 +133,7 @@ def lay_out(request: StepRequest, nodes: list[str], shares: dict[str, int],
                      request.ntasks_per_node)
     if chosen is None:
         raise StepBusy("Requested nodes are busy")
-    layout, task = {}, 0
-    for node, n in chosen:
-        layout[node] = list(range(task, task + n))
-        task += n
+    layout = _deal(chosen, request.distribution == "cyclic")
     exact = request.exact or request.cpus_per_task is not None
     held = {node: (len(ids) * cpt if exact else shares[node]) for node, ids in layout.items()}
     if request.overlap:
@@ -143,10 +141,31 @@ def lay_out(request: StepRequest, nodes: list[str], shares: dict[str, int],
     return layout, held
 
 
+def _deal(chosen: list[tuple[str, int]], cyclic: bool) -> dict[str, list[int]]:
+    """Task ids for ``chosen`` (node, task count): consecutive ids on each node
+    (block), or dealt to the nodes in turn, skipping those that have all theirs
+    (cyclic: ``-n 4`` on two nodes is 0,2 and 1,3)."""
+    layout: dict[str, list[int]] = {node: [] for node, _ in chosen}
+    if not cyclic:
+        task = 0
+        for node, n in chosen:
+            layout[node] = list(range(task, task + n))
+            task += n
+        return layout
+    task, total = 0, sum(n for _, n in chosen)
+    while task < total:
+        for node, n in chosen:
+            if len(layout[node]) < n:
+                layout[node].append(task)
+                task += 1
+    return layout
+
+
 def _job_shaped(request: StepRequest) -> bool:
     """Whether ``request`` leaves its shape to the job's."""
     return (request.ntasks is None and request.nodes is None and not request.ntasks_per_node
-            and request.cpus_per_task is None and not request.nodelist and not request.exclude)
+            and request.cpus_per_task is None and not request.nodelist and not request.exclude
+            and request.distribution != "cyclic")
 
 
 def _as_the_job(request: StepRequest, nodes: list[str], shares: dict[str, int], busy: Counter,

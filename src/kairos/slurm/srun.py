@@ -17,8 +17,11 @@ twice); ``-l/--label``, ``-u/--unbuffered``, ``-Q``, ``-v``, ``-K/--kill-on-bad-
 plugin, so ``pmi2``/``pmix`` are refused rather than leaving each rank alone.
 ``--cpu-bind`` in its quiet and ``none`` forms is accepted with a warning (a step uses
 its job's cores; tasks are not bound one by one); other forms are refused.
-``-m/--distribution`` takes ``block`` (what Kairos does; ``SLURM_DISTRIBUTION=cyclic``,
-which a step shows when no node runs two tasks, is read as the default); ``--open-mode``
+``-m/--distribution`` takes ``block`` (consecutive tasks on a node, the default) and
+``cyclic`` (tasks dealt to the nodes in turn); a second part (how CPUs are picked within
+a node) is accepted with a warning, since tasks are not bound one by one; an inherited
+``SLURM_DISTRIBUTION=cyclic``, which a step shows when no node runs two tasks, is read as
+the default; ``--open-mode``
 takes ``truncate`` (what the nodes do).  The table of every srun option and what Kairos does
 with it is ``kairos.slurm.srun_options``.
 """
@@ -235,16 +238,21 @@ def _cpu_bind(request: SrunRequest, setting: Setting) -> None:
 
 
 def _distribution(request: SrunRequest, setting: Setting) -> None:
-    first = re.split(r"[:,]", (setting.value or "").strip())[0].lower()
+    first, *rest = re.split(r"[:,]", (setting.value or "").strip().lower())
     if first == "cyclic" and setting.origin == "SLURM_DISTRIBUTION":
         # What an enclosing step shows when none of its nodes runs two tasks (Slurm's
         # default there, the same layout as blocks): this srun's default too.
         request.distribution = None
         return
-    if first not in ("block", "*"):
+    if first not in ("block", "cyclic", "*"):
         raise setting.error(f"-m/--distribution={setting.value} is not supported: tasks are "
-                            "laid out in blocks over the nodes (-m block)")
-    request.distribution = "block" if first == "block" else None
+                            "laid out over the nodes in blocks (-m block) or in turn "
+                            "(-m cyclic)")
+    if any(part not in ("", "*") for part in rest):
+        request.warnings.append(f"-m/--distribution={setting.value}: only how tasks go to "
+                                f"nodes ({first}) is applied; tasks are not bound to CPUs "
+                                "one by one")
+    request.distribution = None if first == "*" else first
 
 
 def _open_mode(request: SrunRequest, setting: Setting) -> None:

@@ -25,6 +25,7 @@ import os
 import signal
 import sys
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -96,6 +97,7 @@ def _run(request: SallocRequest) -> int:
         if request.verbose and not request.quiet:
             print(f"salloc: Nodes {allocation.node_list} are ready for job", file=sys.stderr)
         env = {**os.environ, **client.allocation_environment(allocation.job_id)}
+        _with_kairos_commands(env, Path(client.path))
         status = _command(request, allocation, env, signals)
     except Stopped as stop:
         status = stop.status
@@ -111,6 +113,18 @@ def _run(request: SallocRequest) -> int:
             allocation.release(status)
         signals.restore()
     return status
+
+
+def _with_kairos_commands(env: dict[str, str], socket: Path) -> None:
+    """Put the Slurm command names that run Kairos's commands first on ``env``'s PATH,
+    when the controller (or node daemon) at ``socket`` wrote them beside it: an ``srun``
+    typed in the allocation's shell must reach Kairos even where another Slurm's
+    commands are installed (``kairos.node.shims``)."""
+    shims = socket.parent / "bin"
+    if (shims / "srun").is_file():
+        from kairos.node.shims import on_path
+
+        on_path(env, shims)
 
 
 def _command(request: SallocRequest, allocation: Allocation, env: dict[str, str],
