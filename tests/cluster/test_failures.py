@@ -6,6 +6,7 @@ drain, down and resume, and requests that do not prove who sent them."""
 from __future__ import annotations
 
 import json
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -136,3 +137,86 @@ def test_requests_that_do_not_prove_their_sender_are_refused(fresh):
         "X-Kairos-Signature": "00" * 32, "X-Kairos-Credential": "MUNGE:forged"})
     assert forged.status_code == 403 and "refused" in forged.json()["detail"]
     assert info["jobs"] == {} or isinstance(info["jobs"], dict)
+
+
+#: A batch script that runs a step on its first run only: once requeued, it only says so.
+_FIRST_RUN_ONLY = ('#!/bin/bash\nif [ "${{SLURM_RESTART_COUNT:-0}}" = 0 ]; then srun {step}; '
+                   'else echo "run again: $SLURM_RESTART_COUNT"; fi\n')
+
+
+def test_a_node_daemon_killed_mid_step_ends_the_step_everywhere(fresh):
+    # A step of srun's own allocation and one of a batch job, each on the 3 nodes; kn2's
+    # daemon is killed.  The tasks on kn1 and kn3 end, srun says the node failed, the
+    # allocation ends NODE_FAIL and the batch job is requeued.  Once kn2's daemon is back,
+    # nothing of either step is left there, and the batch job runs again, once.
+    srun = subprocess.Popen([fresh.executable, "srun", "-N3", "sleep", "4721"],
+                            cwd=fresh.workdir, env=fresh.env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        batch = fresh.sbatch(_FIRST_RUN_ONLY.format(step="sleep 4722"), "-N3", "-o", "lost.out")
+        _wait_for(lambda: _count("sleep 4721") == 3 and _count("sleep 4722") == 3,
+                  "both steps' tasks on every node")
+        fresh.kill_node_daemon("kn2")
+        _, err = srun.communicate(timeout=60)
+    finally:
+        srun.kill()
+    assert srun.returncode != 0 and "srun: error: Node failure on kn2" in err.splitlines(), err
+    _wait_for(lambda: _count("sleep 4721") == 1 and _count("sleep 4722") == 1,
+              "the tasks on kn1 and kn3 to end (kn2's have no daemon to end them)")
+    [allocation] = [r for r in fresh.client().jobs(all_states=True) if r["name"] == "sleep"]
+    assert allocation["state"] == "NODE_FAIL"  # an allocation is never requeued
+    assert fresh.wait_state(batch, {"PENDING"})["restarts"] == 1
+    fresh.start_node_daemon("kn2")
+    fresh.wait_node("kn2", "idle", timeout=30)
+    _wait_for(lambda: _count("sleep 4721") == 0 and _count("sleep 4722") == 0,
+              "kn2's lost tasks to be killed")
+    [row] = fresh.wait(batch, timeout=40)
+    assert row["state"] == "COMPLETED"
+    assert (fresh.workdir / "lost.out").read_text() == "run again: 1\n"
+
+
+def test_a_node_cut_off_the_network_goes_down_and_returns_clean(fresh):
+    # kn3's veth is set down on the host's side mid-job: kn3 goes DOWN "Not responding"
+    # after node_timeout and the job is requeued; once the link is up again the node
+    # returns by itself (its daemon never stopped) and its part of the old step is gone.
+    bed = fresh.testbed()
+    if bed.plan.bridge is None:
+        pytest.skip(f"the test cluster has no network namespaces: {bed.network_reason}")
+    veth = f"{bed.plan.bridge}v{next(n.index for n in bed.plan.nodes if n.name == 'kn3')}"
+    job = fresh.sbatch(_FIRST_RUN_ONLY.format(step="sleep 4723"), "-N3", "-o", "cut.out")
+    _wait_for(lambda: _count("sleep 4723") == 3, "the step's task on every node")
+    subprocess.run(["ip", "link", "set", veth, "down"], check=True)
+    try:
+        down = fresh.wait_node("kn3", "down", timeout=40)
+        assert (down["reason"], down["responding"]) == ("Not responding", False)
+        assert fresh.wait_state(job, {"PENDING"})["restarts"] == 1
+        _wait_for(lambda: _count("sleep 4723") == 1, "the tasks on kn1 and kn2 to end")
+    finally:
+        subprocess.run(["ip", "link", "set", veth, "up"], check=True)
+    fresh.wait_node("kn3", "idle", timeout=30)
+    _wait_for(lambda: _count("sleep 4723") == 0, "kn3's part of the old step to be killed")
+    [row] = fresh.wait(job, timeout=40)
+    assert row["state"] == "COMPLETED"
+    assert (fresh.workdir / "cut.out").read_text() == "run again: 1\n"
+
+
+def test_kill_9_of_the_controller_right_after_sbatch_runs_the_job_once(fresh):
+    # Killed while it launches (or just before, or just after): the job's script and
+    # its step run once, whatever the controller had sent.
+    job = fresh.sbatch("#!/bin/bash\necho start $SLURM_JOB_ID\n"
+                       "srun -l printenv SLURMD_NODENAME\necho end\n",
+                       "-N3", "-o", "once.out")
+    fresh.kill_controller()
+    fresh.run("up")
+    [row] = fresh.wait(job, timeout=60)
+    assert row["state"] == "COMPLETED"
+    # srun may have said it waited for the controller; the rest is one run's output.
+    out = [line for line in (fresh.workdir / "once.out").read_text().splitlines()
+           if not line.startswith("srun: ")]
+    assert (out[0], sorted(out[1:-1]), out[-1]) == (
+        f"start {job}", ["0: kn1", "1: kn2", "2: kn3"], "end"), out
+    records = fresh.client().accounting(ids=[str(job)])
+    assert [r["state"] for r in records] == ["COMPLETED"]
+    sacct = fresh.run("sacct", "-j", str(job), "--parsable2", "--noheader", "-o",
+                      "JobID,State").stdout.splitlines()
+    assert sacct == [f"{job}|COMPLETED", f"{job}.batch|COMPLETED", f"{job}.0|COMPLETED"]

@@ -109,16 +109,10 @@ class NodeDaemon:
     async def register(self) -> None:
         """Register (again), retrying until the controller takes it."""
         self.registered.clear()
-        payload = {
-            "name": self.options.name, "addr": self.options.addr, "port": self.options.port,
-            "cpus": len(self.facts.cpus), "mem_mib": self.facts.mem_mib,
-            "gpus": _gpu_counts(self.facts), "features": list(self.options.features),
-            "boot_time": getattr(self.facts, "boot_time", 0.0), "version": __version__,
-            "running": self.agent.running(), "held": self.agent.held(),
-        }
         for delay in _delays():
             try:
-                response = await self.call("POST", "/api/v1/cluster/register", payload)
+                response = await self.call("POST", "/api/v1/cluster/register",
+                                           self.registration())
             except OSError as e:
                 log.warning("controller %s unreachable (%s); retrying in %.1f s",
                             self.controller_url, e, delay)
@@ -133,6 +127,24 @@ class NodeDaemon:
                 log.error("the controller refused the registration (HTTP %s): %s; retrying "
                           "in %.1f s", response.status_code, _detail(response), delay)
             await asyncio.sleep(delay)
+
+    def registration(self) -> dict[str, Any]:
+        """What this node says of itself when it registers, as it is now.  The jobs it
+        runs include those whose end the controller has not taken yet: to a controller
+        that restarted meanwhile, a job missing from the list is one it lost."""
+        return {
+            "name": self.options.name, "addr": self.options.addr, "port": self.options.port,
+            "cpus": len(self.facts.cpus), "mem_mib": self.facts.mem_mib,
+            "gpus": _gpu_counts(self.facts), "features": list(self.options.features),
+            "boot_time": getattr(self.facts, "boot_time", 0.0), "version": __version__,
+            "running": sorted(set(self.agent.running()) | self._ends_not_taken()),
+            "held": self.agent.held(),
+        }
+
+    def _ends_not_taken(self) -> set[int]:
+        """Batch jobs whose end (or failed launch) waits in the outbox."""
+        return {int(event["job_id"]) for event in self._outbox
+                if event.get("type") in ("Finished", "LaunchFailed")}
 
     async def heartbeats(self) -> None:
         while not self._stopping:

@@ -41,6 +41,9 @@ class RemoteLink:
         self.reported: set[int] = set()
         #: batch jobs launched here and not yet reported ended (what the core runs here)
         self._running: set[int] = set()
+        #: whether the daemon registered with this controller process (after a restart
+        #: it must again: its registration says what it really runs)
+        self.registered = False
 
     def send(self, command: Any) -> None:
         if isinstance(command, Launch):

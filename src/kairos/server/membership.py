@@ -6,7 +6,10 @@ taken out of service.
   a dynamic node when ``dynamic_nodes`` allows it (Slurm 22.05's dynamic nodes).  What it
   runs is reconciled with what the controller believes: a job the controller thinks runs
   there but the node does not know is lost (NODE_FAIL); one the node runs but the
-  controller does not is killed.
+  controller does not is killed.  A node speaks (heartbeats, events) only once it has
+  registered with this controller process: after a restart each daemon is told to
+  register again, as slurmctld asks every slurmd to, so that a job whose launch the
+  crash lost is found out.
 * **Silence** (``check_silent``): a node not heard from for ``node_timeout`` seconds is
   DOWN, "Not responding"; it returns when it registers again if ``return_to_service``
   says so (1: after not responding; 2: whatever made it DOWN).  A daemon that lived on
@@ -84,6 +87,7 @@ def register(controller, name: str, facts: dict[str, Any], addr: str, port: int)
     if status.state is NodeState.DOWN and _returns(settings, status):
         set_state(controller, name, NodeState.UP, reason=None)
     status.responding = True
+    link.registered = True
     _reconcile(controller, name, link, set(facts.get("running") or ()),
                set(facts.get("held") or ()))
     controller.save_node(status)
@@ -208,7 +212,9 @@ def _returns(settings, status: NodeStatus) -> bool:
 
 def _registered(controller, name: str) -> NodeStatus:
     status = controller.nodes.status.get(name)
-    if status is None or status.addr is None or not isinstance(controller.nodes.link(name), RemoteLink):
+    link = controller.nodes.links.get(name)
+    if status is None or status.addr is None or not isinstance(link, RemoteLink) \
+            or not link.registered:
         raise NotRegistered(f"node {name} has not registered with this controller")
     return status
 

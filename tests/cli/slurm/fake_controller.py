@@ -6,7 +6,8 @@ It speaks the routes the commands use (``/jobs``, ``/jobs/{id}``, ``/jobs/{id}/s
 ``.../signal``, ``.../cancel``, ``keepalive``, ``release``, ``environment``, ``/nodes``,
 ``/accounting``) with the controller's shapes, and records every request.  Knobs: a job
 may stay pending for a while, the step request may be answered 409 a few times (other
-steps hold the CPUs) or refused, and a step may have tasks on a node that never starts
+steps hold the CPUs) or refused, requests may find no controller for a while (502, a
+controller being restarted), and a step may have tasks on a node that never starts
 them (a lost node).
 """
 
@@ -47,6 +48,8 @@ class FakeController:
         self.steps: dict[tuple[int, int], dict[str, Any]] = {}
         self.requests: list[tuple[str, str, Any]] = []
         self.busy_answers = 0  #: step requests to answer 409 before one is taken
+        #: requests to answer 502 first, as a node daemon does while no controller answers
+        self.unanswered = 0
         self.refuse_steps: str | None = None  #: answer step requests 400 with this
         self.refuse_jobs: str | None = None  #: answer allocation requests 400 with this
         self.pending_for = 0.0  #: seconds a new allocation stays pending
@@ -131,6 +134,10 @@ class FakeController:
 
     def route(self, method: str, path: str, body: Any) -> tuple[int, Any]:
         self.requests.append((method, path, body))
+        if self.unanswered > 0:
+            self.unanswered -= 1
+            return 502, {"detail": "the controller http://10.0.0.1:6820 does not answer: "
+                                   "All connection attempts failed"}
         path = path.split("?", 1)[0].removeprefix("/api/v1")
         for pattern, handler in _ROUTES:
             match = re.fullmatch(pattern, f"{method} {path}")

@@ -130,8 +130,16 @@ def test_scancel_ids_filters_and_signals():
     assert options.names == ["x"]
 
 
+def test_scancel_steps_are_named_jobid_dot_stepid():
+    options = scancel.parse_args(["12.0", "13", "14_2.3,15"])
+    assert options.steps == [("12", 0), ("14_2", 3)] and options.ids == ["13", "15"]
+    options = scancel.parse_args(["12.1"])
+    assert (options.ids, options.steps) == (None, [("12", 1)])
+
+
 @pytest.mark.parametrize("argv, message", [
     ([], "scancel: error: No job identification provided"),
+    (["12.x"], "scancel: error: Invalid job id 12.x"),
     (["-s", "USR1"], "scancel: error: No job identification provided"),
     (["abc"], "scancel: error: Invalid job id abc"),
     (["-s", "FOO", "5"], "Unknown job signal: FOO"),

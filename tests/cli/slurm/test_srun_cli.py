@@ -96,6 +96,15 @@ def test_a_step_that_can_never_fit_is_an_error(commands):
                              b"requested than permitted\n")
 
 
+def test_srun_waits_for_a_controller_that_is_restarting(commands):
+    commands.controller.unanswered = 4  # nodes, then the step: both asked again
+    result = commands.run("srun", "-n2", "echo", "ran")
+    assert result.returncode == 0 and result.stdout == b"ran\nran\n"
+    assert lines(result.stderr) == [
+        "srun: error: the controller http://10.0.0.1:6820 does not answer: All connection "
+        "attempts failed; retrying for up to 60 s"]
+
+
 def test_a_job_that_does_not_exist(commands):
     result = commands.run("srun", "true", env={"SLURM_JOB_ID": "404", "SLURM_JOB_NODELIST": ""})
     assert result.returncode == 1

@@ -8,10 +8,17 @@ sends a signal (a name with or without ``SIG``, or a number) instead of cancelli
 ``-b/--batch`` signals only the batch shell, ``-f/--full`` (the default in Kairos)
 the whole job.  ``-v`` says what was done.  ``-i/--interactive`` is refused: Kairos
 commands never prompt.
+
+A job step is named ``JOBID.STEPID`` (``12.0``, ``12_3.1``): scancel ends that step on
+every node (its tasks are killed, its ``srun`` reports them; the job goes on), or with
+``--signal`` signals its tasks.  A step that does not run (any more) is Slurm's ``Kill
+job error on job step id 12.7: Invalid job id specified``, exit status 1.  Filters
+(``-u -n -t -p``) pick jobs, never steps; given with steps alone, they add no job.
 """
 
 from __future__ import annotations
 
+import re
 import signal as signals
 import sys
 from collections.abc import Sequence
@@ -28,6 +35,8 @@ PROG = "scancel"
 
 #: The states scancel may select by, as in Slurm.
 _CANCELLABLE = (JobState.PENDING, JobState.RUNNING, JobState.SUSPENDED)
+#: ``JOBID.STEPID``: a job (``12``, ``12_3``) and one of its steps.
+_STEP = re.compile(r"(\d+(?:_\d+)?)\.(\d+)")
 
 
 @dataclass(frozen=True)
@@ -35,6 +44,7 @@ class CancelOptions:
     """What an scancel command line asks for."""
 
     ids: list[str] | None = None
+    steps: list[tuple[str, int]] | None = None  #: (job id, step id) named as JOBID.STEPID
     users: list[str] | None = None
     names: list[str] | None = None
     states: list[str] | None = None
@@ -108,23 +118,63 @@ def parse_args(argv: Sequence[str]) -> CancelOptions:
         raise UsageError(f"{PROG}: error: --interactive is not supported: Kairos never "
                          "prompts; list the job ids to cancel instead")
     words = [item for word in args.job_ids for item in word.split(",") if item]
+    steps = [_step(word) for word in words if _STEP.fullmatch(word.strip())] or None
+    words = [word for word in words if not _STEP.fullmatch(word.strip())]
     ids = parse_job_ids(words, prog=PROG, message="Invalid job id {id}") or None
     users = resolve_users(args.users, prog=PROG, message="Invalid user name") \
         if args.users else None
     if args.me:
         users = (users or []) + [current_user()]
     options = CancelOptions(
-        ids=ids, users=users, names=args.names, states=_states(args.states),
+        ids=ids, steps=steps, users=users, names=args.names, states=_states(args.states),
         partitions=args.partitions,
         signal=parse_signal(args.signal) if args.signal is not None else None,
         batch=args.batch, verbose=args.verbose, quiet=args.quiet)
-    if not any((options.ids, options.users, options.names, options.states,
+    if not any((options.ids, options.steps, options.users, options.names, options.states,
                 options.partitions)):
         raise UsageError(f"{PROG}: error: No job identification provided")
     return options
 
 
+def _step(word: str) -> tuple[str, int]:
+    job, step = _STEP.fullmatch(word.strip()).groups()
+    return job, int(step)
+
+
 def _run(client: Any, options: CancelOptions) -> int:
+    status = 0
+    if options.ids or not options.steps:
+        status = _jobs(client, options)
+    for job, step in options.steps or ():
+        status = max(status, _one_step(client, options, job, step))
+    return status
+
+
+def _one_step(client: Any, options: CancelOptions, job: str, step: int) -> int:
+    """End (or signal) step ``job.step``; the exit status."""
+    from kairos.cli.client import ApiError
+
+    label = f"{job}.{step}"
+    try:
+        if options.signal is None:
+            client.cancel_step(job, step)
+        else:
+            client.signal_step(job, step, options.signal)
+    except ApiError as error:
+        if error.status not in (400, 403, 404):
+            raise
+        if not options.quiet:
+            why = "Invalid job id specified" if error.status == 404 else error.message
+            print(f"{PROG}: error: Kill job error on job step id {label}: {why}",
+                  file=sys.stderr)
+        return 1
+    if options.verbose:
+        done = "Terminating step" if options.signal is None else f"Signal {options.signal} to step"
+        print(f"{PROG}: {done} {label}", file=sys.stderr)
+    return 0
+
+
+def _jobs(client: Any, options: CancelOptions) -> int:
     from kairos.cli.client import ApiError
 
     try:
