@@ -10,13 +10,13 @@ path imports the rest of the server.
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import socket
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
+from kairos.cli.unix_http import UnixHTTPConnection
 from kairos.server.paths import SOCKET_VARIABLE, socket_path
 
 API = "/api/v1"
@@ -31,25 +31,13 @@ class ApiError(Exception):
         self.status = status
 
 
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float) -> None:
-        super().__init__("kairos", timeout=timeout)
-        self._path = path
-
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        sock.connect(self._path)
-        self.sock = sock
-
-
 class Client:
     """One keep-alive connection to the controller; methods mirror the API routes."""
 
     def __init__(self, path: Path | str, timeout: float = 60.0) -> None:
         self.path = str(path)
         self.timeout = timeout
-        self._conn: _UnixConnection | None = None
+        self._conn: UnixHTTPConnection | None = None
 
     # -- transport ----------------------------------------------------------------------
 
@@ -63,30 +51,28 @@ class Client:
         payload = None if body is None else json.dumps(body).encode()
         headers = {"Content-Type": "application/json"} if payload is not None else {}
         for attempt in (0, 1):
-            conn = self._conn or _UnixConnection(self.path, self.timeout)
+            conn = self._conn or UnixHTTPConnection(self.path, self.timeout)
             try:
-                conn.request(method, API + url, body=payload, headers=headers)
-                response = conn.getresponse()
-                data = response.read()
+                status, data = conn.request(method, API + url, body=payload, headers=headers)
                 self._conn = conn
                 break
-            except (ConnectionError, http.client.RemoteDisconnected, BrokenPipeError):
+            except FileNotFoundError:
+                raise ApiError(f"no controller at {self.path} (start one with `kairos up`)")
+            except ConnectionError:  # BrokenPipeError and a timed-out keep-alive included
                 conn.close()
                 self._conn = None
                 if attempt:
                     raise ApiError(f"lost the connection to the controller at {self.path}")
-            except FileNotFoundError:
-                raise ApiError(f"no controller at {self.path} (start one with `kairos up`)")
         try:
             result = json.loads(data) if data else None
         except ValueError:
             result = {"detail": data.decode(errors="replace").strip()}
-        if response.status >= 400:
+        if status >= 400:
             detail = result.get("detail") if isinstance(result, dict) else result
             if isinstance(detail, list):  # a validation error: say which field
                 detail = "; ".join(f"{'.'.join(map(str, d.get('loc', [])[1:]))}: {d.get('msg')}"
                                    for d in detail)
-            raise ApiError(str(detail), response.status)
+            raise ApiError(str(detail), status)
         return result
 
     def close(self) -> None:
