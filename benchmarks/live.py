@@ -9,7 +9,10 @@ What is measured, each from an idle, freshly started controller (a temporary
 ``KAIROS_HOME`` with its own SQLite database; ``kairos down`` at the end):
 
 1. Submissions per second.  Through the command line: ``--cli-submits`` held
-   ``sbatch --wrap true`` processes one after another, Kairos and the peer.  Through
+   ``sbatch --wrap true`` processes one after another, Kairos and the peer; for Kairos
+   as ``kairos sbatch``, as the ``sbatch`` shim that ``kairos shims`` writes (what
+   workflow managers run), and as that shim with ``KAIROS_FORKSERVER=0`` (the command
+   in its own process rather than forked by the user's command server).  Through
    the Python API (Kairos only; Slurm 22.05 here has no REST daemon): ``--api-submits``
    held jobs from 1 client and from ``--api-clients`` client threads, each with its own
    keep-alive Unix-socket connection.  Jobs are held (``--hold``) so that running them
@@ -25,9 +28,10 @@ What is measured, each from an idle, freshly started controller (a temporary
 3. ``squeue`` latency with ``--queued`` held jobs: the wall time of the whole command
    (median of ``--runs``).  The peer holds at most ``MaxJobCount`` job records, finished
    ones included for ``MinJobAge``, so it gets ``--peer-queued`` (or what fits).
-4. Command-line start: ``kairos squeue`` against an idle controller, ``kairos --help``
-   and ``python -c pass`` as the floor (median of ``--cold-runs``), and the slowest
-   imports of ``kairos squeue`` by ``python -X importtime``.
+4. Command-line start: ``kairos squeue`` and the ``squeue`` shim (with and without the
+   command server) against an idle controller, ``kairos --help`` and ``python -c pass``
+   as the floor (median of ``--cold-runs``), and the slowest imports of ``kairos
+   squeue`` by ``python -X importtime``.
 
 Only job ids this run submitted are ever cancelled on the peer.  The ratio column says
 how many times better Kairos did (above 1: Kairos is faster).  Raw numbers go to

@@ -6,6 +6,7 @@ several threads or in batches, and reading job counts to see a drain finish."""
 from __future__ import annotations
 
 import shutil
+import subprocess
 import socket
 import tempfile
 import threading
@@ -102,10 +103,14 @@ def benchmark_controller(keep: bool) -> Iterator[BenchController]:
     left behind killed) and its directory removed unless ``keep``."""
     root = Path(tempfile.mkdtemp(prefix="kairos-bench-"))
     controller = BenchController.in_directory(root)
+    # the commands' server of this run (kairos.cli.forkserver), stopped at the end
+    controller.env["KAIROS_FORKSERVER_DIR"] = str(root / "commands")
     try:
         controller.up()
         yield controller
     finally:
         controller.stop()
+        subprocess.run(["pkill", "-f", f"kairos.cli.forkserver {root / 'commands'}"],
+                       check=False)
         if not keep:
             shutil.rmtree(root, ignore_errors=True)

@@ -12,6 +12,7 @@ import statistics
 import subprocess
 import sys
 
+from kairos.node.shims import write_shims
 from kairos.testing.commands import CommandFailed
 from kairos.testing.home import KAIROS
 
@@ -66,6 +67,18 @@ def phase_cold_start(kairos: BenchController, peer: BenchPeer | None, opts: Opti
     if peer is not None:
         squeue.peer = median_ms(peer.argv("squeue"), runs, label="peer squeue (idle)")
         squeue.note = "the shared peer may list other people's jobs"
+    shims = write_shims(kairos.root / "bin")
+    shim = report.add(Row("squeue_shim", f"`squeue` shim (`kairos shims`), idle controller "
+                          f"(median of {runs})", "ms", target=at_most(40, "ms")))
+    shim.kairos = median_ms([str(shims / "squeue")], runs, kairos.env, kairos.workdir,
+                            "squeue shim (idle)")
+    shim.peer = squeue.peer
+    alone = report.add(Row("squeue_alone", f"`squeue` shim with `KAIROS_FORKSERVER=0`: the "
+                           f"command in its own process (median of {runs})", "ms"))
+    alone.kairos = median_ms([str(shims / "squeue")], runs,
+                             {**kairos.env, "KAIROS_FORKSERVER": "0"}, kairos.workdir,
+                             "squeue shim, no command server (idle)")
+    alone.peer = squeue.peer
     env = kairos.env
     if no_cache:  # what an installed Kairos does: bytecode compiled once, then reused
         env = {k: v for k, v in kairos.env.items() if k != "PYTHONDONTWRITEBYTECODE"}
@@ -116,11 +129,31 @@ def phase_cli_submissions(kairos: BenchController, peer: BenchPeer | None, opts:
     ids, seconds = in_sequence(n, lambda: kairos.submit(*args), "kairos sbatch")
     row.kairos = n / seconds
     kairos.cancel(ids)
+    sbatch = str(write_shims(kairos.root / "bin") / "sbatch")
+    shim = report.add(Row("cli_submit_shim", f"submissions/s, CLI: {n} held `sbatch` (shim) "
+                          "in a row", "jobs/s", higher_is_better=True,
+                          target=at_least(40, "jobs/s")))
+    alone = report.add(Row("cli_submit_alone", f"submissions/s, CLI: {n} held `sbatch` (shim, "
+                           "`KAIROS_FORKSERVER=0`: in its own process) in a row", "jobs/s",
+                           higher_is_better=True))
+    for line, env, label in ((shim, kairos.env, "sbatch shim"),
+                             (alone, {**kairos.env, "KAIROS_FORKSERVER": "0"},
+                              "sbatch shim, no command server")):
+        ids, seconds = in_sequence(n, lambda env=env: _shim_submit(sbatch, args, kairos, env),
+                                   label)
+        line.kairos = n / seconds
+        kairos.cancel(ids)
     if peer is not None:
         peer.wait_for_room(n + 100, 420)
         ids, seconds = in_sequence(n, lambda: peer.submit(*args), "peer sbatch")
-        row.peer = n / seconds
+        row.peer = shim.peer = alone.peer = n / seconds
         peer.cancel(ids)
+
+
+def _shim_submit(sbatch: str, args: list[str], kairos: BenchController, env: dict) -> int:
+    done = subprocess.run([sbatch, "--parsable", *args], env=env, cwd=kairos.workdir,
+                          capture_output=True, text=True, check=True)
+    return int(done.stdout.strip().split(";")[0])
 
 
 def phase_api_submissions(kairos: BenchController, opts: Options, report: Report) -> None:

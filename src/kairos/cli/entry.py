@@ -26,7 +26,10 @@ def run_slurm_command(name: str, argv: list[str]) -> int:
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] in SLURM_COMMANDS:
-        sys.exit(run_slurm_command(sys.argv[1], sys.argv[2:]))
+        from kairos.cli import fastpath
+
+        code = fastpath.run(sys.argv[1], sys.argv[2:])
+        sys.exit(run_slurm_command(sys.argv[1], sys.argv[2:]) if code is None else code)
     from kairos.cli.main import app
 
     app()
@@ -39,4 +42,7 @@ def shim() -> None:
     name = os.path.basename(sys.argv[0])
     if name not in SLURM_COMMANDS:
         sys.exit(f"kairos: {name} is not a Slurm command Kairos provides")
-    sys.exit(run_slurm_command(name, sys.argv[1:]))
+    from kairos.cli import fastpath
+
+    code = fastpath.run(name, sys.argv[1:])
+    sys.exit(run_slurm_command(name, sys.argv[1:]) if code is None else code)

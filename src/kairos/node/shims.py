@@ -17,6 +17,25 @@ from pathlib import Path
 from kairos.slurm import COMMANDS
 
 
+#: Where the ``kairos`` package lies (a source tree or site-packages).
+_PACKAGES = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+#: A shim starts Python without ``site`` (a quarter of a bare start) to hand the command
+#: to the user's command server (``kairos.cli.fastpath``); only when it must run the
+#: command itself does it load ``site``, for the packages the command may need.
+_SHIM = """#!{python} -S
+import sys
+sys.path.append({packages!r})
+from kairos.cli.fastpath import run
+code = run({name!r}, sys.argv[1:])
+if code is None:
+    import site
+    site.main()
+    from kairos.cli.entry import run_slurm_command
+    code = run_slurm_command({name!r}, sys.argv[1:])
+sys.exit(code)
+"""
+
+
 def write_shims(directory: Path, python: str = sys.executable) -> Path:
     """Write one script per Slurm command into ``directory`` (created, readable by every
     user: jobs run as their owners); the directory."""
@@ -24,10 +43,7 @@ def write_shims(directory: Path, python: str = sys.executable) -> Path:
     os.chmod(directory, 0o755)
     for name in COMMANDS:
         path = directory / name
-        text = (f"#!{python}\n"
-                "import sys\n"
-                "from kairos.cli.entry import run_slurm_command\n"
-                f"sys.exit(run_slurm_command({name!r}, sys.argv[1:]))\n")
+        text = _SHIM.format(python=python, packages=_PACKAGES, name=name)
         if not path.exists() or path.read_text() != text:
             tmp = path.with_suffix(".tmp")
             tmp.write_text(text)
