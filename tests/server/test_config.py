@@ -159,7 +159,7 @@ def test_predictor_none_means_no_predictor(tmp_path):
 @pytest.mark.parametrize("text, message", [
     ('[controller]\npolcy = "easy"\n',
      r"unknown key 'polcy' in \[controller\]; accepted keys: admins, cluster_name, kill_wait, "
-     r"order, policy, predictor, scheduler_interval"),
+     r"max_script_size, order, policy, predictor, scheduler_interval"),
     ('[scheduler]\npolicy = "easy"\n', r"unknown section \[scheduler\]; accepted sections: \[controller\]"),
     ('[[partition]]\nname = "p"\nmax_time = "1-xx"\n',
      r"\[\[partition\]\] 'p' max_time = \"1-xx\": invalid time '1-xx': use minutes, .*UNLIMITED"),
@@ -171,6 +171,7 @@ def test_predictor_none_means_no_predictor(tmp_path):
     ('[controller]\npredictor = "oracle"\n', r"expected one of: none, user, last2, rf, ml"),
     ('[controller]\nkill_wait = -1\n', r"kill_wait = -1: expected a number of seconds, 0 or more"),
     ('[controller]\nscheduler_interval = 0\n', r"scheduler_interval = 0: expected a number of seconds greater than 0"),
+    ('[controller]\nmax_script_size = "4M"\n', r"max_script_size = \"4M\": expected a number of bytes, 1 or more"),
     ('[controller]\nadmins = "alice"\n', r"admins = \"alice\": expected a list of user names"),
     ('[partition]\nname = "p"\n', r"partitions are written \[\[partition\]\] \(double brackets\)"),
     ('[[partition]]\nmax_time = "1:00:00"\n', r"\[\[partition\]\] #1 has no name"),

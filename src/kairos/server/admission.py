@@ -3,8 +3,9 @@
 Everything ``sbatch`` is refused for on the controller's side is decided here, before
 anything is queued or a job id is used: the partition and QOS exist, the time limit is
 within the partition's MaxTime and the QOS's MaxWall (a missing one comes from the
-partition's DefaultTime), dependencies name jobs that exist, and the cluster could ever
-run the request.  An array becomes one job per task.
+partition's DefaultTime), dependencies name jobs that exist, the batch script is within
+``max_script_size``, and the cluster could ever run the request.  A refusal is in
+Slurm's words and names no job id (none is used).  An array becomes one job per task.
 """
 
 from __future__ import annotations
@@ -54,6 +55,10 @@ class Admission:
         """
         from kairos.slurm.arrays import parse_array
 
+        if submission.allocation and submission.warn_signal is not None and submission.warn_batch:
+            raise SubmitError("--signal=B: signals the batch shell, and an allocation (salloc, "
+                              "srun) has none; leave out B: to signal its steps")
+        self._check_script_size(submission.script)
         partition = self._partition(submission.partition)
         qos_name = submission.qos or "normal"
         limit = self._time_limit(submission.time_limit, partition, qos_name)
@@ -82,9 +87,21 @@ class Admission:
         try:
             self.resources.check(core_jobs[0])
         except Unsatisfiable as e:
-            raise SubmitError(f"{e.slurm_error}: {e}") from None
+            reason = str(e).removeprefix(f"job {core_jobs[0].id}: ")
+            raise SubmitError(f"{e.slurm_error}: {reason}") from None
         tasks = dict(zip(indices, ids)) if indices != [None] else None
         return Admitted(jobs, core_jobs, tasks)
+
+    def _check_script_size(self, script: str) -> None:
+        """Slurm's ``max_script_size``: a batch script over the limit is refused, in
+        Slurm's words, before anything is queued."""
+        size = script_bytes(script)
+        limit = self.settings.max_script_size
+        if size > limit:
+            raise SubmitError(
+                f"Pathname of a file, directory or other parameter too long: the batch "
+                f"script is {size} bytes, over the limit of {limit} bytes "
+                f"(max_script_size); keep large data in files the script reads")
 
     def _partition(self, name: str | None):
         try:
@@ -116,6 +133,15 @@ class Admission:
         if limit is not None and limit <= 0:
             raise SubmitError("Requested time limit is invalid: it must be positive")
         return limit
+
+
+def script_bytes(script: str) -> int:
+    """The size of a script as the bytes it was read from: sbatch reads a script's
+    bytes that are not UTF-8 as lone surrogates (``surrogateescape``)."""
+    try:
+        return len(script.encode("utf-8", "surrogateescape"))
+    except UnicodeEncodeError:
+        return len(script.encode("utf-8", "surrogatepass"))
 
 
 def _job_of(submission: Submission, **fields) -> LiveJob:

@@ -16,6 +16,7 @@ make), one QoS ``normal``, EASY backfilling in multifactor priority order.
     order = "multifactor"          # submit | sjf | f1 | multifactor
     predictor = "last2"            # none | user | last2 | rf | ml
     scheduler_interval = 1.0       # seconds between periodic scheduling passes
+    max_script_size = 4194304      # bytes: a larger batch script is refused (Slurm's default)
 
     [database]
     url = "postgresql+psycopg://kairos@dbhost/kairos"   # default: sqlite in the home
@@ -120,6 +121,7 @@ class Settings:
     order: str
     predictor: str | None
     scheduler_interval: float  #: seconds between periodic passes
+    max_script_size: int  #: bytes: the largest batch script admitted
     partitions: list[PartitionConfig]
     qos: dict[str, QosConfig]
     node_overrides: NodeOverrides

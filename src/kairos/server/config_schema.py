@@ -32,6 +32,8 @@ from kairos.slurm.timespec import parse_duration, parse_memory
 
 DEFAULT_PARTITION = "local"
 DEFAULT_QOS = "normal"
+#: Slurm's default max_script_size (SchedulerParameters): the largest batch script, bytes.
+MAX_SCRIPT_SIZE = 4 * 1024 * 1024
 #: Database URL schemes Kairos can drive (``postgresql://`` means psycopg 3).
 DB_SCHEMES = ("sqlite", "sqlite+pysqlite", "postgresql", "postgresql+psycopg")
 #: The predictors a live controller can use (the oracle needs the future).
@@ -126,6 +128,8 @@ class ControllerConfig(_Table):
     predictor: str | None = Field(None, description="one of: none, " + ", ".join(LIVE_PREDICTORS))
     scheduler_interval: StrictFloat = Field(1.0, gt=0, allow_inf_nan=False,
                                             description="a number of seconds greater than 0")
+    max_script_size: StrictInt = Field(MAX_SCRIPT_SIZE, ge=1,
+                                       description="a number of bytes, 1 or more")
 
     @field_validator("admins")
     @classmethod

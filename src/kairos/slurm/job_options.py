@@ -7,9 +7,11 @@ decides how an ambiguous prefix is reported) and takes their spellings from here
 the variable that may set one (``SBATCH_TIMELIMIT``, ``SLURM_TIMELIMIT``,
 ``SALLOC_TIMELIMIT``) and what Kairos does with it may differ per command.  The values
 of the honoured ones are read by ``kairos.slurm.sbatch_submission``, the same for all.
-sbatch accepts the Slurm options Kairos does not honour silently (scripts carry them in
-their ``#SBATCH`` lines); srun and salloc, typed by people, say what they do with each
+The three commands say what they do with each shared option Kairos does not honour
 (``UNHONOURED``): a warning that it changes nothing here, or a refusal with the reason.
+sbatch differs only where ``BATCH`` says: batch scripts written for another cluster
+carry a few options in their ``#SBATCH`` lines that srun and salloc refuse, and that can
+be left out of a batch job without changing what runs or where.
 """
 
 from __future__ import annotations
@@ -63,30 +65,32 @@ _SPELLINGS: dict[str, tuple[str | None, Arg]] = {
 _AFFINITY = "tasks are not bound to particular CPUs or memory: a step uses its job's cores"
 _NO_MAIL = "Kairos sends no mail"
 _ONE_CLUSTER = "Kairos manages one cluster; leave the option out"
-_ROOT_ONLY = "only root may run a job as another user"
+_ROOT_ONLY = "only root may run a job as another user; submit it as that user"
 _REBOOT = "nodes are not rebooted for jobs"
 _USAGE = "usage is sampled at the end of each step"
+_NO_BURST_BUFFERS = "burst buffers are not supported; stage the data in the script"
 
-#: What srun and salloc do with the shared options Kairos does not honour (sbatch accepts
-#: them silently): ``(True, why)``: accepted with a warning, nothing changes;
-#: ``(False, why)``: refused, because honouring it would change what runs or where.
+#: What sbatch, srun and salloc do with the shared options Kairos does not honour
+#: (sbatch: unless ``BATCH`` says otherwise): ``(True, why)``: accepted with a warning,
+#: nothing changes; ``(False, why)``: refused, because honouring it would change what
+#: runs or where (``why`` then says what to do instead).
 UNHONOURED: dict[str, tuple[bool, str]] = {
     "acctg-freq": (True, _USAGE),
-    "bb": (False, "burst buffers are not supported"),
-    "bbf": (False, "burst buffers are not supported"),
+    "bb": (False, _NO_BURST_BUFFERS),
+    "bbf": (False, _NO_BURST_BUFFERS),
     "cluster-constraint": (False, _ONE_CLUSTER),
     "cluster": (False, _ONE_CLUSTER),
     "clusters": (False, _ONE_CLUSTER),
-    "comment": (True, "comments are not recorded"),
     "container": (False, "OCI containers are not supported; run the container runtime as "
                          "the command"),
-    "context": (False, "SELinux contexts are not supported"),
+    "context": (False, "SELinux contexts are not supported; leave the option out"),
     "contiguous": (True, "nodes are not chosen by their position"),
     "core-spec": (True, "no cores are set aside for the system"),
     "cores-per-socket": (True, _AFFINITY),
     "cpu-freq": (True, "CPU frequencies are not managed"),
     "cpus-per-gpu": (False, "give the CPUs with -c/--cpus-per-task"),
-    "deadline": (False, "deadlines are not supported"),
+    "deadline": (False, "deadlines are not supported; scancel the job if it has not "
+                        "ended in time"),
     "delay-boot": (True, _REBOOT),
     "extra-node-info": (True, _AFFINITY),
     "get-user-env": (True, "the environment is the command's own"),
@@ -97,7 +101,7 @@ UNHONOURED: dict[str, tuple[bool, str]] = {
     "gpus-per-task": (False, "give GPUs per node with --gpus-per-node"),
     "gres-flags": (True, "GPUs are not bound to sockets"),
     "hint": (True, _AFFINITY),
-    "licenses": (False, "licenses are not supported"),
+    "licenses": (False, "licenses are not supported; leave the option out"),
     "mail-type": (True, _NO_MAIL),
     "mail-user": (True, _NO_MAIL),
     "mcs-label": (True, "MCS labels are not supported"),
@@ -119,9 +123,8 @@ UNHONOURED: dict[str, tuple[bool, str]] = {
     "profile": (True, _USAGE),
     "propagate": (True, "the tasks get the limits of the node's daemon"),
     "reboot": (True, _REBOOT),
-    "reservation": (False, "reservations are not supported"),
-    "signal": (False, "no signal is sent before the time limit; trap SIGTERM, which comes "
-                      "at the limit"),
+    "reservation": (False, "reservations are not supported; name the nodes with "
+                           "-w/--nodelist"),
     "sockets-per-node": (True, _AFFINITY),
     "spread-job": (True, "nodes are chosen by the scheduler"),
     "switches": (True, "the network's topology is not used"),
@@ -131,9 +134,26 @@ UNHONOURED: dict[str, tuple[bool, str]] = {
     "tmp": (True, "temporary disk is not counted"),
     "uid": (False, _ROOT_ONLY),
     "use-min-nodes": (True, "node counts are exact"),
-    "wckey": (True, "workload keys are not recorded"),
     "x11": (False, "X11 forwarding is not supported"),
 }
+
+
+#: sbatch's decision where it differs from ``UNHONOURED``, or for a shared option that
+#: srun and salloc each decide on in their own tables: accepted with a warning, because
+#: a batch job runs the same script on the same nodes without it.
+BATCH: dict[str, tuple[bool, str]] = {
+    "distribution": (True, "the steps lay out their tasks as each srun's -m says "
+                           "(block by default)"),
+    "prefer": (True, "soft constraints are not used: the nodes are chosen without them"),
+}
+
+
+def unhonoured_in_batch(long: str, env: str | None = None) -> OptionDef:
+    """The shared option ``long`` as sbatch takes it: with a warning, or refused
+    (``BATCH``, else ``UNHONOURED``)."""
+    accepted, why = BATCH[long] if long in BATCH else UNHONOURED[long]
+    return shared(long, env, ignored=accepted, refused=None if accepted else why,
+                  why=why if accepted else "")
 
 
 def unhonoured(long: str) -> OptionDef:

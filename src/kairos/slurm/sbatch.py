@@ -33,26 +33,15 @@ controller.  Parsing follows Slurm 22.05 (checked on a real one):
   ``SLURM_*`` variables, ``VAR1`` with its current value and ``VAR2=value``;
   ``ALL,VAR2=value`` gives everything with ``VAR2`` replaced.
 
-Supported options: ``-J/--job-name -o/--output -e/--error -t/--time --time-min
--c/--cpus-per-task -n/--ntasks -w/--nodelist -N/--nodes --ntasks-per-node --mem
---mem-per-cpu --gres -G/--gpus --gpus-per-node -x/--exclude --exclusive
--C/--constraint -p/--partition -q/--qos -A/--account -a/--array -d/--dependency
--b/--begin -H/--hold -D/--chdir --export --wrap --parsable --test-only --nice
---requeue --no-requeue -h/--help --usage -V/--version``.
-
-Environment variables read: ``SBATCH_ACCOUNT SBATCH_ARRAY_INX SBATCH_CONSTRAINT
-SBATCH_ERROR SBATCH_EXCLUSIVE SBATCH_EXPORT SBATCH_GPUS SBATCH_GPUS_PER_NODE
-SBATCH_GRES SBATCH_JOB_NAME SBATCH_MEM_PER_CPU SBATCH_MEM_PER_NODE SBATCH_NO_REQUEUE
-SBATCH_OUTPUT SBATCH_PARTITION SBATCH_QOS SBATCH_REQUEUE SBATCH_TIMELIMIT``.
-
-Accepted with no effect (real sbatch options that change nothing Kairos decides, so
-scripts written for a Slurm cluster run unchanged): ``--acctg-freq --comment
---contiguous -m/--distribution --get-user-env --gpu-bind --gres-flags --hint
---kill-on-invalid-dep --mail-type --mail-user --mem-bind -k/--no-kill --open-mode
---profile --propagate -Q/--quiet --signal -s/--oversubscribe --spread-job --tmp
---use-min-nodes -v/--verbose --wckey``.
-Any other option is an error, so that nothing is queued with a request Kairos would
-not honour.
+Every option of Slurm 22.05's sbatch is known (``kairos.slurm.sbatch_options``), and
+each is honoured, accepted with a warning that it changes nothing here, or refused
+with the reason and what to do instead; ``docs/compatibility.md`` lists them all.  A
+warning (``sbatch: warning: line 3: --mail-type is ignored: Kairos sends no mail``)
+is given once per option, whichever sources set it, and ``-Q`` silences them; a refused
+option (``line 4: --reservation is not supported: ...``) queues nothing.  ``-v`` shows
+the options in effect, as Slurm's ``defined options``; ``-W/--wait`` waits for the
+job's end and exits with its exit code.  The job's ``SBATCH_*`` variables are those of
+the table.
 
 This module reads the sources; the option table and the parser are in
 ``kairos.slurm.sbatch_options``, the values and defaults in
@@ -66,8 +55,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from kairos.slurm.sbatch_options import (COMMAND_LINE_ONLY, INFO_OPTIONS, OPTIONS, SbatchError,
-                                         Setting, located, read_options, usage_text)
+from kairos.slurm.sbatch_options import (ALIASES, COMMAND_LINE_ONLY, INFO_OPTIONS, OPTIONS,
+                                         TABLE, SbatchError, Setting, located, read_options,
+                                         usage_text)
 from kairos.slurm.sbatch_submission import apply_settings, build_submission
 from kairos.slurm.timespec import format_timestamp
 
@@ -82,10 +72,17 @@ __all__ = ["CommandLine", "SbatchError", "SbatchRequest", "check_script",
 
 @dataclass(frozen=True)
 class SbatchRequest:
-    """A parsed sbatch invocation: the submission and how to report the result."""
+    """A parsed sbatch invocation: the submission and how to report the result: the
+    warnings for the options it ignores (not printed with ``-Q``), the options in
+    effect (printed with ``-v``) and whether to wait for the job's end (``-W``)."""
 
     submission: Submission
     parsable: bool
+    warnings: tuple[str, ...] = ()
+    quiet: bool = False
+    verbose: int = 0
+    defined: tuple[tuple[str, str], ...] = ()
+    wait: bool = False
 
 
 # --- the command line ----------------------------------------------------------------
@@ -221,12 +218,66 @@ def parse_sbatch(argv: list[str], *, script_text: str | None = None,
     check_script(script)
     env = dict(env)
     directives = directive_settings(script) if command_line.wrap is None else []
-    draft = apply_settings([*directives, *environment_settings(env), *command_line.settings],
-                           now)
+    given = [*directives, *environment_settings(env), *command_line.settings]
+    honoured, warnings = sort_out(given)
+    draft = apply_settings(honoured, now)
     submission = build_submission(draft, script=script, argv=command_line.script_args,
                                   default_name=default_name, cwd=cwd, env=env,
                                   submit_host=submit_host)
-    return SbatchRequest(submission, draft.parsable)
+    verbose = sum(1 for s in given if s.option.long == "verbose")
+    return SbatchRequest(submission, draft.parsable, warnings=tuple(warnings),
+                         quiet=_flag_given(given, "quiet"), verbose=verbose,
+                         defined=_defined(given), wait=_flag_given(given, "wait"))
+
+
+def sort_out(settings: list[Setting]) -> tuple[list[Setting], list[str]]:
+    """The settings Kairos honours (each under its canonical option), and one warning
+    for each option it ignores, naming where it was first set and why nothing changes.
+
+    Raises ``SbatchError`` for the first option Kairos refuses: honouring it would
+    change what runs or where, so nothing is queued.
+    """
+    honoured: list[Setting] = []
+    warnings: dict[str, str] = {}
+    for setting in settings:
+        option = setting.option
+        if option.refused:
+            raise setting.error(f"--{option.long} is not supported: {option.refused}")
+        if option.ignored:
+            why = f": {option.why}" if option.why else ""
+            warnings.setdefault(option.long, str(setting.error(f"--{option.long} is "
+                                                               f"ignored{why}")))
+            continue
+        if option.long in ALIASES:
+            setting = Setting(setting.origin, TABLE.by_long[ALIASES[option.long]],
+                              setting.value)
+        honoured.append(setting)
+    return honoured, list(warnings.values())
+
+
+def _flag_given(settings: list[Setting], long: str) -> bool:
+    return any(s.option.long == long for s in settings)
+
+
+def _defined(settings: list[Setting]) -> tuple[tuple[str, str], ...]:
+    """What ``sbatch -v`` lists, as Slurm's "defined options": each option set, by
+    name, with its last value (``set`` for a flag; ``verbose``: how many times)."""
+    values: dict[str, str] = {}
+    for setting in settings:
+        long = setting.option.long
+        if long == "verbose":
+            values[long] = str(int(values.get(long, "0")) + 1)
+        else:
+            values[long] = "set" if setting.value is None else setting.value
+    return tuple(sorted(values.items()))
+
+
+def defined_options_text(defined: tuple[tuple[str, str], ...]) -> str:
+    """``sbatch -v``'s list of the options in effect, in the peer's layout."""
+    rule = f"{'-' * 20} {'-' * 20}"
+    lines = ["defined options", rule, *(f"{name:<20}: {value}" for name, value in defined),
+             rule, "end of defined options"]
+    return "".join(f"sbatch: {line}\n" for line in lines)
 
 
 def parse_submission(argv: list[str], *, script_text: str | None = None,

@@ -1,9 +1,14 @@
-"""sbatch's options: the table of what sbatch accepts, and reading them from words.
+"""sbatch's options: the table of every option Slurm 22.05's sbatch takes, and reading
+them from words.
 
 The table says, for each option, its spellings, whether it takes a value, the
-``SBATCH_*`` variable that may set it and whether Kairos ignores it; ``usage_text``
-(``sbatch --help``) and the parser are both made from it.  The spellings of the options
-sbatch shares with srun and salloc come from ``kairos.slurm.job_options``.
+``SBATCH_*`` variable that may set it and what Kairos does with it: honours it, accepts
+it with a warning that it changes nothing here, or refuses it with the reason;
+``usage_text`` (``sbatch --help``), the parser and the compatibility matrix
+(``kairos.slurm.compatibility``) are made from it.  The spellings of the options sbatch
+shares with srun and salloc, and what Kairos does with the shared ones it does not
+honour, come from ``kairos.slurm.job_options``; the table is kept in the order of
+Slurm's getopt table (``GETOPT_ORDER``).
 
 Words are read the way Slurm 22.05's sbatch (``getopt_long``) reads them, by the engine
 all three commands share (``kairos.slurm.option_engine``): ``--time=5``, ``--time 5``,
@@ -26,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from kairos.slurm.job_options import shared
+from kairos.slurm.job_options import shared, unhonoured_in_batch
 from kairos.slurm.option_engine import (
     Arg, GetoptParser, OptionDef, OptionTable, Setting, SlurmOptionError, located, spelling,
 )
@@ -76,15 +81,87 @@ OPTIONS: tuple[OptionDef, ...] = (
     shared("nice"),
     OptionDef("requeue", None, Arg.NONE, "SBATCH_REQUEUE"),
     OptionDef("no-requeue", None, Arg.NONE, "SBATCH_NO_REQUEUE"),
+    shared("signal", "SBATCH_SIGNAL"),
+    shared("open-mode", "SBATCH_OPEN_MODE"),
+    shared("comment"),
+    shared("wckey", "SBATCH_WCKEY"),
     shared("help"),
     shared("usage"),
     shared("version"),
-    *(shared(name, ignored=True) for name in (
-        "acctg-freq", "comment", "contiguous", "distribution", "get-user-env", "gpu-bind",
-        "gres-flags", "hint", "kill-on-invalid-dep", "mail-type", "mail-user", "mem-bind",
-        "no-kill", "open-mode", "oversubscribe", "profile", "propagate", "quiet", "signal",
-        "spread-job", "tmp", "use-min-nodes", "verbose", "wckey")),
+    shared("quiet"),
+    shared("verbose"),
+    shared("tasks-per-node"),
+    OptionDef("ignore-pbs", None, Arg.NONE, "SBATCH_IGNORE_PBS"),
+    OptionDef("wait", "W", Arg.NONE, "SBATCH_WAIT"),
+    # sbatch's own options Kairos does not honour
+    OptionDef("batch", None, Arg.REQUIRED, "SBATCH_BATCH",
+              refused="the batch script runs on the job's first node; give the features "
+                      "every node must have with -C/--constraint"),
+    OptionDef("export-file", None, Arg.REQUIRED,
+              refused="give the variables with --export, or set them in the script"),
+    OptionDef("input", "i", Arg.REQUIRED, "SBATCH_INPUT",
+              refused="the batch script's standard input is /dev/null; redirect it in "
+                      "the script (command < file)"),
+    OptionDef("wait-all-nodes", None, Arg.REQUIRED, "SBATCH_WAIT_ALL_NODES", ignored=True,
+              why="nodes are ready when they are allocated"),
+    shared("kill-on-invalid-dep", ignored=True,
+           why="a job whose dependency can never be met stays pending "
+               "(DependencyNeverSatisfied) until it is cancelled"),
 )
+
+#: The variables that may set the options sbatch does not honour, as Slurm 22.05 reads
+#: them: a refused one is refused, an ignored one warned about, as on the command line.
+_UNHONOURED_ENV = {
+    "acctg-freq": "SBATCH_ACCTG_FREQ", "clusters": "SBATCH_CLUSTERS",
+    "container": "SBATCH_CONTAINER", "core-spec": "SBATCH_CORE_SPEC",
+    "cpus-per-gpu": "SBATCH_CPUS_PER_GPU", "delay-boot": "SBATCH_DELAY_BOOT",
+    "distribution": "SBATCH_DISTRIBUTION", "get-user-env": "SBATCH_GET_USER_ENV",
+    "gpu-bind": "SBATCH_GPU_BIND", "gpu-freq": "SBATCH_GPU_FREQ",
+    "gpus-per-task": "SBATCH_GPUS_PER_TASK", "gres-flags": "SBATCH_GRES_FLAGS",
+    "hint": "SBATCH_HINT", "mem-bind": "SBATCH_MEM_BIND", "mem-per-gpu": "SBATCH_MEM_PER_GPU",
+    "network": "SBATCH_NETWORK", "no-kill": "SBATCH_NO_KILL",
+    "overcommit": "SBATCH_OVERCOMMIT", "power": "SBATCH_POWER", "profile": "SBATCH_PROFILE",
+    "reservation": "SBATCH_RESERVATION", "spread-job": "SBATCH_SPREAD_JOB",
+    "switches": "SBATCH_REQ_SWITCH", "thread-spec": "SBATCH_THREAD_SPEC",
+    "threads-per-core": "SBATCH_THREADS_PER_CORE", "use-min-nodes": "SBATCH_USE_MIN_NODES",
+}
+
+#: Every long option of Slurm 22.05's sbatch, in the order its getopt table lists them
+#: (the order an ambiguous prefix names the possibilities in; the peer's).
+GETOPT_ORDER = (
+    "account", "acctg-freq", "array", "batch", "begin", "bb", "bbf", "cluster-constraint",
+    "chdir", "cluster", "clusters", "comment", "container", "context", "contiguous",
+    "constraint", "core-spec", "cores-per-socket", "cpu-freq", "cpus-per-gpu",
+    "cpus-per-task", "deadline", "delay-boot", "dependency", "distribution", "error",
+    "exclude", "exclusive", "export", "export-file", "extra-node-info", "get-user-env",
+    "gid", "gpu-bind", "gpu-freq", "gpus", "gpus-per-node", "gpus-per-socket",
+    "gpus-per-task", "gres", "gres-flags", "help", "hint", "hold", "ignore-pbs", "input",
+    "job-name", "kill-on-invalid-dep", "licenses", "mail-type", "mail-user", "mcs-label",
+    "mem", "mem-bind", "mem-per-cpu", "mem-per-gpu", "mincpus", "network", "nice",
+    "no-kill", "no-requeue", "nodefile", "nodelist", "nodes", "ntasks", "ntasks-per-core",
+    "ntasks-per-gpu", "ntasks-per-node", "ntasks-per-socket", "ntasks-per-tres",
+    "open-mode", "output", "overcommit", "oversubscribe", "parsable", "partition", "power",
+    "prefer", "priority", "profile", "propagate", "qos", "quiet", "reboot", "requeue",
+    "reservation", "signal", "sockets-per-node", "spread-job", "switches",
+    "tasks-per-node", "test-only", "thread-spec", "threads-per-core", "time", "time-min",
+    "tmp", "uid", "use-min-nodes", "usage", "verbose", "version", "wait", "wait-all-nodes",
+    "wckey", "wrap",
+)
+
+
+def _in_getopt_order(defined: tuple[OptionDef, ...]) -> tuple[OptionDef, ...]:
+    """``defined`` and, for every other option of Slurm's sbatch, what ``BATCH`` or
+    ``UNHONOURED`` says sbatch does with it, in getopt's order."""
+    by_long = {o.long: o for o in defined}
+    for long in GETOPT_ORDER:
+        if long not in by_long:
+            by_long[long] = unhonoured_in_batch(long, _UNHONOURED_ENV.get(long))
+    return tuple(sorted(by_long.values(), key=lambda o: GETOPT_ORDER.index(o.long)))
+
+
+OPTIONS = _in_getopt_order(OPTIONS)
+#: Other spellings of an option, as sbatch takes them: the option whose meaning they share.
+ALIASES = {"tasks-per-node": "ntasks-per-node"}
 COMMAND_LINE_ONLY = frozenset({"wrap", "help", "usage", "version"})
 INFO_OPTIONS = ("help", "usage", "version")
 
@@ -125,11 +202,13 @@ def read_options(tokens: Sequence[str], origin: str = "") -> tuple[list[Setting]
 # --- sbatch --help -----------------------------------------------------------------------
 
 def usage_text() -> str:
-    """``sbatch --help``: the options Kairos honours and those it accepts and ignores."""
-    used = [o for o in OPTIONS if not o.ignored]
-    ignored = [o for o in OPTIONS if o.ignored]
+    """``sbatch --help``: what Kairos honours, what it accepts with a warning that it
+    changes nothing, what it refuses."""
+    used = [o for o in OPTIONS if not o.ignored and not o.refused]
     lines = ["Usage: sbatch [OPTIONS...] [script [args...]]", "", "Options:"]
     lines += [f"  {spelling(o)}" for o in used]
-    lines += ["", "Accepted for compatibility, no effect:",
-              "  " + " ".join(f"--{o.long}" for o in ignored)]
+    lines += ["", "Accepted with a warning, no effect:",
+              "  " + " ".join(f"--{o.long}" for o in OPTIONS if o.ignored),
+              "", "Refused (sbatch says why):",
+              "  " + " ".join(f"--{o.long}" for o in OPTIONS if o.refused)]
     return "\n".join(lines) + "\n"

@@ -94,10 +94,49 @@ def test_malformed_scripts_fail_with_status_1_before_connecting(tmp_path, capsys
      "sbatch: error: script arguments are not allowed with --wrap"),
     (["missing.sh"], "sbatch: error: unable to open file missing.sh"),
     (["--gres=nvme:1", "--wrap", "true"], "sbatch: error: invalid --gres value 'nvme:1'"),
+    # options whose honouring would change what runs or where: refused, saying why
+    (["--mail-type=END", "--reservation=maint", "--wrap", "true"],
+     "sbatch: error: --reservation is not supported: reservations are not supported; name "
+     "the nodes with -w/--nodelist\n"),
+    (["-i", "in.txt", "--wrap", "true"],
+     "sbatch: error: --input is not supported: the batch script's standard input is "
+     "/dev/null; redirect it in the script (command < file)\n"),
+    (["--gpus-per-task=1", "--wrap", "true"],
+     "sbatch: error: --gpus-per-task is not supported: give GPUs per node with "
+     "--gpus-per-node\n"),
 ])
 def test_bad_command_lines(capsys, argv, message):
     status, out, err = run(argv, capsys)
     assert status == 1 and out == "" and err.startswith(message)
+
+
+def test_refused_options_from_directives_and_variables_name_their_source(tmp_path, capsys,
+                                                                         monkeypatch):
+    write(tmp_path, "job.sh", "#!/bin/sh\n#SBATCH --licenses=matlab\ntrue\n")
+    status, out, err = run(["job.sh"], capsys)
+    assert (status, out) == (1, "")
+    assert err == ("sbatch: error: line 2: --licenses is not supported: licenses are not "
+                   "supported; leave the option out\n")
+    monkeypatch.setenv("SBATCH_RESERVATION", "maint")
+    status, _, err = run(["--wrap", "true"], capsys)
+    assert status == 1 and err.startswith("sbatch: error: SBATCH_RESERVATION: --reservation "
+                                          "is not supported")
+
+
+def test_ignored_options_are_warned_about_once_each_before_submitting(tmp_path, capsys):
+    write(tmp_path, "job.sh", "#!/bin/sh\n#SBATCH --mail-type=END\n#SBATCH --mail-type=FAIL\n"
+                              "#SBATCH --prefer=fast\ntrue\n")
+    # the controller is unreachable here: the warnings come first, then the failure
+    status, out, err = run(["--mail-user=a@b.c", "job.sh"], capsys)
+    assert (status, out) == (1, "")
+    assert err.splitlines()[:3] == [
+        "sbatch: warning: line 2: --mail-type is ignored: Kairos sends no mail",
+        "sbatch: warning: line 4: --prefer is ignored: soft constraints are not used: the "
+        "nodes are chosen without them",
+        "sbatch: warning: --mail-user is ignored: Kairos sends no mail"]
+    assert err.splitlines()[3].startswith("sbatch: error: Batch job submission failed: ")
+    status, _, err = run(["-Q", "--mail-user=a@b.c", "job.sh"], capsys)
+    assert status == 1 and "warning" not in err
 
 
 def test_script_from_standard_input_is_checked(monkeypatch, capsys):

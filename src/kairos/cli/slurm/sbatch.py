@@ -2,8 +2,10 @@
 
 Parsing lives in ``kairos.slurm.sbatch`` (pure); this module adds the I/O: the
 working directory, environment, clock and host name, reading a script from standard
-input, the call to the controller and what sbatch prints.  Failures print
-``sbatch: error: <message>`` on standard error and return 1.  (Slurm 22.05 itself
+input, the call to the controller and what sbatch prints: a warning on standard error
+for each option Kairos ignores (``sbatch: warning: ...``, not with ``-Q``), the options
+in effect with ``-v``, and with ``-W/--wait`` it waits for the job's end.  Failures
+print ``sbatch: error: <message>`` on standard error and return 1.  (Slurm 22.05 itself
 exits with 255 for some option errors, such as an unknown option or a bad ``--time``,
 and 1 for the rest; Kairos uses 1 for all.)
 """
@@ -30,6 +32,13 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(str(error))
     if isinstance(request, int):
         return request
+    if request.verbose:
+        from kairos.slurm.sbatch import defined_options_text
+
+        print(defined_options_text(request.defined), end="", file=sys.stderr)
+    if not request.quiet:
+        for warning in request.warnings:
+            print(f"sbatch: warning: {warning}", file=sys.stderr)
     return _submit(request)
 
 
@@ -79,9 +88,51 @@ def _submit(request: SbatchRequest) -> int:
         return _fail(f"cannot reach the Kairos controller: {error}")
     if submission.test_only:
         print(forecast_message(result), file=sys.stderr)
-    else:
-        print(submitted_message(result, request.parsable))
+        return 0
+    print(submitted_message(result, request.parsable), flush=True)
+    if request.wait:
+        return _wait(result.get("job_ids") or [result["job_id"]])
     return 0
+
+
+#: The states a job ends in (``sbatch --wait`` stops waiting when every job is in one).
+_ENDED = frozenset({"COMPLETED", "CANCELLED", "FAILED", "TIMEOUT", "NODE_FAIL", "PREEMPTED",
+                    "BOOT_FAIL", "DEADLINE", "OUT_OF_MEMORY"})
+_LONGEST_PAUSE_S = 2.0
+
+
+def _wait(job_ids: list[int]) -> int:
+    """``sbatch --wait``: ask until every job (each task of an array) has ended, then
+    the exit status as Slurm's: the highest of the jobs' exit codes, 1 for a job that
+    ended by a signal or without an exit code of its own (cancelled, failed to start)."""
+    import time
+
+    from kairos.cli.client import ApiError, connect
+
+    pause = 0.1
+    try:
+        client = connect()
+        while True:
+            jobs = client.jobs(ids=[str(job_id) for job_id in job_ids])
+            if len(jobs) >= len(job_ids) and all(j["state"] in _ENDED for j in jobs):
+                return max(_exit_status(job) for job in jobs)
+            time.sleep(pause)
+            pause = min(pause * 2, _LONGEST_PAUSE_S)
+    except ApiError as error:
+        return _fail(f"while waiting for job {job_ids[0]}: {error.message}")
+    except OSError as error:
+        return _fail(f"while waiting for job {job_ids[0]}: cannot reach the Kairos "
+                     f"controller: {error}")
+    except KeyboardInterrupt:
+        return 130
+
+
+def _exit_status(job: dict) -> int:
+    if job.get("signal"):
+        return 1
+    if job["state"] in ("COMPLETED", "FAILED"):
+        return int(job.get("exit_code") or 0) or (1 if job["state"] == "FAILED" else 0)
+    return 1
 
 
 def _fail(message: str) -> int:
