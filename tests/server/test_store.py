@@ -78,7 +78,7 @@ def test_every_column_round_trips(store):
             supervisor_pid=4242, array_task_count=16, array_task_min=0,
             array_task_max=15, array_task_step=1, expected_end=1_700_003_650.25,
             admin_priority=1e6, array_limit=2, submission=None, stdout=None, stderr=None,
-            nice=-5, priority=1e-9),
+            nice=-5, priority=1e-9, comment="a comment", wckey="proj"),
     ]
     store.write(written, [])
     for j in written:

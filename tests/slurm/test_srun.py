@@ -99,10 +99,10 @@ def test_every_option_of_sruns_help_is_honoured_ignored_or_refused():
 
 
 def test_options_with_no_effect_warn():
-    request = parse(["--mail-type=END", "--comment", "c", "-T", "4", "--cpu-bind=q", "true"])
+    request = parse(["--mail-type=END", "--tmp", "1", "-T", "4", "--cpu-bind=q", "true"])
     assert request.warnings == [
         "--mail-type is ignored: Kairos sends no mail",
-        "--comment is ignored: comments are not recorded",
+        "--tmp is ignored: temporary disk is not counted",
         "--threads is ignored: each node's daemon starts its own tasks",
         "--cpu-bind is ignored: binding is per allocation (a step uses its job's cores)"]
 
@@ -117,7 +117,6 @@ def test_options_with_no_effect_warn():
     (["-m", "plane=2"], "-m/--distribution=plane=2 is not supported: tasks are laid out"),
     (["-m", "arbitrary"], "-m/--distribution=arbitrary is not supported: tasks are laid out"),
     (["--open-mode=append"], "--open-mode=append is not supported"),
-    (["--signal=USR1@60"], "--signal is not supported: no signal is sent before the time limit"),
     (["-W", "x"], 'Invalid numeric value "x" for --wait.'),
     (["-t", "soon"], "invalid --time value 'soon'"),
     (["-n", "0"], "invalid --ntasks value '0'"),

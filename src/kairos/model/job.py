@@ -83,6 +83,8 @@ class LiveJob:
     array_task_max: int | None = None
     array_task_step: int | None = None
     allocation: bool = False  #: no batch script: resources held by srun or salloc
+    comment: str | None = None  #: ``--comment``
+    wckey: str | None = None  #: ``--wckey``
     # --- kept by the controller and the store, never sent
     submission: Submission | None = None  #: what was asked, to start the job (again)
     supervisor_pid: int | None = None
@@ -125,7 +127,8 @@ class LiveJob:
             dependency=submission.dependency, begin=submission.begin,
             work_dir=submission.work_dir, stdout=submission.stdout or default_output,
             stderr=submission.stderr or submission.stdout or default_output, command=name,
-            allocation=submission.allocation, submission=submission, updated=now,
+            allocation=submission.allocation, comment=submission.comment,
+            wckey=submission.wckey, submission=submission, updated=now,
         )
 
     # ------------------------------------------------------------------ the core

@@ -12,7 +12,7 @@ Units: seconds for durations (``None`` = unlimited or unset), epoch seconds for
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, Literal
 
 
 def _limits(**bounds: float) -> dict[str, Any]:
@@ -69,6 +69,16 @@ class Submission:
     #: an allocation without a batch script (``salloc``, ``srun`` outside a job): the
     #: client holds it and runs steps in it; ``script`` is then empty
     allocation: bool = False
+    #: ``--signal=[B:]SIG[@secs]``: the signal sent ``warn_time`` seconds before the
+    #: time limit, to the job's steps, or to the batch shell alone (``warn_batch``)
+    warn_signal: int | None = field(default=None, metadata=_limits(ge=1, le=64))
+    warn_time: int = field(default=0, metadata=_limits(ge=0, le=65535))
+    warn_batch: bool = False
+    #: ``--open-mode``; None: Slurm's default, truncate on the first run and append on
+    #: the runs after a requeue, so a restart never wipes what the earlier runs wrote
+    open_mode: Literal["append", "truncate"] | None = None
+    comment: str | None = None  #: ``--comment``
+    wckey: str | None = None  #: ``--wckey``
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (``gpus`` as ``[type, count]`` lists).  Shallow: it shares

@@ -99,6 +99,9 @@ class LaunchSpec:
     time_limit: float | None = None
     kill_wait: float | None = None  # None: the agent's default
     open_mode: str = "truncate"
+    #: ``--signal=B:``: sent to the batch shell alone ``warn_time`` s before the limit
+    warn_signal: int | None = None
+    warn_time: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -214,6 +217,7 @@ class LocalAgent:
             "mem_limit_mib": spec.mem_limit_mib, "time_limit": spec.time_limit,
             "kill_wait": self.kill_wait if spec.kill_wait is None else spec.kill_wait,
             "open_mode": spec.open_mode, "notify": str(self._wakeup_path),
+            "warn_signal": spec.warn_signal, "warn_time": spec.warn_time,
         })
         start = time.time()
         job = self._jobs[job_id] = Supervised.start(self.python, job_id, jobdir, cpu_ids, gpu_ids)

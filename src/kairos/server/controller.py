@@ -41,7 +41,7 @@ from kairos.model.job import LiveJob
 from kairos.model.submission import Submission
 from kairos.model.step import LiveStep
 from kairos.node.steps import StepFinished
-from kairos.server import allocations, launching, membership, steps, views
+from kairos.server import allocations, launching, membership, steps, views, warning_signals
 from kairos.slurm.signals import signal_number
 from kairos.node.agent import Finished, Launched
 from kairos.node.wire import (
@@ -95,6 +95,10 @@ class Controller:
         self._to_cleanup: list[tuple[int, str]] = []  #: (job id, node) to clean up
         #: running jobs being killed to be queued again (``scontrol requeue``)
         self._requeue: set[int] = set()
+        #: job id -> the time of the ``--signal`` warning its steps got (see
+        #: ``warning_signals``), and the next such time still ahead
+        self.warned: dict[int, float] = {}
+        self._next_warning: float | None = None
         #: (end time, job id) of finished jobs still shown, oldest first
         self._finished: collections.deque = collections.deque()
         self._wake = asyncio.Event()
@@ -270,6 +274,7 @@ class Controller:
                 steps.step_ended(self, node, event)
         self._carry_out(actions, now)
         self._forget_old(now)
+        self._next_warning = warning_signals.send_due(self, now)
         self.passes += 1
         self.last_pass_seconds = time.perf_counter() - t0
         await self.commit()  # final states and RUNNING are durable before the files go
@@ -308,6 +313,8 @@ class Controller:
         interval = self.settings.scheduler_interval
         if self.nodes.running():
             interval = min(interval, 2.0)  # a supervisor killed outright says nothing
+        if self._next_warning is not None:  # a --signal warning is due
+            interval = min(interval, max(0.0, self._next_warning - self.clock()))
         return interval
 
     # ------------------------------------------------------------------ actions

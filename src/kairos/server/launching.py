@@ -50,13 +50,24 @@ def send_started(controller) -> None:
                 on_path(env, controller.shims)
         limit = job.time_limit
         share = shares[node]
+        batch_warning = submission.warn_signal if submission.warn_batch else None
         controller.send(node, Launch(job_id, LaunchSpec(
             user=job.user, uid=job.uid, gid=job.gid, script=submission.script,
             argv=list(submission.argv), work_dir=job.work_dir, env=env,
             stdout=job.stdout, stderr=job.stderr or job.stdout,
             mem_limit_mib=share.mem or None,  # a spread job's differs from node to node
             time_limit=None if limit is None or math.isinf(limit) else limit,
-            ncpus=share.cpus, gpus=gpus)))
+            ncpus=share.cpus, gpus=gpus, open_mode=open_mode(job),
+            warn_signal=batch_warning, warn_time=submission.warn_time)))
+
+
+def open_mode(job: LiveJob) -> str:
+    """How the batch script's output files are opened: ``--open-mode``, else as Slurm
+    22.05 does, truncated on the first run and appended to on the runs after a requeue,
+    so that a restart never wipes what the earlier runs wrote."""
+    if job.submission is not None and job.submission.open_mode is not None:
+        return job.submission.open_mode
+    return "append" if job.restarts else "truncate"
 
 
 def login_environment(job: LiveJob) -> dict:

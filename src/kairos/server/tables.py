@@ -83,6 +83,8 @@ jobs = sa.Table(
     _optional("admin_priority", sa.Double),
     _optional("array_limit", sa.Integer),
     _required("updated", sa.Double),
+    _optional("comment", sa.Text),
+    _optional("wckey", sa.Text),
     sa.Index("ix_jobs_state", "state"),
     sa.Index("ix_jobs_user", "user"),
     sa.Index("ix_jobs_submit_time", "submit_time"),

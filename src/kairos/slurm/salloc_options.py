@@ -29,7 +29,7 @@ OPTIONS: tuple[OptionDef, ...] = (
     shared("chdir"),
     _un("cluster"),
     _un("clusters"),
-    _un("comment"),
+    shared("comment"),
     _un("container"),
     _un("context"),
     _un("contiguous"),
@@ -97,7 +97,7 @@ OPTIONS: tuple[OptionDef, ...] = (
     shared("quiet"),
     _un("reboot"),
     _un("reservation"),
-    _un("signal"),
+    shared("signal", "SALLOC_SIGNAL"),
     _un("sockets-per-node"),
     _un("spread-job"),
     _un("switches"),
@@ -114,7 +114,7 @@ OPTIONS: tuple[OptionDef, ...] = (
     shared("usage"),
     OptionDef("wait-all-nodes", None, _R, ignored=True,
               why="nodes are ready when they are allocated"),
-    _un("wckey"),
+    shared("wckey", "SALLOC_WCKEY"),
     _un("x11"),
 )
 

@@ -18,6 +18,10 @@ of more nodes than ``-N`` asks for is refused ("Node count specification invalid
 and without ``-N`` the job gets as many nodes as the list names.  ``--constraint``
 takes ``a&b`` or ``a|b`` (``kairos.core.jobs.parse_constraint``); brackets and counts
 are refused.  Only the bare ``--exclusive`` (whole nodes) is honoured.
+
+``--signal=[B:]SIG[@secs]`` (``kairos.slurm.signals.parse_warning_signal``; ``R:`` is
+refused), ``--open-mode`` (known by its first letter, as Slurm's), ``--comment`` and
+``--wckey`` go into the submission as they are; the controller and the nodes act on them.
 """
 
 from __future__ import annotations
@@ -73,6 +77,10 @@ class Draft:
     exclude: str | None = None
     constraint: str | None = None
     requeue: bool | None = None
+    warning: tuple[int, int, bool] | None = None  #: ``--signal``: (signal, seconds, B:)
+    open_mode: str | None = None
+    comment: str | None = None
+    wckey: str | None = None
     given: set[str] = field(default_factory=set)
 
 
@@ -209,6 +217,23 @@ def _exclusive(value: str | None) -> bool:
     raise ValueError("use --exclusive alone (whole nodes)")
 
 
+def _open_mode(value: str) -> str:
+    """``--open-mode``: ``append`` or ``truncate``, known by the first letter as Slurm
+    knows them (``a``, ``APPEND``, ``t``...)."""
+    first = value.strip()[:1].lower()
+    if first == "a":
+        return "append"
+    if first == "t":
+        return "truncate"
+    raise ValueError("use append or truncate")
+
+
+def _warning(value: str) -> tuple[int, int, bool]:
+    from kairos.slurm.signals import parse_warning_signal
+
+    return parse_warning_signal(value)
+
+
 _Applier = Callable[[Draft, str | None, float], None]
 
 
@@ -275,6 +300,10 @@ _APPLY: dict[str, _Applier] = {
     "nice": _set_nice,
     "requeue": _flag("requeue"),
     "no-requeue": _flag("requeue", False),
+    "signal": _setter("warning", _warning),
+    "open-mode": _setter("open_mode", _open_mode),
+    "comment": _setter("comment", str),
+    "wckey": _setter("wckey", str),
 }
 
 
@@ -314,8 +343,16 @@ def build_submission(draft: Draft, *, script: str, argv: list[str], default_name
         ntasks_set="ntasks" in draft.given, exclusive=draft.exclusive,
         nodelist=expand(draft.nodelist) if draft.nodelist else [],
         exclude=expand(draft.exclude) if draft.exclude else [], constraint=draft.constraint,
-        requeue=draft.requeue,
+        requeue=draft.requeue, **_warning_fields(draft.warning), open_mode=draft.open_mode,
+        comment=draft.comment or None, wckey=draft.wckey or None,
     )
+
+
+def _warning_fields(warning: tuple[int, int, bool] | None) -> dict[str, Any]:
+    if warning is None:
+        return {}
+    signum, seconds, batch = warning
+    return {"warn_signal": signum, "warn_time": seconds, "warn_batch": batch}
 
 
 def _spreads(draft: Draft, nodes: int, ntasks: int) -> bool:

@@ -47,7 +47,7 @@ OPTIONS: tuple[OptionDef, ...] = (
     shared("chdir", "SLURM_WORKING_DIR"),
     _un("cluster"),
     _un("clusters"),
-    _un("comment"),
+    shared("comment"),
     _own("compress", None, _O, ignored=True, why=_NOT_COPIED),
     _un("container"),
     _un("context"),
@@ -145,7 +145,7 @@ OPTIONS: tuple[OptionDef, ...] = (
     _un("reservation"),
     _own("resv-ports", None, _O, ignored=True, why="no ports are reserved for MPI"),
     _own("send-libs", None, _O, ignored=True, why=_NOT_COPIED),
-    _un("signal"),
+    shared("signal", "SLURM_SIGNAL"),
     _own("slurmd-debug", None, _R, ignored=True, why="Kairos has no such log level"),
     _un("sockets-per-node"),
     _un("spread-job"),
@@ -166,7 +166,7 @@ OPTIONS: tuple[OptionDef, ...] = (
     shared("version"),
     shared("usage"),
     _own("wait", "W", _R, "SLURM_WAIT"),
-    _un("wckey"),
+    shared("wckey", "SLURM_WCKEY"),
     _own("whole", None, _N, ignored=True, why="a step holds its job's CPUs on each node "
                                               "unless --exact"),
     _un("x11"),
@@ -177,8 +177,9 @@ ALIASES = {"tasks-per-node": "ntasks-per-node", "cpu_bind": "cpu-bind"}
 
 #: Options that shape a new allocation: inside a job, a step has its job's.
 JOB_ONLY = frozenset({
-    "account", "begin", "constraint", "dependency", "gpus", "gpus-per-node", "gres",
-    "hold", "immediate", "mem", "mem-per-cpu", "nice", "partition", "qos", "time-min",
+    "account", "begin", "comment", "constraint", "dependency", "gpus", "gpus-per-node",
+    "gres", "hold", "immediate", "mem", "mem-per-cpu", "nice", "partition", "qos",
+    "signal", "time-min", "wckey",
 })
 
 INFO_OPTIONS = ("help", "usage", "version")

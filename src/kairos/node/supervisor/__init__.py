@@ -9,8 +9,10 @@ Files in ``<jobdir>``:
 
 - ``launch.json`` (read): job_id, user, uid, gid, script (text), argv, work_dir, env,
   stdout, stderr (absolute paths; stderr may equal stdout), cpu_ids, mem_limit_mib,
-  time_limit (seconds), kill_wait (seconds), open_mode (``truncate``/``append``) and,
-  optionally, notify (a FIFO to write ``"<job_id>\\n"`` into once status.json exists).
+  time_limit (seconds), kill_wait (seconds), open_mode (``truncate``/``append``),
+  warn_signal and warn_time (``--signal=B:``: the signal the batch shell alone gets that
+  many seconds before the time limit; null: none) and, optionally, notify (a FIFO to
+  write ``"<job_id>\\n"`` into once status.json exists).
 - ``script`` (written): the batch script, mode 0700, owned by the job's user.
 - ``state.json`` (written at start): supervisor_pid, supervisor_start_ticks (the
   kernel's start time of the supervisor, to tell it from a later process with the same
@@ -38,7 +40,8 @@ Behaviour, matching a Slurm batch step where Slurm is explicit:
   a signal the supervisor did not send is FAILED with that signal (``RaisedSignal:N``).
 - Time limit: SIGCONT and SIGTERM to every process of the job, SIGKILL after kill_wait;
   TIMEOUT. SIGTERM to the supervisor is a cancel, handled the same way: CANCELLED.
-  SIGHUP re-reads limits.json (a new time limit counted from the job's start).
+  SIGHUP re-reads limits.json (a new time limit counted from the job's start; the
+  warning follows it).
 - Memory limit: a cgroup v2 child group with ``memory.max`` when the supervisor's own
   cgroup delegates the memory controller; otherwise the resident memory of the job's
   processes is summed from /proc every half second and the job is killed with SIGKILL

@@ -33,6 +33,9 @@ class Launch:
         self.kill_wait = 30.0 if kill_wait is None else float(kill_wait)
         self.open_mode = str(raw.get("open_mode") or "truncate")
         self.notify = raw.get("notify")
+        warn_signal = raw.get("warn_signal")
+        self.warn_signal = None if warn_signal is None else int(warn_signal)
+        self.warn_time = float(raw.get("warn_time") or 0)
         if self.open_mode not in ("truncate", "append"):
             raise ValueError(f"launch.json: open_mode is {self.open_mode!r}; use 'truncate' or 'append'")
 

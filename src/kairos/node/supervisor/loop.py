@@ -2,8 +2,9 @@
 the batch script exits, kill what it left behind and write status.json.
 
 Signals arrive through a wakeup pipe (their handlers do nothing), so the loop is one
-``select`` with a timeout: the next of the time limit, the SIGKILL after kill_wait and,
-when no cgroup enforces the memory limit, the next memory check.
+``select`` with a timeout: the next of the time limit, the ``--signal=B:`` warning
+before it, the SIGKILL after kill_wait and, when no cgroup enforces the memory limit,
+the next memory check.
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ class Supervisor:
         self.job_pid = 0
         self.start = 0.0
         self.deadline: float | None = None  # time limit
+        self.warn_at: float | None = None  # the --signal=B: warning, not yet sent
+        self.warned_for: float | None = None  # the warning time it was last sent for
         self.kill_at: float | None = None  # SIGKILL after kill_wait
         self.ending: Outcome | None = None  # TIMEOUT, CANCELLED or OUT_OF_MEMORY once decided
         self.exit_status: int | None = None
@@ -139,7 +142,7 @@ class Supervisor:
                 self._check_timers(time.time())
 
     def _sleep_for(self, now: float) -> float:
-        due = [t for t in (self.deadline, self.kill_at) if t is not None]
+        due = [t for t in (self.deadline, self.kill_at, self.warn_at) if t is not None]
         if self._polls_memory():
             due.append(self.next_memory_check)
         return max(0.0, min([now + IDLE_WAKE_S, *due]) - now)
@@ -158,8 +161,22 @@ class Supervisor:
     def _set_time_limit(self, seconds: float | None) -> None:
         if self.ending is None:
             self.deadline = None if seconds is None else self.start + seconds
+            self._arm_warning()
+
+    def _arm_warning(self) -> None:
+        """When the ``--signal=B:`` warning is due: ``warn_time`` before the time limit,
+        once; a limit raised past a warning already sent arms it again (as Slurm's)."""
+        signum = self.launch.warn_signal
+        if signum is None or self.deadline is None:
+            self.warn_at = None
+            return
+        at = self.deadline - self.launch.warn_time
+        self.warn_at = None if self.warned_for is not None and at <= self.warned_for else at
 
     def _check_timers(self, now: float) -> None:
+        if self.warn_at is not None and now >= self.warn_at and self.ending is None:
+            self.warned_for, self.warn_at = self.warn_at, None
+            self._warn()
         if self.deadline is not None and now >= self.deadline:
             self._terminate(Outcome.TIMEOUT)
         if self.kill_at is not None and now >= self.kill_at:
@@ -168,6 +185,14 @@ class Supervisor:
         if self._polls_memory() and now >= self.next_memory_check:
             self.next_memory_check = now + MEMORY_POLL_S
             self._check_memory()
+
+    def _warn(self) -> None:
+        """``--signal=B:``: the batch shell alone gets the signal, not what it started
+        (Slurm 22.05's ``B:``); a shell that traps it while waiting on a child in the
+        foreground runs the trap when the child ends, so scripts ``wait`` on a
+        background child."""
+        if self.job_pid and self.exit_status is None:
+            signal_all([self.job_pid], self.launch.warn_signal)
 
     def _terminate(self, why: Outcome) -> None:
         """Begin ending the job for ``why``: SIGCONT and SIGTERM now, SIGKILL after kill_wait."""

@@ -75,6 +75,9 @@ class StepLaunch:
         kill_wait = raw.get("kill_wait")
         self.kill_wait = 30.0 if kill_wait is None else float(kill_wait)
         self.notify = raw.get("notify")
+        # --signal reaches steps from the controller (kairos.server.warning_signals)
+        self.warn_signal: int | None = None
+        self.warn_time = 0.0
 
     @property
     def label(self) -> str:

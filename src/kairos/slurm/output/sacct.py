@@ -217,6 +217,8 @@ _FIELDS: dict[str, SacctField] = {
     "reason": SacctField("Reason", 22, _job_only(lambda j: j.reason or "None")),
     "priority": SacctField("Priority", 10, _job_only(lambda j: str(shown_priority(j)))),
     "restarts": SacctField("Restarts", 8, _job_only(lambda j: str(j.restarts))),
+    "comment": SacctField("Comment", 14, _job_only(lambda j: j.comment or "")),
+    "wckey": SacctField("WCKey", 10, _job_only(lambda j: j.wckey or "")),
 }
 
 

@@ -89,6 +89,8 @@ def format_scontrol_job(job: LiveJob, *, now: float, oneliner: bool = False) -> 
          ("MinMemoryNode", format_size(job.mem_per_node or 0, "M"))],
         [("Command", or_null(job.command))],
         [("WorkDir", job.work_dir)],
+        # only when set, and with the space after it that Slurm 22.05 prints
+        *([[("Comment", f"{job.comment} ")]] if job.comment else []),
         [("StdErr", or_null(job.stderr or job.stdout))],
         [("StdIn", "/dev/null")],
         [("StdOut", or_null(job.stdout))],

@@ -131,6 +131,7 @@ _COLUMNS: dict[str, Column] = {
     "Z": Column("WORK_DIR", _of_job(lambda j: j.work_dir)),
     "o": Column("COMMAND", _of_job(lambda j: or_null(j.command))),
     "Y": Column("SCHEDNODES", lambda line, now: "(null)"),
+    "k": Column("COMMENT", _of_job(lambda j: or_null(j.comment))),
 }
 
 #: ``-O`` names (lower case) -> the %-letter printing the same thing, or a column.
@@ -151,6 +152,8 @@ _NAMED: dict[str, str | Column] = {
     "eligibletime": Column("ELIGIBLE_TIME",
                            _of_job(lambda j: format_timestamp(j.eligible_time))),
     "tres-alloc": Column("TRES_ALLOC", _of_job(tres)),
+    "comment": "k",
+    "wckey": Column("WCKEY", _of_job(lambda j: or_null(j.wckey))),
 }
 
 #: ``--sort`` letters -> a sort key of a job (``None`` sorts last).
