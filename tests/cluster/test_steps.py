@@ -82,6 +82,15 @@ def test_labelled_output_and_errors_come_back_from_every_node(cluster):
         "0: err 0", "1: err 1", "2: err 2"]
 
 
+def test_tasks_run_with_the_umask_of_their_srun(cluster):
+    # as Slurm's tasks do (srun passes SLURM_UMASK); the script itself has sbatch's
+    job = _script(cluster, "umask; umask 0027; srun -l bash -c umask",
+                  "-N2", "-n2", name="umasks")
+    row, out = _finish(cluster, job, "umasks")
+    assert row["state"] == "COMPLETED", out
+    assert sorted(out.splitlines()) == ["0022", "0: 0027", "1: 0027"]
+
+
 def test_each_task_sees_its_place_in_the_step(cluster):
     fields = ("$SLURM_PROCID $SLURM_LOCALID $SLURM_NODEID $SLURM_STEP_ID $SLURM_STEPID "
               "$SLURM_NTASKS $SLURM_STEP_NODELIST $SLURMD_NODENAME")

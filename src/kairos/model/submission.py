@@ -79,6 +79,9 @@ class Submission:
     open_mode: Literal["append", "truncate"] | None = None
     comment: str | None = None  #: ``--comment``
     wckey: str | None = None  #: ``--wckey``
+    #: the submitter's umask: the batch script runs with it, as under Slurm (None in
+    #: records from before it was kept: the supervisor's)
+    umask: int | None = field(default=None, metadata=_limits(ge=0, le=0o777))
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (``gpus`` as ``[type, count]`` lists).  Shallow: it shares

@@ -102,6 +102,7 @@ class LaunchSpec:
     #: ``--signal=B:``: sent to the batch shell alone ``warn_time`` s before the limit
     warn_signal: int | None = None
     warn_time: float = 0.0
+    umask: int | None = None  #: the submitter's; None: the supervisor's own
 
 
 @dataclass(frozen=True)
@@ -218,6 +219,7 @@ class LocalAgent:
             "kill_wait": self.kill_wait if spec.kill_wait is None else spec.kill_wait,
             "open_mode": spec.open_mode, "notify": str(self._wakeup_path),
             "warn_signal": spec.warn_signal, "warn_time": spec.warn_time,
+            "umask": spec.umask,
         })
         start = time.time()
         job = self._jobs[job_id] = Supervised.start(self.python, job_id, jobdir, cpu_ids, gpu_ids)

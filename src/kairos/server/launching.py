@@ -58,13 +58,15 @@ def send_started(controller) -> None:
             mem_limit_mib=share.mem or None,  # a spread job's differs from node to node
             time_limit=None if limit is None or math.isinf(limit) else limit,
             ncpus=share.cpus, gpus=gpus, open_mode=open_mode(job),
-            warn_signal=batch_warning, warn_time=submission.warn_time)))
+            warn_signal=batch_warning, warn_time=submission.warn_time,
+            umask=submission.umask)))
 
 
 def open_mode(job: LiveJob) -> str:
-    """How the batch script's output files are opened: ``--open-mode``, else as Slurm
-    22.05 does, truncated on the first run and appended to on the runs after a requeue,
-    so that a restart never wipes what the earlier runs wrote."""
+    """How the batch script's output files are opened: ``--open-mode``, else truncated
+    on the first run and appended to on the runs after a requeue, so that a restart
+    never wipes what the earlier runs wrote (Slurm 22.05 truncates again unless
+    ``JobFileAppend``; Kairos never drops a run's output unless told to)."""
     if job.submission is not None and job.submission.open_mode is not None:
         return job.submission.open_mode
     return "append" if job.restarts else "truncate"

@@ -62,6 +62,14 @@ def _parse(args: list[str]) -> SbatchRequest | int:
                         now=time.time(), submit_host=socket.gethostname())
 
 
+def _umask() -> int:
+    import os
+
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _print_info(info: str) -> None:
     from kairos import __version__
     from kairos.slurm.sbatch import usage_text
@@ -80,6 +88,7 @@ def _submit(request: SbatchRequest) -> int:
     from kairos.slurm.sbatch import forecast_message, submitted_message
 
     submission = request.submission
+    submission.umask = _umask()
     try:
         result = connect().submit(submission.to_json())
     except ApiError as error:

@@ -54,6 +54,8 @@ def run_child(launch: Launch, script_path: str, pipes: ChildPipes, blocked: set)
         script_fd = os.open(script_path, os.O_RDONLY)
         os.set_inheritable(script_fd, True)
         become_user(launch)
+        if launch.umask is not None:  # the submitter's: output files and the script's own
+            os.umask(launch.umask)
         _open_output(launch)
         enter_work_dir(launch.work_dir)
         pin_cpus(launch.cpu_ids)

@@ -36,6 +36,8 @@ class Launch:
         warn_signal = raw.get("warn_signal")
         self.warn_signal = None if warn_signal is None else int(warn_signal)
         self.warn_time = float(raw.get("warn_time") or 0)
+        umask = raw.get("umask")
+        self.umask = None if umask is None else int(umask) & 0o777
         if self.open_mode not in ("truncate", "append"):
             raise ValueError(f"launch.json: open_mode is {self.open_mode!r}; use 'truncate' or 'append'")
 

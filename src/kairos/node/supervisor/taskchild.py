@@ -35,6 +35,7 @@ def run_task(launch: StepLaunch, env: dict[str, str], fds: list[int], pgid: int,
         for target, fd in enumerate(fds):
             os.dup2(fd, target)
         become_user(launch)
+        _umask(env.get("SLURM_UMASK"))
         enter_work_dir(launch.cwd)
         pin_cpus(launch.cpu_ids)
         env["SLURM_TASK_PID"] = str(os.getpid())
@@ -44,6 +45,14 @@ def run_task(launch: StepLaunch, env: dict[str, str], fds: list[int], pgid: int,
     except BaseException as e:  # anything at all: the child must never return into the parent's code
         child_fail(error, f"JobLaunchFailure: {type(e).__name__}: {e}\n")
     os._exit(1)
+
+
+def _umask(value: str | None) -> None:
+    """The task runs with srun's umask (``SLURM_UMASK``, octal), as Slurm's tasks do."""
+    try:
+        os.umask(int(value, 8) & 0o777)
+    except (TypeError, ValueError):
+        pass
 
 
 def _join_group(pgid: int) -> None:
