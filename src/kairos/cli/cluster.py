@@ -129,7 +129,9 @@ def shims(
     """Write `sbatch`, `squeue`, ... commands that run Kairos; put DIRECTORY on PATH."""
     from kairos.cli.slurm import SLURM_COMMANDS
     from kairos.node.shims import write_shims
+    from kairos.slurm import DECLINED
 
     write_shims(directory)
-    typer.echo(f"kairos: wrote {', '.join(SLURM_COMMANDS)} to {directory}; "
+    typer.echo(f"kairos: wrote {', '.join(SLURM_COMMANDS)} to {directory} (and "
+               f"{', '.join(DECLINED)}, which say that Kairos does not provide them); "
                f"add it to PATH: export PATH={directory}:$PATH")

@@ -12,9 +12,14 @@ import importlib
 import sys
 
 from kairos.cli.slurm import SLURM_COMMANDS
+from kairos.slurm import DECLINED
 
 
 def run_slurm_command(name: str, argv: list[str]) -> int:
+    if name in DECLINED:
+        print(f"{name}: error: Kairos does not provide {name}: {DECLINED[name]}",
+              file=sys.stderr)
+        return 1
     module = importlib.import_module(f"kairos.cli.slurm.{name}")
     try:
         return module.main(argv)
@@ -25,7 +30,7 @@ def run_slurm_command(name: str, argv: list[str]) -> int:
 
 
 def main() -> None:
-    if len(sys.argv) > 1 and sys.argv[1] in SLURM_COMMANDS:
+    if len(sys.argv) > 1 and (sys.argv[1] in SLURM_COMMANDS or sys.argv[1] in DECLINED):
         from kairos.cli import fastpath
 
         code = fastpath.run(sys.argv[1], sys.argv[2:])
@@ -40,7 +45,7 @@ def shim() -> None:
     import os
 
     name = os.path.basename(sys.argv[0])
-    if name not in SLURM_COMMANDS:
+    if name not in SLURM_COMMANDS and name not in DECLINED:
         sys.exit(f"kairos: {name} is not a Slurm command Kairos provides")
     from kairos.cli import fastpath
 

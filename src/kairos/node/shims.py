@@ -14,7 +14,7 @@ import stat
 import sys
 from pathlib import Path
 
-from kairos.slurm import COMMANDS
+from kairos.slurm import COMMANDS, DECLINED
 
 
 #: Where the ``kairos`` package lies (a source tree or site-packages).
@@ -41,7 +41,7 @@ def write_shims(directory: Path, python: str = sys.executable) -> Path:
     user: jobs run as their owners); the directory."""
     directory.mkdir(parents=True, exist_ok=True)
     os.chmod(directory, 0o755)
-    for name in COMMANDS:
+    for name in (*COMMANDS, *DECLINED):
         path = directory / name
         text = _SHIM.format(python=python, packages=_PACKAGES, name=name)
         if not path.exists() or path.read_text() != text:

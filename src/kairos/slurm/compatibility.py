@@ -103,6 +103,15 @@ def render() -> str:
     for command, table in found.items():
         names = sorted({o.env for o in table.options if o.env})
         lines.append(f"* `{command}`: " + ", ".join(f"`{n}`" for n in names))
+    from kairos.slurm import COMMANDS as PROVIDED, DECLINED
+
+    lines += ["", "## Commands", "",
+              "Kairos provides " + ", ".join(f"`{c}`" for c in PROVIDED) + " (as `kairos "
+              "<command>`, and as shims: `kairos shims DIR`, and first on every job's "
+              "PATH).  Slurm 22.05's other user commands are shims too, which fail with "
+              "exit status 1 saying why, so that a call never reaches another scheduler "
+              "installed on the machine:", ""]
+    lines += [f"* `{name}`: {_escape(why)}" for name, why in DECLINED.items()]
     return "\n".join(lines) + "\n"
 
 
