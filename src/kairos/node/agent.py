@@ -29,6 +29,11 @@ not the job's batch script runs here; ``poll()`` reports their ends as ``StepFin
 with it, and a batch job's end cancels the steps it leaves here (a job's steps end with
 the job, as in Slurm). After a restart ``adopt_steps()`` finds the step supervisors
 again from their directories.
+
+Size: just over 500 lines because batch supervisors and step supervisors share one
+bookkeeping of cores, GPUs and directories, which must change in one place; what a
+supervisor does lives in :mod:`kairos.node.supervisor`, how steps are laid out in
+:mod:`kairos.node.steps`.
 """
 
 from __future__ import annotations
