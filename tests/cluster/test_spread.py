@@ -58,3 +58,17 @@ def test_more_tasks_than_the_nodes_hold_are_refused_saying_what_was_asked(one_cp
     assert refused.returncode != 0
     assert "Requested node configuration is not available" in refused.stderr
     assert "4 task(s) of 1 CPU" in refused.stderr
+
+
+def test_a_pending_spread_job_shows_the_fewest_nodes_it_can_run_on(one_cpu_nodes):
+    # Slurm 22.05 (nodes of 2 CPUs): a held `-n 3` shows NODES 2, `-n 5` 3; here the
+    # nodes hold 1 CPU each, so `-n 2` needs 2 and `-n 3` all 3
+    cluster = one_cpu_nodes
+    ids = [cluster.submit("--hold", "-n", str(n), "--wrap", "true") for n in (2, 3)]
+    try:
+        shown = cluster.run("squeue", "-h", "-o", "%i %D", "-j", ",".join(map(str, ids)))
+        assert sorted(shown.stdout.split("\n")[:-1]) == [f"{ids[0]} 2", f"{ids[1]} 3"]
+        held = cluster.run("scontrol", "show", "job", str(ids[1])).stdout
+        assert "NumNodes=3 " in held
+    finally:
+        cluster.run("scancel", *map(str, ids))

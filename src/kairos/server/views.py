@@ -83,8 +83,24 @@ def job_views(controller, jobs: list[LiveJob], *, start: bool = False) -> list[d
         if job.job_id in forecasts:
             t = forecasts[job.job_id]
             info["expected_start"] = None if math.isinf(t) else t
+        if job.state is JobState.PENDING and job.submission is not None \
+                and job.submission.spread:
+            info["nodes"] = max(info["nodes"], _fewest_nodes(controller, job))
         out.append(info)
     return out
+
+
+def _fewest_nodes(controller, job: LiveJob) -> int:
+    """The fewest nodes a pending spread job (``-n`` without ``-N``) can run on: its
+    CPUs over the largest node of its partition, which is what Slurm shows for it
+    (``-n3`` on 2-CPU nodes: 2 nodes) until it starts on the nodes it gets."""
+    cluster = controller.cluster
+    partition = next((p for p in cluster.partitions if p.name == job.partition), None)
+    sizes = [n.cpus for n in cluster.nodes
+             if partition is None or partition.nodes is None or n.name in partition.nodes]
+    if not sizes or max(sizes) <= 0:
+        return 1
+    return math.ceil(job.ntasks * job.cpus_per_task / max(sizes))
 
 
 def test_only(controller, core: Job, now: float) -> dict:
