@@ -127,6 +127,9 @@ class Client:
     def status(self) -> dict:
         return self.request("GET", "/status")
 
+    def config(self) -> dict:
+        return self.request("GET", "/config")
+
     def accounting(self, *, ids=None, users=None, states=None, start=None, end=None,
                    all_users: bool = False) -> list[dict]:
         return self.request("GET", "/accounting", query={

@@ -1,11 +1,14 @@
 """``sacct``: finished and current jobs from the accounting database, printed as Slurm
 22.05's sacct prints them.
 
-Options: ``-j/--jobs``, ``-S/--starttime``, ``-E/--endtime``, ``-u/--user`` (also
+Options: ``-j/--jobs`` (jobs, and steps as ``12.0`` or ``12.batch``: that line alone),
+``-S/--starttime``, ``-E/--endtime``, ``-u/--user`` (also
 ``--uid``), ``-a/--allusers``, ``-s/--state`` (codes or names), ``-r/--partition``,
 ``--name``, ``-A/--accounts``, ``-o/--format`` (``Field%width``), ``-b/--brief``,
 ``-l/--long``, ``-X/--allocations``, ``-n/--noheader``, ``-P/--parsable2``,
-``-p/--parsable``, ``-e/--helpformat``; ``SACCT_FORMAT`` stands in for ``-o``.
+``-p/--parsable``, ``-e/--helpformat``, ``-M/--clusters`` (this controller's cluster or
+``all``; see ``_clusters``) and ``-L/--allclusters``; ``SACCT_FORMAT`` stands in for
+``-o``.
 
 The time window follows sacct's rules: without ``-j`` and ``-s`` it starts at midnight
 today; with ``-j`` it starts at the epoch; with ``-s`` (and no ``-j``) it is the present
@@ -28,6 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from kairos.cli.slurm._clusters import add_clusters_option, checked_cluster
 from kairos.cli.slurm._query import (
     SlurmArgumentParser, UsageError, add_list_option, current_user, parse_job_ids,
     resolve_users, run_command, write,
@@ -46,6 +50,8 @@ PROG = "sacct"
 
 _MMDD = re.compile(r"(\d{2})(\d{2})(\d{2})?(?:-(\d{1,2}):(\d{2})(?::(\d{2}))?)?")
 _DOTTED = re.compile(r"(\d{1,2})[./](\d{1,2})(?:[./](\d{2}))?(?:-(\d{1,2}):(\d{2})(?::(\d{2}))?)?")
+#: ``-j`` items naming a step: a job (``12``, ``12_3``) and ``.0``, ``.batch``...
+_STEP_ID = re.compile(r"(\d+(?:_\d+)?)\.(\d+|batch|extern)")
 _PAST_ONLY = re.compile(r"\d{1,2}:\d{2}(:\d{2})?\s*(am|pm)?|midnight|noon|fika|teatime")
 
 
@@ -68,6 +74,11 @@ class SacctOptions:
     names: list[str] | None = None
     accounts: list[str] | None = None
     help_format: bool = False
+    #: steps named by ``-j`` (``12.0``, ``12.batch``): only their lines are printed for
+    #: their jobs; ``plain_ids`` are the jobs named whole
+    named_steps: frozenset[str] = frozenset()
+    plain_ids: frozenset[str] = frozenset()
+    clusters: list[str] | None = None  #: ``-M``: checked against the controller's
 
 
 def build_parser() -> SlurmArgumentParser:
@@ -103,6 +114,9 @@ def build_parser() -> SlurmArgumentParser:
                         help="'|' between fields and at the end")
     parser.add_argument("-e", "--helpformat", action="store_true",
                         help="list the fields --format accepts")
+    add_clusters_option(parser)
+    parser.add_argument("-L", "--allclusters", action="store_true",
+                        help="jobs of all clusters (this controller runs one)")
     return parser
 
 
@@ -187,8 +201,13 @@ def parse_args(argv: Sequence[str], *, now: float | None = None,
     if users is None and not args.allusers and not args.jobs and os.getuid() != 0:
         users = [current_user()]
     start, end = _window(args, now)
+    named_steps = frozenset(item for item in args.jobs or () if _STEP_ID.fullmatch(item))
+    plain = parse_job_ids([item for item in args.jobs or () if item not in named_steps],
+                          prog=PROG)
+    ids = plain + sorted({_STEP_ID.fullmatch(item)[1] for item in named_steps})
     return SacctOptions(
-        ids=parse_job_ids(args.jobs, prog=PROG) if args.jobs else None, users=users,
+        ids=ids or None, users=users, named_steps=named_steps, plain_ids=frozenset(plain),
+        clusters=args.clusters,
         all_users=args.allusers or os.getuid() == 0, states=_states(args.states),
         start=start, end=end, fields=fields, header=not args.noheader,
         parsable2=args.parsable2, parsable=args.parsable and not args.parsable2,
@@ -218,6 +237,7 @@ def _run(client: Any, options: SacctOptions) -> int:
     if client is None:
         write(help_format_text())
         return 0
+    checked_cluster(client, options.clusters, prog=PROG)
     query = dict(ids=options.ids, users=options.users, states=options.states,
                  start=options.start, end=options.end)
     if options.steps:
@@ -228,8 +248,20 @@ def _run(client: Any, options: SacctOptions) -> int:
     write(format_sacct(rows, options.fields, header=options.header,
                        parsable2=options.parsable2, parsable=options.parsable,
                        steps=options.steps, now=time.time(), job_steps=job_steps(jobs),
-                       batchless={job["job_id"] for job in jobs if job.get("allocation")}))
+                       batchless={job["job_id"] for job in jobs if job.get("allocation")},
+                       keep=_named_lines(options) if options.named_steps else None))
     return 0
+
+
+def _named_lines(options: SacctOptions):
+    """Which lines ``-j`` asks for, by JobID and JobIDRaw: the steps it names, and
+    every line of the jobs it names whole (an array job by its id: all its tasks)."""
+    def keep(job_id: str, raw_id: str) -> bool:
+        if job_id in options.named_steps or raw_id in options.named_steps:
+            return True
+        job, raw = job_id.partition(".")[0], raw_id.partition(".")[0]
+        return bool({job, raw, job.partition("_")[0]} & options.plain_ids)
+    return keep
 
 
 def job_steps(jobs: list[dict[str, Any]]) -> dict[int, list[Any]]:

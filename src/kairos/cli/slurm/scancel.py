@@ -14,6 +14,7 @@ every node (its tasks are killed, its ``srun`` reports them; the job goes on), o
 ``--signal`` signals its tasks.  A step that does not run (any more) is Slurm's ``Kill
 job error on job step id 12.7: Invalid job id specified``, exit status 1.  Filters
 (``-u -n -t -p``) pick jobs, never steps; given with steps alone, they add no job.
+``-M/--clusters`` may name this controller's cluster or ``all`` (see ``_clusters``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from kairos.cli.slurm._clusters import add_clusters_option, checked_cluster
 from kairos.cli.slurm._query import (
     SlurmArgumentParser, UsageError, add_list_option, current_user, parse_job_ids,
     resolve_users, run_command,
@@ -53,6 +55,7 @@ class CancelOptions:
     batch: bool = False
     verbose: bool = False
     quiet: bool = False
+    clusters: list[str] | None = None  #: ``-M``: checked against the controller's
 
 
 def build_parser() -> SlurmArgumentParser:
@@ -79,6 +82,7 @@ def build_parser() -> SlurmArgumentParser:
                         help="refused: Kairos commands never prompt")
     parser.add_argument("-v", "--verbose", action="store_true", help="say what was done")
     parser.add_argument("-Q", "--quiet", action="store_true", help="no error messages")
+    add_clusters_option(parser)
     return parser
 
 
@@ -129,7 +133,7 @@ def parse_args(argv: Sequence[str]) -> CancelOptions:
         ids=ids, steps=steps, users=users, names=args.names, states=_states(args.states),
         partitions=args.partitions,
         signal=parse_signal(args.signal) if args.signal is not None else None,
-        batch=args.batch, verbose=args.verbose, quiet=args.quiet)
+        batch=args.batch, verbose=args.verbose, quiet=args.quiet, clusters=args.clusters)
     if not any((options.ids, options.steps, options.users, options.names, options.states,
                 options.partitions)):
         raise UsageError(f"{PROG}: error: No job identification provided")
@@ -142,6 +146,7 @@ def _step(word: str) -> tuple[str, int]:
 
 
 def _run(client: Any, options: CancelOptions) -> int:
+    checked_cluster(client, options.clusters, prog=PROG)
     status = 0
     if options.ids or not options.steps:
         status = _jobs(client, options)

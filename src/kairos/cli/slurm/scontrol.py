@@ -12,6 +12,10 @@ scontrol does for the subcommands scripts use.
 * ``show hostnames [LIST]``: one name per line (default: ``$SLURM_JOB_NODELIST``, else
   ``$SLURM_NODELIST``); ``show hostlist LIST`` and ``show hostlistsorted LIST``: the
   names compressed (``n[1-3],a``), in the order given or sorted.  No controller needed.
+* ``show config`` (or a prefix: ``show conf``): Slurm's ``Key = value`` lines, with the
+  settings a Kairos controller can state truthfully (ClusterName, MinJobAge, KillWait,
+  SchedulerType...).  Like Slurm, a key after ``config`` does not narrow the output.
+* ``-M/--clusters`` may name this controller's cluster or ``all`` (see ``_clusters``).
 
 Other subcommands and keys are refused with Slurm's messages.
 """
@@ -21,9 +25,10 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from kairos.cli.slurm._clusters import add_clusters_option, checked_cluster
 from kairos.cli.slurm._query import (
     SlurmArgumentParser, UsageError, fail, parse_job_ids, run_command, write,
 )
@@ -56,15 +61,16 @@ class ScontrolCommand:
     oneliner: bool = False
     nodes: list[str] = field(default_factory=list)
     output: str = ""  #: what ``show hostnames`` and friends print
+    clusters: list[str] | None = None  #: ``-M``: checked against the controller's
 
 
 def build_parser() -> SlurmArgumentParser:
     parser = SlurmArgumentParser(PROG, "Show and change jobs, nodes and partitions "
                                  "(Slurm-compatible).", help_short=True)
     parser.add_argument("words", nargs="*", metavar="COMMAND",
-                        help="show job|node|partition [NAME], show hostnames|hostlist "
-                             "LIST, hold|release|requeue IDS, update JobId=ID "
-                             "TimeLimit=|Priority=|Nice=|JobName=, update NodeName=LIST "
+                        help="show job|node|partition [NAME], show config, show "
+                             "hostnames|hostlist LIST, hold|release|requeue IDS, update "
+                             "JobId=ID TimeLimit=|Priority=|Nice=|JobName=, update NodeName=LIST "
                              "State=DRAIN|DOWN|RESUME Reason=")
     parser.add_argument("-o", "--oneliner", action="store_true",
                         help="one line per record")
@@ -72,6 +78,7 @@ def build_parser() -> SlurmArgumentParser:
                         help="accepted for compatibility")
     parser.add_argument("-a", "--all", action="store_true",
                         help="accepted for compatibility")
+    add_clusters_option(parser)
     return parser
 
 
@@ -83,12 +90,14 @@ def parse_args(argv: Sequence[str]) -> ScontrolCommand:
                          "requeue or update")
     keyword, rest = args.words[0].lower(), args.words[1:]
     if keyword == "show":
-        return _parse_show(rest, args.oneliner)
-    if keyword in _JOB_ACTIONS:
-        return _parse_job_action(keyword, rest)
-    if keyword == "update":
-        return _parse_update(rest)
-    raise UsageError(f"invalid keyword: {args.words[0]}")
+        command = _parse_show(rest, args.oneliner)
+    elif keyword in _JOB_ACTIONS:
+        command = _parse_job_action(keyword, rest)
+    elif keyword == "update":
+        command = _parse_update(rest)
+    else:
+        raise UsageError(f"invalid keyword: {args.words[0]}")
+    return replace(command, clusters=args.clusters)
 
 
 def _parse_show(rest: list[str], oneliner: bool) -> ScontrolCommand:
@@ -96,6 +105,8 @@ def _parse_show(rest: list[str], oneliner: bool) -> ScontrolCommand:
         raise UsageError("too few arguments for keyword:show")
     if rest[0].lower() in _HOSTLIST_ENTITIES:
         return _parse_hostlist(rest[0].lower(), rest[1:])
+    if rest[0] and "config".startswith(rest[0].lower()):  # Slurm takes c, conf...
+        return ScontrolCommand("show", entity="config", oneliner=oneliner)
     entity = _ENTITIES.get(rest[0].lower())
     if entity is None:
         raise UsageError(f"invalid entity:{rest[0]} for keyword:show ")
@@ -226,6 +237,11 @@ def _show(client: Any, command: ScontrolCommand) -> int:
     )
 
     one = command.oneliner
+    if command.entity == "config":
+        from kairos.slurm.output.scontrol import format_scontrol_config
+
+        write(format_scontrol_config(client.config(), now=time.time()))
+        return 0
     if command.entity == "job":
         jobs = _named_jobs(client, command.name) if command.name \
             else client.jobs(all_states=True)
@@ -284,6 +300,8 @@ def _update_nodes(client: Any, command: ScontrolCommand) -> int:
 
 
 def _run(client: Any, command: ScontrolCommand) -> int:
+    if client is not None:
+        checked_cluster(client, command.clusters, prog=PROG)
     if command.action == "hostlist":
         write(command.output)
         return 0

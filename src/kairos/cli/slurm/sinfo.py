@@ -8,6 +8,8 @@ partition with ``NODES(A/I/O/T)``, ``-R/--list-reasons`` why nodes are down or d
 ``-n/--nodes`` to narrow down, ``-t/--states`` node states (idle, mix, alloc, down,
 drain).  ``SINFO_FORMAT`` and ``SINFO_PARTITION`` stand in for ``-o`` and ``-p``.
 A node that stopped answering has Slurm's ``*`` after its state (``down*``, ``idle*``).
+``-M/--clusters`` names this controller's cluster or ``all``: Slurm's ``CLUSTER:`` line
+comes first (see ``_clusters``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from kairos.cli.slurm._clusters import add_clusters_option, checked_cluster, cluster_line
 from kairos.cli.slurm._query import (
     SlurmArgumentParser, UsageError, add_list_option, run_command, write,
 )
@@ -44,6 +47,7 @@ class SinfoOptions:
     partitions: list[str] | None = None
     nodes: list[str] | None = None
     states: frozenset[str] | None = None
+    clusters: list[str] | None = None  #: ``-M``: checked against the controller's
 
 
 def build_parser() -> SlurmArgumentParser:
@@ -65,6 +69,7 @@ def build_parser() -> SlurmArgumentParser:
                     help="only nodes in these states")
     parser.add_argument("-a", "--all", action="store_true",
                         help="accepted for compatibility")
+    add_clusters_option(parser)
     return parser
 
 
@@ -88,7 +93,7 @@ def parse_args(argv: Sequence[str], environ: Mapping[str, str] | None = None) ->
         fmt=args.fmt or env.get("SINFO_FORMAT") or None, header=not args.noheader,
         node_oriented=args.Node, summarize=args.summarize and not args.fmt,
         reasons=args.reasons, long=args.long, partitions=partitions, nodes=nodes,
-        states=_states(args.states))
+        states=_states(args.states), clusters=args.clusters)
     try:
         format_sinfo([], [], options.fmt)
     except FormatError as error:
@@ -142,8 +147,9 @@ def render(partitions: list[dict[str, Any]], nodes: list[dict[str, Any]],
 
 
 def _run(client: Any, options: SinfoOptions) -> int:
+    cluster = cluster_line(checked_cluster(client, options.clusters, prog=PROG))
     partitions, nodes = select(client.partitions(), client.nodes(), options)
-    write(render(partitions, nodes, options, now=time.time()))
+    write(cluster + render(partitions, nodes, options, now=time.time()))
     return 0
 
 

@@ -5,7 +5,9 @@ Options scripts rely on: ``-u/--user`` (``--me``), ``-j/--jobs`` (``12``, ``12_3
 running and completing), ``-p/--partition``, ``-n/--name``, ``-A/--account``,
 ``-q/--qos``, ``--start`` (expected start times of pending jobs), ``-o/--format``,
 ``-O/--Format``, ``-h/--noheader``, ``-l/--long``, ``-S/--sort``, ``-r/--array`` (one
-line per array task) and ``-a/--all`` (accepted; every partition is always shown).
+line per array task), ``-a/--all`` (accepted; every partition is always shown) and
+``-M/--clusters`` (this controller's cluster or ``all``: Slurm's ``CLUSTER:`` line first;
+see ``_clusters``).
 ``SQUEUE_FORMAT``, ``SQUEUE_FORMAT2`` and ``SQUEUE_SORT`` stand in for ``-o``, ``-O`` and
 ``-S`` as in Slurm.  Formatting lives in ``kairos.slurm.output.squeue``.
 """
@@ -19,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from kairos.cli.slurm._clusters import add_clusters_option, checked_cluster, cluster_line
 from kairos.cli.slurm._query import (
     SlurmArgumentParser, UsageError, add_list_option, current_user, fail, parse_job_ids,
     resolve_users, run_command, write,
@@ -56,6 +59,7 @@ class SqueueOptions:
     long: bool = False
     sort: str = SQUEUE_DEFAULT_SORT
     expand_arrays: bool = False
+    clusters: list[str] | None = None  #: ``-M``: checked against the controller's
 
     @property
     def all_states(self) -> bool:
@@ -98,6 +102,7 @@ def build_parser() -> SlurmArgumentParser:
                         help="one line per array task")
     parser.add_argument("-a", "--all", action="store_true",
                         help="accepted for compatibility (all partitions are shown)")
+    add_clusters_option(parser)
     return parser
 
 
@@ -120,7 +125,7 @@ def parse_args(argv: Sequence[str], environ: Mapping[str, str] | None = None) ->
         states=_states(args.states, start=args.start), partitions=args.partitions,
         names=args.names, accounts=args.accounts, qos=args.qos, start=args.start,
         fmt=fmt, fields=fields, header=not args.noheader, long=args.long, sort=sort,
-        expand_arrays=args.array)
+        expand_arrays=args.array, clusters=args.clusters)
     _check_formats(options)
     return options
 
@@ -175,6 +180,7 @@ def render(jobs: Sequence[LiveJob], options: SqueueOptions, *, now: float) -> st
 def _run(client: Any, options: SqueueOptions) -> int:
     from kairos.model import LiveJob
 
+    cluster = cluster_line(checked_cluster(client, options.clusters, prog=PROG))
     state_names = None if options.all_states else sorted(s.name for s in options.states)
     jobs = client.jobs(users=options.users, ids=options.ids, states=state_names,
                        partitions=options.partitions, names=options.names,
@@ -182,8 +188,9 @@ def _run(client: Any, options: SqueueOptions) -> int:
     rows = select([LiveJob.from_wire(job) for job in jobs], options)
     if options.ids and len(options.ids) == 1 and not rows:
         if not client.jobs(ids=options.ids, all_states=True):
+            write(cluster)
             return fail("slurm_load_jobs error: Invalid job id specified")
-    write(render(rows, options, now=time.time()))
+    write(cluster + render(rows, options, now=time.time()))
     return 0
 
 

@@ -301,15 +301,20 @@ def format_sacct(jobs: Iterable[LiveJob], fields: str | None = None, *,
                  header: bool = True, parsable2: bool = False, parsable: bool = False,
                  steps: bool = True, now: float, expand_arrays: bool = False,
                  job_steps: Mapping[int, Sequence[LiveStep]] | None = None,
-                 batchless: Collection[int] = ()) -> str:
+                 batchless: Collection[int] = (),
+                 keep: Callable[[str, str], bool] | None = None) -> str:
     """sacct's table in job id order; unless ``steps`` is false (``-X``), after each
     job its ``.batch`` line (when it started, and is not in ``batchless``: jobs without
-    a batch script) and a line per job step in ``job_steps`` (job id -> steps)."""
+    a batch script) and a line per job step in ``job_steps`` (job id -> steps).
+    ``keep(job_id, raw_id)``, when given, picks the lines to print by their JobID and
+    JobIDRaw (``sacct -j 12.0`` prints that step's line alone)."""
     columns = parse_sacct_fields(fields or SACCT_DEFAULT_FIELDS)
     ordered = sorted(jobs, key=lambda j: (array_master_id(j), j.array_task_id or -1,
                                           j.job_id))
     lines = _with_steps(job_lines(ordered, expand_arrays=expand_arrays), steps,
                         job_steps or {}, batchless)
+    if keep is not None:
+        lines = [line for line in lines if keep(_job_id(line), _raw_id(line))]
     rows = [[_value(c, line, now) for c in columns] for line in lines]
     out = []
     if parsable or parsable2:

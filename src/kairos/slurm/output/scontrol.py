@@ -1,5 +1,6 @@
 """What ``scontrol show job|node|partition`` prints: Slurm 22.05's ``Key=Value``
-records, with the keys scripts grep (``JobState``, ``NodeList``, ``ExitCode``...).
+records, with the keys scripts grep (``JobState``, ``NodeList``, ``ExitCode``...); and
+``scontrol show config``'s ``Key = value`` lines.
 
 A record's first line is flush left, the others are indented by three spaces, and a
 blank line follows; ``-o`` (oneliner) puts a record on one line.
@@ -160,3 +161,66 @@ def format_scontrol_partition(partition: Mapping[str, Any], *, oneliner: bool = 
          ("TotalNodes", p.total_nodes)],
     ]
     return _key_values(lines, oneliner=oneliner)
+
+
+#: ``PriorityType`` for Kairos's queue orders that Slurm has a plugin for; the others
+#: are named by the order itself (``priority/sjf``), which Slurm does not have.
+_PRIORITY_TYPES = {"multifactor": "priority/multifactor", "submit": "priority/basic"}
+
+
+def _seconds(value: float, unit: str = "sec") -> str:
+    return f"{value:g} {unit}"
+
+
+def config_lines(facts: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The keys ``scontrol show config`` prints for a Kairos controller, in Slurm's
+    order: only those Kairos can state truthfully from ``facts`` (the controller's
+    ``/config`` answer); the cluster keys (port, node timeout) only at the head of a
+    cluster of node daemons."""
+    host = facts["controller_host"]
+    if facts.get("controller_address"):
+        host = f"{host}({facts['controller_address']})"
+    order = facts["order"]
+    lines = [
+        ("BOOT_TIME", _time(facts["boot_time"])),
+        ("ClusterName", facts["cluster_name"]),
+        ("FirstJobId", "1"),
+        ("InactiveLimit", _seconds(facts["inactive_limit"])),
+        ("KillWait", _seconds(facts["kill_wait"])),
+        ("MaxArraySize", str(facts["max_array_size"])),
+        ("MaxMemPerNode", "UNLIMITED"),
+        ("MinJobAge", _seconds(facts["min_job_age"])),
+        ("NEXT_JOB_ID", str(facts["next_job_id"])),
+        ("OverTimeLimit", "0 min"),
+        ("PreemptMode", "OFF"),
+        ("PreemptType", "preempt/none"),
+        ("PriorityType", _PRIORITY_TYPES.get(order, f"priority/{order}")),
+        ("PrivateData", "none"),
+        ("ProctrackType", "proctrack/pgid"),
+    ]
+    if facts.get("return_to_service") is not None:
+        lines.append(("ReturnToService", str(facts["return_to_service"])))
+    lines += [
+        ("SchedulerType", "sched/builtin" if facts["policy"] == "fcfs" else "sched/backfill"),
+        ("SelectType", "select/cons_tres"),
+        ("SelectTypeParameters", "CR_CORE_MEMORY"),
+        ("SlurmUser", f"{facts['controller_user']}({facts['controller_uid']})"),
+        ("SlurmctldHost[0]", host),
+    ]
+    if facts.get("controller_port") is not None:
+        lines.append(("SlurmctldPort", str(facts["controller_port"])))
+    if facts.get("node_timeout") is not None:
+        lines.append(("SlurmdTimeout", _seconds(facts["node_timeout"])))
+    lines += [
+        ("SLURM_VERSION", f"22.05 (kairos {facts['version']})"),
+    ]
+    return lines
+
+
+def format_scontrol_config(facts: Mapping[str, Any], *, now: float) -> str:
+    """``scontrol show config``: Slurm's ``Configuration data as of <time>`` line, one
+    ``Key = value`` line per setting (keys padded to 23 columns), a blank line and the
+    controller's ``Slurmctld(primary) at <host> is UP``."""
+    body = "".join(f"{key:<23} = {value}\n" for key, value in config_lines(facts))
+    return (f"Configuration data as of {_time(now)}\n{body}\n"
+            f"Slurmctld(primary) at {facts['controller_host']} is UP\n")

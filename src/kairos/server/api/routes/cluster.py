@@ -1,4 +1,5 @@
-"""``/api/v1/nodes``, ``/partitions``, ``/status``: the machine and the controller."""
+"""``/api/v1/nodes``, ``/partitions``, ``/status``, ``/config``: the machine and the
+controller."""
 
 from __future__ import annotations
 
@@ -56,4 +57,31 @@ async def status(controller: ControllerDep):
         "database": controller.store_description, "home": str(controller.settings.home),
         "jobs": states, "passes": controller.passes,
         "last_pass_seconds": controller.last_pass_seconds,
+    }
+
+
+@router.get("/config", summary="The controller's settings (scontrol show config)")
+async def config(controller: ControllerDep):
+    """What the controller runs by, as facts (seconds, names, numbers); the commands
+    print them in Slurm's words.  Read-only."""
+    import socket
+
+    from kairos.server.allocations import KEEPALIVE_TIMEOUT
+    from kairos.server.controller import MIN_JOB_AGE
+    from kairos.slurm.arrays import DEFAULT_MAX_ARRAY_SIZE
+
+    settings = controller.settings
+    cluster = settings.cluster
+    return {
+        "cluster_name": settings.cluster_name, "version": __version__,
+        "boot_time": controller.started_at, "next_job_id": controller.next_id,
+        "min_job_age": MIN_JOB_AGE, "kill_wait": settings.kill_wait,
+        "inactive_limit": KEEPALIVE_TIMEOUT, "max_array_size": DEFAULT_MAX_ARRAY_SIZE,
+        "policy": settings.policy, "order": settings.order,
+        "controller_host": socket.gethostname(), "controller_user": controller.settings_user,
+        "controller_uid": os.geteuid(),
+        "controller_address": None if cluster is None else cluster.listen[0],
+        "controller_port": None if cluster is None else cluster.listen[1],
+        "node_timeout": None if cluster is None else cluster.node_timeout,
+        "return_to_service": None if cluster is None else cluster.return_to_service,
     }
