@@ -28,6 +28,7 @@ from kairos.core.cluster import Cluster, Node, NodeState, Partition
 from kairos.core.jobs import Job, Request
 from kairos.core.profile import (InvalidFeature, InvalidNodeName, NodeProfile, PoolProfile,
                                  Unsatisfiable)
+from kairos.core.timeline import TimelineProfile
 
 
 class NodeShare(NamedTuple):
@@ -92,6 +93,13 @@ class NodeResources:
         #: bumped by ``forget_candidates``: a profile built before a node or partition
         #: change is stale, because jobs that did not fit then may fit now
         self.generation = 0
+        #: plan with ``NodeProfile`` (a free vector per node at every step) instead of
+        #: ``TimelineProfile``: the same answers, slowly; a reference for tests and
+        #: benchmarks
+        self.reference = False
+        #: (partition, request) -> whether it fits the empty cluster (``check``)
+        self._fits_empty: dict[tuple, bool] = {}
+        self._features: frozenset[str] | None = None
 
     def _vector(self, cpus: int, mem: int, gpus: dict[str, int]) -> list[int]:
         v = [cpus, mem] + [0] * len(self.gpu_types)
@@ -134,6 +142,8 @@ class NodeResources:
     def forget_candidates(self) -> None:
         """Call after node or partition changes (also makes older profiles stale)."""
         self._candidates.clear()
+        self._fits_empty.clear()
+        self._features = None
         self.generation += 1
 
     # ------------------------------------------------------------------ submission
@@ -171,8 +181,13 @@ class NodeResources:
                     f"job {job.id}: asks for {n} {name!r} license(s); the cluster has {self.cluster.licenses.get(name, 0)}"
                 )
         self._check_selection(job, part)
-        empty = [list(v) for v in self.capacity]
-        if self.place(job, empty, dict(self.cluster.licenses), all_nodes=True) is None:
+        key = (job.partition, req)
+        fits = self._fits_empty.get(key)
+        if fits is None:
+            empty = [list(v) for v in self.capacity]
+            fits = self.place(job, empty, dict(self.cluster.licenses), all_nodes=True) is not None
+            self._fits_empty[key] = fits
+        if not fits:
             if req.spread:
                 raise Unsatisfiable(
                     f"job {job.id}: {_describe_spread(req)}{_describe_selection(req)} "
@@ -195,7 +210,9 @@ class NodeResources:
             if unknown:
                 raise InvalidNodeName(
                     f"job {job.id}: no node named {', '.join(unknown)} (in {option})")
-        known = {feature for node in self.cluster.nodes for feature in node.features}
+        if self._features is None:
+            self._features = frozenset(f for node in self.cluster.nodes for f in node.features)
+        known = self._features
         missing = sorted((req.features | req.any_features) - known)
         if missing:
             raise InvalidFeature(f"job {job.id}: no node has features {missing}")
@@ -352,8 +369,9 @@ class NodeResources:
         for name, n in licenses:
             self.licenses[name] += sign * n
 
-    def profile(self, now: float, ends: list[tuple]) -> NodeProfile:
-        return NodeProfile(now, self.free, self.licenses, ends, self)
+    def profile(self, now: float, ends: list[tuple]) -> NodeProfile | TimelineProfile:
+        kind = NodeProfile if self.reference else TimelineProfile
+        return kind(now, self.free, self.licenses, ends, self)
 
     def describe(self, placement) -> list[str]:
         """Node names of a placement, in cluster order (for SLURM_JOB_NODELIST and

@@ -1,0 +1,425 @@
+"""Availability of a node cluster over time, kept per node (``TimelineProfile``).
+
+``NodeProfile`` (``kairos.core.profile``) holds a free vector for every node at every
+step, so building it and asking it anything costs nodes x steps: on thousands of
+nodes a pass grows with pending jobs times nodes.  This profile answers the same
+questions with the same answers (a property test compares the two), cheaply:
+
+* Each node keeps only its own changes: a timeline ``(v0, t1, v1, t2, v2, ...)``,
+  free vector ``v0`` from the origin until ``t1``, and so on.  Most nodes change once
+  or twice, so building is linear in nodes plus running jobs.
+* Nodes with the same timeline and the same static kind (capacity, features,
+  partitions, state) form a class; a question about a request shape is answered once
+  per class, not once per node.  A full cluster of thousands of nodes has a few hundred
+  classes.
+* ``count`` bounds from below what a placement needs: a request of ``k`` nodes cannot
+  fit unless ``k`` usable nodes qualify throughout the window.  Only when enough do is
+  the exact placement made, by ``NodeResources.place`` itself on the window's minima
+  of the nodes it looks at (computed on demand), so the chosen nodes and shares are
+  the reference's.
+* Within one state of the profile, a request that did not fit now for ``d`` seconds
+  does not fit for longer either (a wider window has smaller minima): it is
+  remembered, so a long queue of alike jobs costs one answer each.
+
+The global step times ``T`` are kept exactly as ``NodeProfile`` keeps them, so
+``advance`` says "stale" at the same moments and the walk resumes or restarts alike.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left, bisect_right
+
+from kairos.core.cluster import NodeState
+from kairos.core.jobs import Job
+from kairos.core.profile import Unsatisfiable
+
+_INF = math.inf
+_UP = NodeState.UP
+
+
+class _Window:
+    """The free vectors of every node, as minima over ``[t, t + d)``, computed when asked
+    (``NodeResources.place`` looks at a few nodes only)."""
+
+    __slots__ = ("tl", "t", "end")
+
+    def __init__(self, timelines: list[tuple], t: float, d: float) -> None:
+        self.tl, self.t, self.end = timelines, t, t + d
+
+    def __getitem__(self, i: int) -> list[int]:
+        return _window_min(self.tl[i], self.t, self.end)
+
+
+def _window_min(tl: tuple, t: float, end: float) -> list[int]:
+    """Elementwise minimum of a timeline's vectors over the steps that ``[t, end)``
+    touches (the step holding ``t`` always)."""
+    n = len(tl)
+    j = 0  # index of the vector of the step holding t
+    while j + 1 < n and tl[j + 1] <= t:
+        j += 2
+    mins = list(tl[j])
+    j += 1
+    while j < n and tl[j] < end:
+        v = tl[j + 1]
+        for k in range(len(mins)):
+            if v[k] < mins[k]:
+                mins[k] = v[k]
+        j += 2
+    return mins
+
+
+class TimelineProfile:
+    """Free resources per node over time, plus cluster-wide licenses: the interface
+    and answers of ``NodeProfile`` (see the module docstring)."""
+
+    def __init__(self, now: float, free: list[list[int]], licenses: dict[str, int],
+                 running, resources) -> None:
+        self.res = resources
+        self._generation = resources.generation
+        self.T: list[float] = [now]
+        nodes = resources.cluster.nodes
+        changes: dict[int, list] = {}
+        self._with_licenses = bool(licenses)
+        self.L: list[dict[str, int]] | None = [dict(licenses)] if self._with_licenses else None
+        for end, _job_id, placement in running:
+            if end == _INF:
+                continue
+            if end != self.T[-1]:
+                self.T.append(end)
+                if self.L is not None:
+                    self.L.append(dict(self.L[-1]))
+            per_node, lic = placement
+            for node, vec in per_node:
+                changes.setdefault(node, []).append((end, vec))
+            if lic and self.L is not None:
+                step = self.L[-1]
+                for name, amount in lic:
+                    step[name] += amount
+        timelines = []
+        for i, v in enumerate(free):
+            if i in changes:
+                times, vecs = [-_INF], [tuple(v)]
+                for end, vec in changes[i]:
+                    cur = list(vecs[-1])
+                    for d, amount in enumerate(vec):
+                        cur[d] += amount
+                    if times[-1] == end:
+                        vecs[-1] = tuple(cur)
+                    else:
+                        times.append(end)
+                        vecs.append(tuple(cur))
+                timelines.append(_flatten(times, vecs))
+            else:
+                timelines.append((tuple(v),))
+        self.tl = timelines
+        # Static kinds: what makes two nodes interchangeable apart from their order.
+        kinds: dict[tuple, int] = {}
+        self._kind_of: list[int] = []
+        self._kinds: list[tuple] = []  # (capacity, node) of each kind
+        parts = resources.cluster.partitions
+        for i, node in enumerate(nodes):
+            key = (tuple(resources.capacity[i]), node.features, node.state,
+                   tuple(p.nodes is None or node.name in p.nodes for p in parts))
+            k = kinds.get(key)
+            if k is None:
+                k = kinds[key] = len(self._kinds)
+                self._kinds.append((tuple(resources.capacity[i]), node))
+            self._kind_of.append(k)
+        #: (kind, timeline) -> node indices
+        self._classes: dict[tuple, set[int]] = {}
+        for i, tl in enumerate(timelines):
+            self._classes.setdefault((self._kind_of[i], tl), set()).add(i)
+        self._eligible: dict[tuple, bool] = {}
+        self._good: dict[tuple, tuple] = {}
+        self._version = 0
+        self._cache_at: tuple = (0, now)
+        self._now_counts: dict[tuple, tuple] = {}
+        self._failed: dict[tuple, float] = {}
+
+    # ----------------------------------------------------------------- the interface
+
+    @property
+    def now(self) -> float:
+        return self.T[0]
+
+    def headroom(self) -> int:
+        """Most CPUs one node could give a job starting now (a bound for quick rejects)."""
+        t = self.T[0]
+        best = 0
+        for (_kind, tl) in self._classes:
+            cpus = _window_min(tl, t, t)[0] if len(tl) > 1 else tl[0][0]
+            if cpus > best:
+                best = cpus
+        return best
+
+    def advance(self, now: float) -> bool:
+        """As ``NodeProfile.advance``: False when a step lies in between or nodes changed."""
+        if self.res.generation != self._generation:
+            return False
+        if len(self.T) > 1 and self.T[1] <= now:
+            return False
+        self.T[0] = now
+        return True
+
+    def fits_now(self, job: Job, duration: float):
+        self._fresh_caches()
+        req = job.request
+        key = (job.partition, req)
+        failed = self._failed.get(key)
+        if failed is not None and duration >= failed:
+            return None
+        t = self.T[0]
+        placement = None
+        if self._count_now(job, duration) >= _needed(req):
+            placement = self.res.place(job, _Window(self.tl, t, duration), self._licenses(0, t + duration))
+        if placement is None and (failed is None or duration < failed):
+            self._failed[key] = duration
+        return placement
+
+    def fits_at(self, job: Job, start: float, duration: float, prefer=None):
+        """As ``NodeProfile.fits_at`` (``prefer``: a placement to keep if it still fits)."""
+        if start < self.T[0]:
+            return None
+        i = self._step_at(start)
+        end = start + duration
+        if prefer is not None and self._holds(prefer, start, end, i):
+            return prefer
+        return self.res.place(job, _Window(self.tl, start, duration), self._licenses(i, end))
+
+    def earliest(self, job: Job, duration: float):
+        need = _needed(job.request)
+        intervals = self._intervals(job)
+        intervals.sort()
+        T = list(self.T)
+        active: list[tuple[float, int]] = []  # (end, nodes) of finite intervals begun
+        forever = 0
+        p = 0
+        for i, t in enumerate(T):
+            while p < len(intervals) and intervals[p][0] <= t:
+                _, b, n = intervals[p]
+                p += 1
+                if b == _INF:
+                    forever += n
+                else:
+                    active.append((b, n))
+            if active:
+                active = [(b, n) for b, n in active if b > t]
+            count = forever
+            if count < need:
+                end = t + duration
+                for b, n in active:
+                    if b >= end:
+                        count += n
+            if count < need:
+                continue
+            placement = self.res.place(job, _Window(self.tl, t, duration),
+                                       self._licenses(i, t + duration))
+            if placement is not None:
+                return t, placement
+        raise Unsatisfiable(f"job {job.id} never fits on the nodes it may use")
+
+    def reserve(self, placement, start: float, end: float) -> None:
+        self._change(placement, start, end, -1)
+
+    def release(self, placement, start: float, end: float) -> None:
+        self._change(placement, start, end, +1)
+
+    # ----------------------------------------------------------------- internals
+
+    def _fresh_caches(self) -> None:
+        at = (self._version, self.T[0])
+        if self._cache_at != at:
+            self._cache_at = at
+            self._now_counts.clear()
+            self._failed.clear()
+
+    def _step_at(self, t: float) -> int:
+        T = self.T
+        i = bisect_left(T, t)
+        if i == len(T) or T[i] != t:
+            T.insert(i, t)
+            if self.L is not None:
+                self.L.insert(i, dict(self.L[i - 1]))
+        return i
+
+    def _licenses(self, i: int, end: float) -> dict[str, int]:
+        """Cluster-wide licenses free throughout the steps from ``i`` until ``end``."""
+        if self.L is None:
+            return {}
+        T, L = self.T, self.L
+        lic = dict(L[i])
+        j = i + 1
+        while j < len(T) and T[j] < end:
+            for name, amount in L[j].items():
+                if amount < lic[name]:
+                    lic[name] = amount
+            j += 1
+        return lic
+
+    def _holds(self, placement, start: float, end: float, i: int) -> bool:
+        per_node, wanted = placement
+        nodes = self.res.cluster.nodes
+        for n, vec in per_node:
+            if nodes[n].state is not _UP:
+                return False
+            free = _window_min(self.tl[n], start, end)
+            if any(f < v for f, v in zip(free, vec)):
+                return False
+        licenses = self._licenses(i, end)
+        return all(licenses.get(name, 0) >= n for name, n in wanted)
+
+    def _change(self, placement, start: float, end: float, sign: int) -> None:
+        if end <= start:  # a zero-length job still holds its resources for an instant
+            end = math.nextafter(start, _INF)
+        a = self._step_at(start)
+        b = self._step_at(end) if end != _INF else len(self.T)
+        per_node, licenses = placement
+        if licenses and self.L is not None:
+            for k in range(a, b):
+                step = self.L[k]
+                for name, amount in licenses:
+                    step[name] += sign * amount
+        origin = self.T[0]
+        lo = -_INF if start <= origin else start
+        classes, kind_of = self._classes, self._kind_of
+        for n, vec in per_node:
+            old = self.tl[n]
+            new = _shifted(old, lo, end, vec, sign)
+            self.tl[n] = new
+            kind = kind_of[n]
+            members = classes[(kind, old)]
+            members.discard(n)
+            if not members:
+                del classes[(kind, old)]
+            classes.setdefault((kind, new), set()).add(n)
+        self._version += 1
+
+    def _eligible_kind(self, kind: int, job: Job) -> bool:
+        """Whether nodes of ``kind`` are among ``job``'s candidates (``-w``/``-x``
+        aside: a bound counts every node they might add or remove)."""
+        req = job.request
+        key = (kind, job.partition, req.features, req.any_features)
+        ok = self._eligible.get(key)
+        if ok is None:
+            _, node = self._kinds[kind]
+            part = self.res.cluster.partition(job.partition)
+            ok = (node.state is _UP and (part.nodes is None or node.name in part.nodes)
+                  and req.features <= node.features
+                  and (not req.any_features or not req.any_features.isdisjoint(node.features)))
+            self._eligible[key] = ok
+        return ok
+
+    def _good_intervals(self, kind: int, tl: tuple, job: Job) -> tuple:
+        """The maximal ``(a, b)`` spans of a timeline where one node could hold one
+        share of ``job`` (``a`` = -inf: from the origin)."""
+        req = job.request
+        shape = (req.exclusive, req.cpus_per_node, req.mem_per_node, req.gpus_per_node)
+        key = (kind, tl, shape)
+        good = self._good.get(key)
+        if good is not None:
+            return good
+        capacity = self._kinds[kind][0]
+        res = self.res
+        cpn, mem, gpus = req.cpus_per_node, req.mem_per_node, req.gpus_per_node
+        if req.exclusive and not (capacity[0] >= cpn and capacity[1] >= mem
+                                  and res.gpu_share(capacity, gpus) is not None):
+            self._good[key] = ()
+            return ()
+        spans = []
+        start = None
+        for j in range(0, len(tl), 2):
+            v = tl[j]
+            t = -_INF if j == 0 else tl[j - 1]
+            if req.exclusive:
+                ok = list(v) == list(capacity)
+            else:
+                ok = v[0] >= cpn and v[1] >= mem and (not gpus or res.gpu_share(v, gpus) is not None)
+            if ok and start is None:
+                start = t
+            elif not ok and start is not None:
+                spans.append((start, t))
+                start = None
+        if start is not None:
+            spans.append((start, _INF))
+        good = self._good[key] = tuple(spans)
+        return good
+
+    def _intervals(self, job: Job) -> list[tuple[float, float, int]]:
+        """``(a, b, nodes)``: for every class of candidate nodes, the spans where one
+        of its nodes could hold a share of ``job``."""
+        out = []
+        for (kind, tl), members in self._classes.items():
+            if self._eligible_kind(kind, job):
+                for a, b in self._good_intervals(kind, tl, job):
+                    out.append((a, b, len(members)))
+        return out
+
+    def _count_now(self, job: Job, duration: float) -> int:
+        """How many candidate nodes could hold a share of ``job`` from now for
+        ``duration`` (a bound: a placement needs at least ``_needed`` of them)."""
+        req = job.request
+        key = (job.partition, req.features, req.any_features, req.exclusive,
+               req.cpus_per_node, req.mem_per_node, req.gpus_per_node)
+        entry = self._now_counts.get(key)
+        t = self.T[0]
+        if entry is None:
+            ends: dict[float, int] = {}
+            for (kind, tl), members in self._classes.items():
+                if self._eligible_kind(kind, job):
+                    for a, b in self._good_intervals(kind, tl, job):
+                        if a <= t < b:
+                            ends[b] = ends.get(b, 0) + len(members)
+            bs = sorted(ends)
+            suffix = [0] * (len(bs) + 1)
+            for k in range(len(bs) - 1, -1, -1):
+                suffix[k] = suffix[k + 1] + ends[bs[k]]
+            entry = self._now_counts[key] = (bs, suffix)
+        bs, suffix = entry
+        return suffix[bisect_left(bs, t + duration)]
+
+
+def _needed(req) -> int:
+    """The fewest nodes a placement of ``req`` holds."""
+    return max(req.nodes, len(req.nodelist)) if req.spread else req.nodes
+
+
+def _flatten(times: list[float], vecs: list[tuple]) -> tuple:
+    out = [vecs[0]]
+    for t, v in zip(times[1:], vecs[1:]):
+        out.append(t)
+        out.append(v)
+    return tuple(out)
+
+
+def _shifted(tl: tuple, a: float, b: float, vec, sign: int) -> tuple:
+    """Timeline ``tl`` with ``sign * vec`` added over ``[a, b)`` (``a`` = -inf: from the
+    origin), equal neighbouring steps merged."""
+    times = [-_INF] + [tl[j] for j in range(1, len(tl), 2)]
+    vecs = [tl[j] for j in range(0, len(tl), 2)]
+    for t in (a, b):
+        if t == -_INF or t == _INF:
+            continue
+        j = bisect_right(times, t) - 1
+        if times[j] != t:
+            times.insert(j + 1, t)
+            vecs.insert(j + 1, vecs[j])
+    lo = bisect_left(times, a)
+    hi = len(times) if b == _INF else bisect_left(times, b)
+    for j in range(lo, hi):
+        v = list(vecs[j])
+        if len(v) < len(vec):
+            v += [0] * (len(vec) - len(v))
+        for d, amount in enumerate(vec):
+            v[d] += sign * amount
+        vecs[j] = tuple(v)
+    merged_t, merged_v = [times[0]], [vecs[0]]
+    for t, v in zip(times[1:], vecs[1:]):
+        if v == merged_v[-1]:
+            continue
+        merged_t.append(t)
+        merged_v.append(v)
+    return _flatten(merged_t, merged_v)
+
+
+__all__ = ["TimelineProfile"]

@@ -1,0 +1,158 @@
+"""The per-node timeline profile (``kairos.core.timeline``) against the reference
+``NodeProfile`` (a free vector per node at every step): on random node clusters and
+queues, with node changes, both give the same schedule, pass by pass: the same starts
+on the same nodes with the same shares, the same reservations and the same reasons.
+"""
+
+from __future__ import annotations
+
+import copy
+import heapq
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from kairos.core import Cluster, Job, Node, NodeState, Partition, Scheduler
+from kairos.core.profile import NodeProfile, Unsatisfiable
+from kairos.core.timeline import TimelineProfile
+from tests.core.node_jobs import job
+
+FEATURES = ("ib", "fast")
+
+
+@st.composite
+def clusters(draw):
+    """Up to 10 nodes of a few kinds (so that nodes share timelines), maybe licenses
+    and a second partition."""
+    kinds = []
+    for _ in range(draw(st.integers(1, 3))):
+        gpus = {"a100": n} if (n := draw(st.integers(0, 2))) else {}
+        if draw(st.integers(0, 3)) == 0:
+            gpus["v100"] = 1
+        kinds.append((draw(st.sampled_from([2, 4, 8])), draw(st.sampled_from([1000, 4000])), gpus,
+                      frozenset(draw(st.sets(st.sampled_from(FEATURES), max_size=2)))))
+    nodes = []
+    for k in range(draw(st.integers(1, 10))):
+        cpus, mem, gpus, features = draw(st.sampled_from(kinds))
+        nodes.append(Node(f"n{k}", cpus, mem=mem, gpus=dict(gpus), features=features))
+    partitions = None
+    if len(nodes) > 1 and draw(st.booleans()):
+        partitions = [Partition("all", default=True),
+                      Partition("sub", nodes=tuple(n.name for n in nodes[len(nodes) // 2:]))]
+    licenses = {"lic": draw(st.integers(1, 3))} if draw(st.booleans()) else None
+    return Cluster(nodes, partitions=partitions, licenses=licenses)
+
+
+@st.composite
+def queues(draw, cluster):
+    names = [n.name for n in cluster.nodes]
+    jobs, runtimes, t = [], {}, 0
+    for job_id in range(1, draw(st.integers(1, 25)) + 1):
+        t += draw(st.sampled_from([0, 0, 0, 1, 5, 20]))
+        nodes = draw(st.sampled_from([1, 1, 1, 2, 3, 4]))
+        spread = draw(st.integers(0, 5)) == 0
+        tasks = nodes * draw(st.sampled_from([1, 1, 2, 4]))
+        nodelist = draw(st.sets(st.sampled_from(names), max_size=min(nodes, 2))) \
+            if draw(st.integers(0, 5)) == 0 else set()
+        exclude = draw(st.sets(st.sampled_from(names), max_size=2)) - nodelist \
+            if draw(st.integers(0, 5)) == 0 else set()
+        constraint = draw(st.sampled_from(["none"] * 4 + ["all", "any"]))
+        wanted = draw(st.sets(st.sampled_from(FEATURES), min_size=1, max_size=2))
+        estimate = draw(st.sampled_from([1, 5, 10, 50, 100]))
+        fields = dict(
+            nodes=nodes, tasks=tasks,
+            mem_per_node=draw(st.sampled_from([0, 0, 500, 1000, 3000])),
+            gpus_per_node=(draw(st.sampled_from([(None, 1), ("a100", 1), (None, 2)])),)
+            if draw(st.integers(0, 3)) == 0 else (),
+            licenses=(("lic", 1),) if cluster.licenses and draw(st.integers(0, 3)) == 0 else (),
+            exclusive=draw(st.integers(0, 5)) == 0, nodelist=nodelist, exclude=exclude,
+            features=wanted if constraint == "all" else set(),
+            any_features=wanted if constraint == "any" else set(),
+            partition=draw(st.sampled_from(["", "", "sub"])) if len(cluster.partitions) > 1 else "",
+        )
+        j = job(job_id, submit=t, limit=estimate, **fields)
+        if spread:
+            req = j.request
+            j.request = type(req)(nodes=1, tasks=req.tasks, mem_per_node=req.mem_per_node,
+                                  gpus_per_node=req.gpus_per_node, licenses=req.licenses,
+                                  features=req.features, any_features=req.any_features,
+                                  exclusive=req.exclusive, nodelist=frozenset(list(req.nodelist)[:1]),
+                                  exclude=req.exclude, spread=True)
+        jobs.append(j)
+        runtimes[job_id] = draw(st.integers(0, estimate))
+    events = []
+    for _ in range(draw(st.integers(0, 3))):
+        events.append((draw(st.sampled_from([0, 1, 3, 10, 25])), draw(st.sampled_from(names)),
+                       draw(st.sampled_from(list(NodeState)))))
+    return jobs, runtimes, sorted(events, key=lambda e: (e[0], e[1]))
+
+
+def run(cluster: Cluster, jobs: list[Job], runtimes, events, policy: str, order: str,
+        reference: bool) -> list:
+    """Replay on a copy, one pass per instant; what each pass decided."""
+    cluster, jobs = copy.deepcopy((cluster, jobs))
+    s = Scheduler(cluster, policy, order)
+    s.resources.reference = reference
+    arrivals = sorted(jobs, key=lambda j: (j.submit, j.id))
+    changes = list(events)
+    running: list[tuple[float, int]] = []
+    log = []
+    k = 0
+    for _ in range(2_000):
+        times = [arrivals[k].submit] if k < len(arrivals) else []
+        times += [running[0][0]] if running else []
+        times += [changes[0][0]] if changes else []
+        if not times:
+            break
+        now = min(times)
+        while running and running[0][0] == now:
+            s.end(heapq.heappop(running)[1], now)
+        while changes and changes[0][0] == now:
+            _, name, state = changes.pop(0)
+            s.set_node_state(name, state)
+        if not changes:
+            for node in cluster.nodes:
+                s.set_node_state(node.name, NodeState.UP)
+        while k < len(arrivals) and arrivals[k].submit == now:
+            try:
+                s.submit(arrivals[k], now)
+            except Unsatisfiable as e:
+                log.append(("refused", arrivals[k].id, str(e)))
+            k += 1
+        actions = s.schedule(now)
+        for a in actions:
+            heapq.heappush(running, (now + runtimes[a.job_id], a.job_id))
+        profile = type(s._walk.profile) if s._walk is not None else None
+        assert profile in (None, NodeProfile if reference else TimelineProfile)
+        log.append((now, [(a.job_id, a.placement, a.expected_end) for a in actions],
+                    sorted(s.reservations.items()),
+                    sorted((j.id, j.reason) for j in s.pending())))
+        s.check_invariants()
+    return log
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data(), st.sampled_from(["fcfs", "easy", "conservative", "easy+shortest"]),
+       st.sampled_from(["submit", "multifactor"]))
+def test_the_timeline_profile_schedules_as_the_reference(data, policy, order):
+    cluster = data.draw(clusters())
+    jobs, runtimes, events = data.draw(queues(cluster))
+    if policy == "easy+shortest":
+        from kairos.core.policy import Backfill
+        policy = Backfill("easy", 1, backfill_order="shortest")
+    fast = run(cluster, jobs, runtimes, events, policy, order, reference=False)
+    slow = run(cluster, jobs, runtimes, events, policy, order, reference=True)
+    assert fast == slow
+
+
+def test_alike_nodes_share_a_class():
+    # Eight idle nodes of one kind and two busy until 50: two classes, not ten.
+    cluster = Cluster([Node(f"n{i}", 4, mem=1000) for i in range(10)])
+    s = Scheduler(cluster, "easy")
+    s.submit(job(1, nodes=2, tasks=8, limit=50), 0)
+    s.schedule(0)
+    profile = s.resources.profile(0, list(s._ends))
+    assert isinstance(profile, TimelineProfile)
+    assert sorted(len(members) for members in profile._classes.values()) == [2, 8]
+    assert profile.fits_now(job(2, nodes=9, tasks=9), 10) is None
+    assert profile.fits_now(job(3, nodes=8, tasks=8), 10) is not None
