@@ -11,6 +11,11 @@ already considered (the common case between completions), re-walking the old par
 repeat the same answers: those jobs did not fit then and cannot fit now (the same
 profile, a later window).  So the walk resumes where it stopped (``Walk.scanned``).
 Anything else - a job ending, a cancel, a re-sort, an overdue job - starts a fresh walk.
+
+Size: a little over 500 lines because it is the one entry point of both clocks: every
+event the core accepts is a short method here, next to the pass they invalidate; the
+policies, orders, profiles, dependencies and fair share it calls live in their own
+modules.
 """
 
 from __future__ import annotations
