@@ -150,6 +150,11 @@ class Backend(ABC):
         return self.run("sinfo", "-h", "-o", "%N").stdout.split()[0]
 
     @cached_property
+    def node_names(self) -> list[str]:
+        """Every node's name (``sinfo -N``)."""
+        return sorted(set(self.run("sinfo", "-h", "-N", "-o", "%N").stdout.split()))
+
+    @cached_property
     def default_partition(self) -> str:
         names = self.run("sinfo", "-h", "-o", "%P").stdout.split()
         return next(n for n in names if n.endswith("*")).rstrip("*")

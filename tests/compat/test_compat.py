@@ -88,7 +88,9 @@ class Normaliser:
         self.backend = backend
         self.directory = str(directory.resolve())
         self.ids = ids
-        self.host = backend.node_name
+        #: the machine submitted from and every node of the backend (a multi-node peer
+        #: runs a job on any of its nodes): each is ``{host}``
+        self.hosts = {socket.gethostname().split(".")[0], *backend.node_names}
 
     def ids_in(self, text: str) -> str:
         """Job ids (plain, or zero-padded to 8 digits by ``%8j``) -> ``{label}``."""
@@ -102,7 +104,8 @@ class Normaliser:
         text = re.sub(r"CANCELLED AT \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", "CANCELLED AT {time}",
                       text)
         text = re.sub(r"^\S+: error: \*\*\* JOB", "{daemon}: error: *** JOB", text, flags=re.M)
-        text = re.sub(rf"\bON {re.escape(self.host)}\b", "ON {host}", text)
+        names = "|".join(re.escape(h) for h in sorted(self.hosts, key=len, reverse=True))
+        text = re.sub(rf"\bON (?:{names})\b", "ON {host}", text)
         return self.ids_in(text) if "*** JOB" in text else text
 
     def files(self, directory: Path) -> dict[str, str]:
@@ -125,7 +128,7 @@ class Normaliser:
                 value = array.get(value, value)
             elif name in ID_VARIABLES:
                 value = jobs.get(value, value)
-            elif name in HOST_VARIABLES and value == self.host:
+            elif name in HOST_VARIABLES and value in self.hosts:
                 value = "{host}"
             elif name == "SLURM_CLUSTER_NAME" and value == self.backend.cluster_name:
                 value = "{cluster}"
