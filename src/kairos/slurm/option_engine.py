@@ -310,3 +310,16 @@ def spelling(option: OptionDef) -> str:
     short = f"-{option.short}, " if option.short else "    "
     value = {Arg.NONE: "", Arg.REQUIRED: "=VALUE", Arg.OPTIONAL: "[=VALUE]"}[option.arg]
     return f"{short}--{option.long}{value}"
+
+
+def grouped_help(prog: str, operands: str, options) -> str:
+    """A command's ``--help``: the options Kairos honours, those it accepts with a
+    warning that they change nothing, and those it refuses (the command says why)."""
+    lines = [f"Usage: {prog} [OPTIONS...] {operands}", "", "Options:"]
+    lines += [f"  {spelling(o)}" for o in options if not o.ignored and not o.refused]
+    lines += ["", "Accepted with a warning, no effect:",
+              "  " + " ".join(f"--{o.long}" for o in options if o.ignored),
+              "", f"Refused ({prog} says why):",
+              "  " + " ".join(f"--{o.long}" for o in options if o.refused)]
+    return "\n".join(lines) + "\n"
+

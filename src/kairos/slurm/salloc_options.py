@@ -131,13 +131,6 @@ USAGE = ("Usage: salloc [-N numnodes] [-n num-processors] [-c cpus-per-task]\n"
 def help_text() -> str:
     """``salloc --help``: what Kairos honours, what it accepts with no effect, what it
     refuses."""
-    from kairos.slurm.option_engine import spelling
+    from kairos.slurm.option_engine import grouped_help
 
-    honoured = [o for o in OPTIONS if not o.ignored and not o.refused]
-    lines = ["Usage: salloc [OPTIONS...] [command [args...]]", "", "Options:"]
-    lines += [f"  {spelling(o)}" for o in honoured]
-    lines += ["", "Accepted with a warning, no effect:",
-              "  " + " ".join(f"--{o.long}" for o in OPTIONS if o.ignored),
-              "", "Refused (salloc says why):",
-              "  " + " ".join(f"--{o.long}" for o in OPTIONS if o.refused)]
-    return "\n".join(lines) + "\n"
+    return grouped_help("salloc", "[command [args...]]", OPTIONS)

@@ -33,7 +33,7 @@ from collections.abc import Sequence
 
 from kairos.slurm.job_options import shared, unhonoured_in_batch
 from kairos.slurm.option_engine import (
-    Arg, GetoptParser, OptionDef, OptionTable, Setting, SlurmOptionError, located, spelling,
+    Arg, GetoptParser, OptionDef, OptionTable, Setting, SlurmOptionError, located, grouped_help,
 )
 
 __all__ = ["Arg", "COMMAND_LINE_ONLY", "INFO_OPTIONS", "OPTIONS", "OptionDef",
@@ -204,11 +204,4 @@ def read_options(tokens: Sequence[str], origin: str = "") -> tuple[list[Setting]
 def usage_text() -> str:
     """``sbatch --help``: what Kairos honours, what it accepts with a warning that it
     changes nothing, what it refuses."""
-    used = [o for o in OPTIONS if not o.ignored and not o.refused]
-    lines = ["Usage: sbatch [OPTIONS...] [script [args...]]", "", "Options:"]
-    lines += [f"  {spelling(o)}" for o in used]
-    lines += ["", "Accepted with a warning, no effect:",
-              "  " + " ".join(f"--{o.long}" for o in OPTIONS if o.ignored),
-              "", "Refused (sbatch says why):",
-              "  " + " ".join(f"--{o.long}" for o in OPTIONS if o.refused)]
-    return "\n".join(lines) + "\n"
+    return grouped_help("sbatch", "[script [args...]]", OPTIONS)

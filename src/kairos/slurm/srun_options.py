@@ -196,13 +196,6 @@ USAGE = ("Usage: srun [-N nnodes] [-n ntasks] [-i in] [-o out] [-e err]\n"
 def help_text() -> str:
     """``srun --help``: what Kairos honours, what it accepts with no effect, what it
     refuses."""
-    from kairos.slurm.option_engine import spelling
+    from kairos.slurm.option_engine import grouped_help
 
-    honoured = [o for o in OPTIONS if not o.ignored and not o.refused]
-    lines = ["Usage: srun [OPTIONS...] executable [args...]", "", "Options:"]
-    lines += [f"  {spelling(o)}" for o in honoured]
-    lines += ["", "Accepted with a warning, no effect:",
-              "  " + " ".join(f"--{o.long}" for o in OPTIONS if o.ignored),
-              "", "Refused (srun says why):",
-              "  " + " ".join(f"--{o.long}" for o in OPTIONS if o.refused)]
-    return "\n".join(lines) + "\n"
+    return grouped_help("srun", "executable [args...]", OPTIONS)
