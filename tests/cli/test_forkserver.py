@@ -9,6 +9,7 @@ Everything runs for real: a controller in a temporary home, the shims that
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -33,6 +34,7 @@ def home():
     made.run("up")
     yield made
     made.stop()
+    shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture

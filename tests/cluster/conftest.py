@@ -4,6 +4,7 @@ through the real ``kairos`` executable; stopped, with every process of it, at th
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -21,3 +22,4 @@ def cluster():
     made.up()
     yield made
     made.stop()
+    shutil.rmtree(root, ignore_errors=True)

@@ -6,6 +6,7 @@ drain, down and resume, and requests that do not prove who sent them."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import tempfile
 import time
@@ -24,6 +25,7 @@ def fresh():
     made.up()
     yield made
     made.stop()
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def test_a_lost_node_fails_its_jobs_requeues_them_and_spares_the_others(fresh):

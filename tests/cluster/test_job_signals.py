@@ -5,6 +5,7 @@ job a second time that finishes, its output appended to the first run's."""
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -23,6 +24,7 @@ def cluster():
     made.up()
     yield made
     made.stop()
+    shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.mark.slow

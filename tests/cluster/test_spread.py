@@ -5,6 +5,7 @@ one task each, and its steps and ``srun -n 3`` outside any job run a task on eac
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -20,6 +21,7 @@ def one_cpu_nodes():
     made.up()
     yield made
     made.stop()
+    shutil.rmtree(root, ignore_errors=True)
 
 
 SCRIPT = """#!/bin/sh

@@ -11,6 +11,7 @@ behind on any node is seen here.
 
 from __future__ import annotations
 
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -31,6 +32,7 @@ def cluster():
     made.up()
     yield made
     made.stop()
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def _script(cluster: KairosCluster, body: str, *options: str, name: str) -> int:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 import pwd
 import re
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -176,6 +177,7 @@ def kairos_side(peer: SlurmSide | None) -> Iterable[KairosSide]:
         yield KairosSide(KairosBackend(cluster), cluster.node_names(), cpus)
     finally:
         cluster.stop()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 # ----------------------------------------------------------------------- normalising
