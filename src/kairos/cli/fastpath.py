@@ -86,12 +86,6 @@ def _delegate(sock, name: str, argv: list[str]) -> int | None:
     cwd = os.open(".", os.O_RDONLY | os.O_DIRECTORY)
     fds = b"".join(fd.to_bytes(4, sys.byteorder, signed=True) for fd in (0, 1, 2, cwd))
     header = len(payload).to_bytes(8, "big")
-    try:
-        sock.sendmsg([header, payload], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, fds)])
-    except OSError:
-        return None
-    finally:
-        os.close(cwd)
     child = [0]
     pending: list[int] = []
 
@@ -104,8 +98,23 @@ def _delegate(sock, name: str, argv: list[str]) -> int | None:
         else:
             pending.append(signum)
 
-    for signum in FORWARDED:
-        _signal.signal(signum, forward)
+    # Caught from before the request leaves: a Ctrl-C that comes while the child starts
+    # is passed on once its pid is known, not lost or turned on this process.
+    previous = {signum: _signal.signal(signum, forward) for signum in FORWARDED}
+
+    def run_here() -> int | None:
+        """Nothing ran in the server: undo the handlers; a signal that came meanwhile
+        ends the command as it would have ended it in-process, before it started."""
+        for signum, handler in previous.items():
+            _signal.signal(signum, handler)
+        return 128 + pending[0] if pending else None
+
+    try:
+        sock.sendmsg([header, payload], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, fds)])
+    except OSError:
+        return run_here()
+    finally:
+        os.close(cwd)
     answer = b""
     while True:
         try:
@@ -124,7 +133,7 @@ def _delegate(sock, name: str, argv: list[str]) -> int | None:
                 forward(signum, None)
     lines = answer.split(b"\n")
     if not child[0]:
-        return None  # the server took nothing on (older code: it said "stale"); run here
+        return run_here()  # the server took nothing on (older code: it said "stale")
     for line in lines[1:]:
         if line.startswith(b"exit "):
             return int(line[5:])

@@ -264,6 +264,9 @@ def _receive(conn: socket.socket) -> dict | None:
 def _child(request: dict) -> None:
     """In the forked child: become the caller's command, run it, exit with its status."""
     code = 1
+    # A signal the caller passes on while this child becomes its command waits until the
+    # command runs, and then acts as it would on the command run alone.
+    signal.pthread_sigmask(signal.SIG_BLOCK, fastpath.FORWARDED)
     try:
         signal.set_wakeup_fd(-1)
         for signum in (signal.SIGCHLD, signal.SIGTERM):
@@ -283,7 +286,11 @@ def _child(request: dict) -> None:
         sys.argv = [request["name"], *request["argv"]]
         from kairos.cli.entry import run_slurm_command
 
-        code = run_slurm_command(request["name"], request["argv"])
+        try:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, fastpath.FORWARDED)
+            code = run_slurm_command(request["name"], request["argv"])
+        except KeyboardInterrupt:
+            code = 130  # as run_slurm_command says of a Ctrl-C
     except SystemExit as e:
         code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
         if not isinstance(e.code, int) and e.code is not None:
