@@ -4,22 +4,12 @@ through the real ``kairos`` executable; stopped, with every process of it, at th
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from pathlib import Path
-
 import pytest
 
-from kairos.testing.cluster import KairosCluster
+from kairos.testing.cluster import running_cluster
 
 
 @pytest.fixture(scope="module")
 def cluster():
-    # Not pytest's tmp_path: other pytest runs on the machine prune old tmp folders,
-    # and a cluster's home must outlive nothing but this module.
-    root = Path(tempfile.mkdtemp(prefix="kairos-cluster-"))
-    made = KairosCluster.create(root / "home", root / "work", count=3)
-    made.up()
-    yield made
-    made.stop()
-    shutil.rmtree(root, ignore_errors=True)
+    with running_cluster(3) as made:
+        yield made

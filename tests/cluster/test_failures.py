@@ -6,26 +6,20 @@ drain, down and resume, and requests that do not prove who sent them."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
-from kairos.testing.cluster import KairosCluster
+from kairos.testing.cluster import running_cluster
 
 
 @pytest.fixture
 def fresh():
     """A cluster for one destructive test (2 CPUs a node: two jobs may share one)."""
-    root = Path(tempfile.mkdtemp(prefix="kairos-cluster-"))
-    made = KairosCluster.create(root / "home", root / "work", count=3, cpus_per_node=2)
-    made.up()
-    yield made
-    made.stop()
-    shutil.rmtree(root, ignore_errors=True)
+    with running_cluster(3, 2) as made:
+        yield made
 
 
 def test_a_lost_node_fails_its_jobs_requeues_them_and_spares_the_others(fresh):

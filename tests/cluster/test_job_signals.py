@@ -5,26 +5,19 @@ job a second time that finishes, its output appended to the first run's."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import time
-from pathlib import Path
 
 import pytest
 
-from kairos.testing.cluster import KairosCluster
+from kairos.testing.cluster import running_cluster
 
 from tests.live.test_job_signals_and_records import CHECKPOINT
 
 
 @pytest.fixture(scope="module")
 def cluster():
-    root = Path(tempfile.mkdtemp(prefix="kairos-cluster-"))
-    made = KairosCluster.create(root / "home", root / "work", count=2, cpus_per_node=2)
-    made.up()
-    yield made
-    made.stop()
-    shutil.rmtree(root, ignore_errors=True)
+    with running_cluster(2, 2) as made:
+        yield made
 
 
 @pytest.mark.slow

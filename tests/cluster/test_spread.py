@@ -5,23 +5,15 @@ one task each, and its steps and ``srun -n 3`` outside any job run a task on eac
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from pathlib import Path
-
 import pytest
 
-from kairos.testing.cluster import KairosCluster
+from kairos.testing.cluster import running_cluster
 
 
 @pytest.fixture(scope="module")
 def one_cpu_nodes():
-    root = Path(tempfile.mkdtemp(prefix="kairos-spread-"))
-    made = KairosCluster.create(root / "home", root / "work", count=3, cpus_per_node=1)
-    made.up()
-    yield made
-    made.stop()
-    shutil.rmtree(root, ignore_errors=True)
+    with running_cluster(3, 1, prefix="kairos-spread-") as made:
+        yield made
 
 
 SCRIPT = """#!/bin/sh

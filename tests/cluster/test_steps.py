@@ -11,28 +11,21 @@ behind on any node is seen here.
 
 from __future__ import annotations
 
-import shutil
 import signal
 import subprocess
-import tempfile
 import time
-from pathlib import Path
 
 import pytest
 
-from kairos.testing.cluster import KairosCluster
+from kairos.testing.cluster import KairosCluster, running_cluster
 from kairos.testing.commands import CommandFailed
 
 
 @pytest.fixture(scope="module")
 def cluster():
     """3 nodes of 2 CPUs each, whatever this machine has: the shapes below are known."""
-    root = Path(tempfile.mkdtemp(prefix="kairos-cluster-"))
-    made = KairosCluster.create(root / "home", root / "work", count=3, cpus_per_node=2)
-    made.up()
-    yield made
-    made.stop()
-    shutil.rmtree(root, ignore_errors=True)
+    with running_cluster(3, 2) as made:
+        yield made
 
 
 def _script(cluster: KairosCluster, body: str, *options: str, name: str) -> int:

@@ -32,7 +32,7 @@ from bisect import bisect_left, bisect_right
 
 from kairos.core.cluster import NodeState
 from kairos.core.jobs import Job
-from kairos.core.profile import Unsatisfiable
+from kairos.core.profile import NodeProfile, Unsatisfiable
 
 _INF = math.inf
 _UP = NodeState.UP
@@ -153,14 +153,8 @@ class TimelineProfile:
                 best = cpus
         return best
 
-    def advance(self, now: float) -> bool:
-        """As ``NodeProfile.advance``: False when a step lies in between or nodes changed."""
-        if self.res.generation != self._generation:
-            return False
-        if len(self.T) > 1 and self.T[1] <= now:
-            return False
-        self.T[0] = now
-        return True
+    #: the same steps ``T`` and generation as ``NodeProfile``: stale at the same moments
+    advance = NodeProfile.advance
 
     def fits_now(self, job: Job, duration: float):
         self._fresh_caches()

@@ -7,8 +7,12 @@ controller) and mend it.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from kairos.testing.home import KairosHome
@@ -100,3 +104,21 @@ class KairosCluster(KairosHome):
                 raise TimeoutError(f"job {job_id} is {found and found[0]['state']}, not "
                                    f"one of {sorted(states)}, after {timeout:g} s")
             time.sleep(0.1)
+
+
+@contextmanager
+def running_cluster(count: int = 3, cpus_per_node: int | None = None, *,
+                    prefix: str = "kairos-cluster-", **options) -> Iterator[KairosCluster]:
+    """A test cluster up in a fresh temporary folder; stopped, with every process of it,
+    and the folder removed at the end.  Not pytest's tmp_path: its long paths do not fit
+    a Unix socket's, and other pytest runs on the machine prune old tmp folders."""
+    root = Path(tempfile.mkdtemp(prefix=prefix))
+    made = KairosCluster.create(root / "home", root / "work", count=count,
+                                cpus_per_node=cpus_per_node, **options)
+    try:
+        made.up()
+        yield made
+    finally:
+        made.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
