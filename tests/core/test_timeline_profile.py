@@ -2,6 +2,8 @@
 ``NodeProfile`` (a free vector per node at every step): on random node clusters and
 queues, with node changes, both give the same schedule, pass by pass: the same starts
 on the same nodes with the same shares, the same reservations and the same reasons.
+The reference side also searches every conservative promise again at every pass (the
+fast side only where something was freed, ``kairos.core.policy.freed``).
 """
 
 from __future__ import annotations
@@ -93,6 +95,7 @@ def run(cluster: Cluster, jobs: list[Job], runtimes, events, policy: str, order:
     cluster, jobs = copy.deepcopy((cluster, jobs))
     s = Scheduler(cluster, policy, order)
     s.resources.reference = reference
+    s.policy.reference = reference  # conservative: every promise searched again
     arrivals = sorted(jobs, key=lambda j: (j.submit, j.id))
     changes = list(events)
     running: list[tuple[float, int]] = []

@@ -65,7 +65,7 @@ class InvalidNodeName(Unsatisfiable):
 class PoolProfile:
     """Free processors of one pool over time (see the module docstring)."""
 
-    __slots__ = ("T", "F", "capacity", "_ends", "_next", "_tail")
+    __slots__ = ("T", "F", "capacity", "_ends", "_next", "_tail", "_compact_at")
 
     def __init__(self, now: float, free: int, capacity: int, ends: Sequence[tuple]) -> None:
         """``ends``: running jobs as ``(expected_end, job_id, cpus)`` sorted by end; every
@@ -76,6 +76,7 @@ class PoolProfile:
         self._ends = ends
         self._next = 0
         self._tail: list[tuple[float, int]] = []
+        self._compact_at = 64  #: ``rebase`` merges equal steps beyond this many
 
     @property
     def now(self) -> float:
@@ -153,12 +154,30 @@ class PoolProfile:
                 return None
         return n
 
-    def earliest(self, job: Job, duration: float) -> tuple[float, int]:
+    def earliest(self, job: Job, duration: float, within=None) -> tuple[float, int] | None:
+        """The earliest start for ``duration`` seconds, and the placement.  ``within``:
+        only start times in these sorted ranges ``[lo, hi)``, all before the last step
+        (a promise being re-checked, ``kairos.core.policy.freed``); None if none fits."""
         n = job.request.cpus
         if n > self.capacity:
             raise Unsatisfiable(f"job {job.id} asks for {n} processors; the machine has {self.capacity}")
         T, F = self.T, self.F
         size = len(T)
+        if within is not None:
+            for lo, hi in within:
+                i = bisect_left(T, lo)
+                while i < size and T[i] < hi:
+                    if F[i] < n:
+                        i += 1
+                        continue
+                    end = T[i] + duration
+                    j = i + 1
+                    while j < size and F[j] >= n and T[j] < end:
+                        j += 1
+                    if j == size or T[j] >= end:
+                        return T[i], n
+                    i = j
+            return None
         i = 0
         while True:
             if i == size:
@@ -175,6 +194,63 @@ class PoolProfile:
             if j == size or T[j] >= end:
                 return T[i], n
             i = j
+
+    def may_start(self, job: Job, within) -> bool:
+        """Whether ``job`` could start at some step in the ranges ``within`` (all
+        before its own promise, which is still in the profile): a quick necessary
+        condition before searching them."""
+        n = job.request.cpus
+        T, F = self.T, self.F
+        size = len(T)
+        for lo, hi in within:
+            i = bisect_left(T, lo)
+            while i < size and T[i] < hi:
+                if F[i] >= n:
+                    return True
+                i += 1
+        return False
+
+    def rebase(self, now: float, patches: Sequence[tuple]) -> bool:
+        """Move the origin on to ``now`` (dropping the steps before) and apply
+        ``patches``, ``(cpus, start, end, sign)`` (+1 frees, -1 takes; clipped to
+        ``now``): the profile a rebuild at ``now`` would give with the same
+        reservations in it.  False, leaving the profile unusable, if it no longer
+        holds them all (a late job now overlaps a reservation): then rebuild."""
+        T, F = self.T, self.F
+        while self._next_end() <= now:
+            self._extend()
+        k = bisect_right(T, now) - 1
+        if k > 0 or T[0] != now:
+            T[: k + 1] = [now]
+            F[: k + 1] = [F[k]]
+        for n, a, b, sign in patches:
+            if a < now:
+                a = now
+            if b > a:
+                self.reserve(-sign * n, a, b)
+        if len(T) > self._compact_at:
+            # Carried on and on, the profile keeps the steps of slots given back, where
+            # nothing changes any more: merge them (the last step stays: see the
+            # module docstring).
+            keep_t, keep_f = [T[0]], [F[0]]
+            for k in range(1, len(T) - 1):
+                if F[k] != keep_f[-1]:
+                    keep_t.append(T[k])
+                    keep_f.append(F[k])
+            if len(T) > 1:
+                keep_t.append(T[-1])
+                keep_f.append(F[-1])
+            T[:], F[:] = keep_t, keep_f
+            self._compact_at = max(64, 2 * len(T))
+        return min(F) >= 0
+
+    def _next_end(self) -> float:
+        """When the next step beyond ``T[-1]`` begins (inf: none)."""
+        ends, i, tail = self._ends, self._next, self._tail
+        t = ends[i][0] if i < len(ends) else math.inf
+        if tail and tail[0][0] < t:
+            t = tail[0][0]
+        return t
 
     def _step_at(self, t: float) -> int:
         """Index of a step starting exactly at ``t`` (inserted if needed); ``t`` <= T[-1]."""
@@ -316,7 +392,18 @@ class NodeProfile:
                 return False
         return all(licenses.get(name, 0) >= n for name, n in wanted)
 
-    def earliest(self, job: Job, duration: float):
+    def earliest(self, job: Job, duration: float, within=None):
+        """As ``PoolProfile.earliest``."""
+        if within is not None:
+            T = self.T
+            for lo, hi in within:
+                i = bisect_left(T, lo)
+                while i < len(T) and T[i] < hi:
+                    placement = self._fits_from(job, i, duration)
+                    if placement is not None:
+                        return T[i], placement
+                    i += 1
+            return None
         for i in range(len(self.T)):
             placement = self._fits_from(job, i, duration)
             if placement is not None:

@@ -32,6 +32,7 @@ from kairos.core.estimate import MIN_ESTIMATE, RuntimeEstimator
 from kairos.core.jobs import DependencyKind, Job, JobState
 from kairos.core.order import QueueOrder, make_order
 from kairos.core.policy import Backfill, Walk, make_policy
+from kairos.core.policy.freed import FreedSpans
 from kairos.core.profile import Unsatisfiable
 from kairos.core.resources import NodeShare, make_resources
 
@@ -82,6 +83,15 @@ class Scheduler:
         self._walk: Walk | None = None
         self._stale = True
         self._last_recalc = -math.inf
+        #: where resources were freed outside a walk since the last fresh walk (jobs that
+        #: ended early, shorter expected ends), for conservative's promises
+        self._freed = FreedSpans()
+        #: what changed the plan since the last walk, as ``(placement, start, end, sign)``
+        #: (``sign`` +1 frees): a conservative walk carries its profile on with these
+        self._patches: list[tuple] = []
+        #: something the patches do not describe happened (a cancel, a hold, a node
+        #: change): the next fresh walk builds its profile anew
+        self._rebuild = True
         #: at most this many running jobs per user in each QOS (MaxJobsPerUser)
         self.qos_max_jobs_per_user: dict[str, int] = {}
         #: running jobs per throttle key (array job id; (qos, user)), for the limits above
@@ -135,6 +145,7 @@ class Scheduler:
         self._count_running(job, +1)
         self.order.job_started(job, job.start)
         self._stale = True
+        self._rebuild = True
         self._recheck = True  # an "after:" dependency may be met now
 
     def end(self, job_id: int, now: float, state: JobState = JobState.COMPLETED,
@@ -146,6 +157,12 @@ class Scheduler:
         del ends[i]
         self.resources.release(job.placement)
         self._count_running(job, -1)
+        if self.policy.keeps_promises:
+            # A zero-length job holds its resources for the instant it starts.
+            until = max(job.expected_end, math.nextafter(job.start, math.inf))
+            if until > now:
+                self._freed.add(now, until)
+                self._patches.append((job.placement, now, until, +1))
         job.state = state
         job.end = now
         job.exit_code = exit_code
@@ -185,6 +202,7 @@ class Scheduler:
             self._queue = [j for j in self._queue if j is not job]
             self._dead -= 1
             self._stale = True  # the walk's place in the queue is no longer valid
+            self._rebuild = True
         job.start = job.end = job.expected_end = job.placement = job.reserved_start = None
         job.corrections = 0
         job.exit_code = 0
@@ -204,7 +222,11 @@ class Scheduler:
             runtime = limit if planned_on_limit else job.estimate
             self.set_expected_end(job_id, max(job.start + runtime, now))
         else:
+            if job.id not in self._waiting:  # its place in an order by estimate moves
+                self._drop_pending(job)
+                self._enqueue(job, now)
             self._stale = True
+            self._rebuild = True
 
     def hold(self, job_id: int) -> None:
         job = self._pending(job_id)
@@ -241,7 +263,9 @@ class Scheduler:
                     self._queue.remove(job)
                     self._waiting[job.id] = job
                     job.reason = reason
+        self._freed.everything = True  # a node back up frees what no span records
         self._stale = True
+        self._rebuild = True
         self._recheck = True
 
     def add_node(self, node: Node) -> None:
@@ -286,6 +310,12 @@ class Scheduler:
         job = self.running[job_id]
         ends = self._ends
         del ends[bisect_left(ends, (job.expected_end, job_id))]
+        if self.policy.keeps_promises:
+            if expected_end < job.expected_end:
+                self._freed.add(expected_end, job.expected_end)
+                self._patches.append((job.placement, expected_end, job.expected_end, +1))
+            else:
+                self._patches.append((job.placement, job.expected_end, expected_end, -1))
         job.expected_end = expected_end
         insort(ends, (expected_end, job_id, job.placement))
         self._stale = True
@@ -303,7 +333,7 @@ class Scheduler:
         actions: list[StartJob] = []
         while True:
             walk = self._walk
-            if self._stale or walk is None or not walk.profile.advance(now):
+            if self._stale or walk is None or not self._resumable(walk, now):
                 walk = self._walk = self._fresh_walk(now, walk)
                 self._stale = False
             for job, placement in self.policy.walk(self._queue, walk, now):
@@ -312,6 +342,7 @@ class Scheduler:
                     self._drop_pending(job)
                     self._waiting[job.id] = job
                     job.reason = "Dependency"
+                    self._freed.add(now, now + job.estimate)  # the walk had placed it
                     continue
                 throttled = self._throttled(job) if self._throttles_apply(job) else None
                 if throttled:
@@ -319,11 +350,24 @@ class Scheduler:
                     self._drop_pending(job)
                     self._waiting[job.id] = job
                     job.reason = throttled
+                    self._freed.add(now, now + job.estimate)  # the walk had placed it
                     continue
                 actions.append(self._start(job, placement, now))
             # Starts may satisfy "after:" dependencies: admit those jobs in this same pass.
             if not (actions and self._waiting and self._admit_waiting(now)):
                 return actions
+
+    def _resumable(self, walk: Walk, now: float) -> bool:
+        """Whether the last walk may go on at ``now`` (only new jobs since): nothing
+        ended or became due in between."""
+        rebase = getattr(walk.profile, "rebase", None)
+        if self.policy.keeps_promises and rebase is not None:
+            # Steps in between that are neither a running job's end (that one is
+            # corrected, and the walk is fresh) nor a promise's start or end (due) are
+            # the old slots of promises that moved in the last walk: what they free is
+            # in ``walk.moved``, for the next fresh walk, as if they had moved at ``now``.
+            return walk.first_promise > now and rebase(now, ())
+        return walk.profile.advance(now)
 
     @property
     def reservations(self) -> dict[int, float]:
@@ -370,6 +414,7 @@ class Scheduler:
         if self._waiting.pop(job.id, None) is None:
             self._queue.remove(job)
         self._stale = True
+        self._rebuild = True
 
     def _start(self, job: Job, placement, now: float) -> StartJob:
         job.state = _RUNNING
@@ -389,25 +434,80 @@ class Scheduler:
         if self._dead > 64 and self._dead * 4 > len(self._queue):
             self._queue = [j for j in self._queue if j.state is _PENDING]
             self._dead = 0
+        if old is not None and self.policy.keeps_promises:
+            carry = not (self._rebuild or self.policy.reference)
+            walk = self._carried_walk(now, old) if carry else None
+            self._rebuild = False
+            self._patches = []
+            if walk is not None:
+                return walk
         profile = self.resources.profile(now, list(self._ends))
         walk = Walk(profile)
         if old is not None and self.policy.keeps_promises:
             self._restore_promises(walk, old, now)
         return walk
 
+    def _carried_walk(self, now: float, old: Walk) -> Walk | None:
+        """Conservative: the old walk's profile moved on to ``now`` and patched with what
+        happened since (early and late ends), its promises still in it; None when that
+        cannot be done (then the profile is built anew and the promises put back).
+        The same profile as building anew, without re-placing every promise."""
+        profile = old.profile
+        rebase = getattr(profile, "rebase", None)
+        if rebase is None or old.held or not rebase(now, self._patches):
+            return None
+        walk = Walk(profile, held=old.reservations, head=old.head, first_promise=old.first_promise)
+        if old.first_promise < now:
+            # Promises whose time passed without a pass then: give them up, as building
+            # anew would, and search those jobs afresh.
+            for job_id, promise in [p for p in old.reservations.items() if p[1][0] < now]:
+                del walk.held[job_id]
+                if promise[2] > now:
+                    profile.release(promise[1], now, promise[2])
+                    self._freed.add(now, promise[2])
+            walk.first_promise = min((p[0] for p in walk.held.values()), default=math.inf)
+        walk.freed = self._freed_since(old, now)
+        return walk
+
+    def _freed_since(self, old: Walk, now: float) -> FreedSpans:
+        """Where resources were freed since the old walk's promises were searched."""
+        freed = FreedSpans(everything=self._freed.everything)
+        freed.update(old.moved)
+        freed.update(self._freed)
+        freed.forget_before(now)
+        self._freed = FreedSpans()
+        return freed
+
     def _restore_promises(self, walk: Walk, old: Walk, now: float) -> None:
         """Put the reservations of still-pending jobs back into a fresh profile.  One that
-        no longer fits (a running job was given a later expected end) is dropped."""
+        no longer fits (a running job was given a later expected end) is dropped.
+
+        Also says where resources were freed since those promises were searched
+        (``walk.freed``): what ended early, promises moved by the old walk after some
+        jobs had been walked, promises dropped or shortened here."""
         profile, jobs = walk.profile, self.jobs
+        freed = walk.freed = self._freed_since(old, now)
         promises = list(old.held.items()) + list(old.reservations.items())
-        for job_id, (t, promised) in promises:
+        for job_id, (t, promised, end) in promises:
             job = jobs.get(job_id)
             if job is None or job.state is not _PENDING or job_id in self._waiting or t < now:
+                freed.add(max(t, now), end)
                 continue
+            new_end = t + job.estimate
             placement = profile.fits_at(job, t, job.estimate, prefer=promised)
-            if placement is not None:
-                profile.reserve(placement, t, t + job.estimate)
-                walk.held[job_id] = (t, placement)
+            if placement is None:
+                freed.add(t, end)
+                continue
+            if placement != promised:
+                freed.add(t, end)
+            if new_end != end:
+                freed.add(min(new_end, end), end)
+                walk.changed.add(job_id)  # a shorter job may fit where nothing was freed
+            profile.reserve(placement, t, new_end)
+            walk.held[job_id] = (t, placement, new_end)
+            if t < walk.first_promise:
+                walk.first_promise = t
+        walk.head = old.head
 
     def _reprioritize(self, now: float) -> None:
         self._last_recalc = now
@@ -423,7 +523,10 @@ class Scheduler:
         while ends and ends[0][0] <= now:
             _, job_id, placement = ends.pop(0)
             job = self.running[job_id]
+            old = job.expected_end
             job.expected_end = max(self.correct(job, now), now + OVERDUE_SLACK * 1e-3)
+            if self.policy.keeps_promises:
+                self._patches.append((placement, old, job.expected_end, -1))
             job.corrections += 1
             insort(ends, (job.expected_end, job_id, placement))
         self._stale = True

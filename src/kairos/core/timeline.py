@@ -181,15 +181,25 @@ class TimelineProfile:
             return prefer
         return self.res.place(job, _Window(self.tl, start, duration), self._licenses(i, end))
 
-    def earliest(self, job: Job, duration: float):
+    def earliest(self, job: Job, duration: float, within=None):
+        """As ``PoolProfile.earliest`` (``within``: only start times in those ranges)."""
         need = _needed(job.request)
         intervals = self._intervals(job)
         intervals.sort()
         T = list(self.T)
+        ranges = iter(within) if within is not None else None
+        lo, hi = -_INF, _INF
+        if ranges is not None:
+            lo, hi = next(ranges, (_INF, _INF))
         active: list[tuple[float, int]] = []  # (end, nodes) of finite intervals begun
         forever = 0
         p = 0
         for i, t in enumerate(T):
+            if ranges is not None:
+                while t >= hi:
+                    lo, hi = next(ranges, (_INF, _INF))
+                if lo == _INF:
+                    return None
             while p < len(intervals) and intervals[p][0] <= t:
                 _, b, n = intervals[p]
                 p += 1
@@ -205,13 +215,59 @@ class TimelineProfile:
                 for b, n in active:
                     if b >= end:
                         count += n
-            if count < need:
+            if count < need or t < lo:
                 continue
             placement = self.res.place(job, _Window(self.tl, t, duration),
                                        self._licenses(i, t + duration))
             if placement is not None:
                 return t, placement
+        if ranges is not None:
+            return None
         raise Unsatisfiable(f"job {job.id} never fits on the nodes it may use")
+
+    def rebase(self, now: float, patches) -> bool:
+        """As ``PoolProfile.rebase``: on to ``now``, with ``patches`` ``(placement,
+        start, end, sign)`` applied; False if the nodes changed since the profile was
+        built or a late job now overlaps a reservation (then rebuild)."""
+        if self.res.generation != self._generation:
+            return False
+        T = self.T
+        k = bisect_right(T, now) - 1
+        if k > 0 or T[0] != now:
+            if self.L is not None:
+                self.L[: k + 1] = [self.L[k]]
+            T[: k + 1] = [now]
+            # Forget each node's past, so that nodes alike from now on share a class.
+            classes, kind_of, tls = self._classes, self._kind_of, self.tl
+            for n, tl in enumerate(tls):
+                if len(tl) > 1 and tl[1] <= now:
+                    j = 1
+                    while j + 2 < len(tl) and tl[j + 2] <= now:
+                        j += 2
+                    new = tl[j + 1:]
+                    tls[n] = new
+                    members = classes[(kind_of[n], tl)]
+                    members.discard(n)
+                    if not members:
+                        del classes[(kind_of[n], tl)]
+                    classes.setdefault((kind_of[n], new), set()).add(n)
+        taken = []
+        for placement, a, b, sign in patches:
+            if a < now:
+                a = now
+            if b > a:
+                self._change(placement, a, b, sign)
+                if sign < 0:
+                    taken.append(placement)
+        self._version += 1
+        for per_node, licenses in taken:
+            for n, _vec in per_node:
+                tl = self.tl[n]
+                if any(x < 0 for j in range(0, len(tl), 2) for x in tl[j]):
+                    return False
+            if licenses and any(v < 0 for step in self.L for v in step.values()):
+                return False
+        return True
 
     def reserve(self, placement, start: float, end: float) -> None:
         self._change(placement, start, end, -1)

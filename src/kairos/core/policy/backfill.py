@@ -33,6 +33,7 @@ import math
 from dataclasses import dataclass, field
 
 from kairos.core.jobs import Job, JobState
+from kairos.core.policy.freed import FreedSpans
 from kairos.core.profile import Unsatisfiable
 
 _PENDING = JobState.PENDING
@@ -58,10 +59,23 @@ class Walk:
     scanned: int = 0  #: queue positions already considered
     reserved: int = 0  #: reservations handed out in this walk
     blocked: bool = False  #: FCFS met a job that does not fit
-    #: job id -> (start, placement): the reservations this walk made
-    reservations: dict[int, tuple[float, object]] = field(default_factory=dict)
+    #: job id -> (start, placement, end): the reservations this walk made
+    reservations: dict[int, tuple[float, object, float]] = field(default_factory=dict)
     #: promises carried over from an earlier walk, still in the profile (conservative)
-    held: dict[int, tuple[float, object]] = field(default_factory=dict)
+    held: dict[int, tuple[float, object, float]] = field(default_factory=dict)
+    #: where resources were freed since the held promises were searched (conservative):
+    #: a promise is searched again only where a window meets one of these spans
+    freed: FreedSpans = field(default_factory=lambda: FreedSpans(everything=True))
+    #: spans this walk freed (promises that moved): jobs walked before the move did not
+    #: see them, so the next fresh walk must
+    moved: FreedSpans = field(default_factory=FreedSpans)
+    #: held promises of jobs whose own request changed (a shorter time limit): the
+    #: spans say nothing about them, so they are searched everywhere
+    changed: set[int] = field(default_factory=set)
+    #: the earliest start among ``held`` (then ``reservations``) promises
+    first_promise: float = math.inf
+    #: the job whose pending reason is "Resources" (the first that waits)
+    head: int | None = None
     #: submit time of the earliest-submitted job holding a reservation in this walk
     protected_since: float = math.inf
 
@@ -84,6 +98,10 @@ class Backfill:
         self.protect_after = protect_after
         #: conservative promises persist across passes (see module docstring)
         self.keeps_promises = reservation_depth is None
+        #: rebuild the profile and search every promise again at every fresh pass,
+        #: everywhere (the walk before ``FreedSpans`` and carried profiles): the same
+        #: schedules, slowly; for tests and benchmarks
+        self.reference = False
 
     def __repr__(self) -> str:
         return f"Backfill({self.name!r}, reservation_depth={self.reservation_depth})"
@@ -95,11 +113,19 @@ class Backfill:
         profile = walk.profile
         fits_now, reserve, headroom = profile.fits_now, profile.reserve, profile.headroom
         depth = math.inf if self.reservation_depth is None else self.reservation_depth
-        held, reservations = walk.held, walk.reservations
+        held = walk.held
         starts: list[tuple[Job, object]] = []
         room = headroom()
         n = len(queue)
         i = walk.scanned
+        if (held and i == 0 and not walk.freed and not walk.changed and not self.reference
+                and self._keep_promises(queue, walk, now)):
+            return starts
+        if i == 0:
+            walk.first_promise = math.inf  # from here: the earliest reservation made
+        freed, changed = walk.freed, walk.changed
+        may_start = getattr(profile, "may_start", None)
+        search_all = self.reference or freed.everything
         while i < n and not walk.blocked:
             job = queue[i]
             i += 1
@@ -112,37 +138,79 @@ class Backfill:
                     starts += self._aged(queue, i - 1, walk, now)
                 break
             d = job.estimate
+            promise = within = None
             if held:
                 promise = held.pop(job.id, None)
                 if promise is not None:
-                    profile.release(promise[1], promise[0], promise[0] + d)
+                    t0 = promise[0]
+                    if t0 > now and not search_all and not (changed and job.id in changed):
+                        # Nothing freed where it could start sooner: it keeps its
+                        # promise, without a search (``kairos.core.policy.freed``).
+                        # The common case first: every freed span begins after it ends.
+                        starts_ = freed.starts
+                        if not starts_ or t0 + d <= starts_[0]:
+                            within = ()
+                        else:
+                            within = freed.windows(now, t0, d)
+                            if within and may_start is not None and not may_start(job, within):
+                                within = ()
+                        if not within:
+                            walk.reservations[job.id] = promise
+                            job.reserved_start = t0
+                            if t0 < walk.first_promise:
+                                walk.first_promise = t0
+                            if walk.reserved == 0:
+                                job.reason = "Resources"
+                                walk.head = job.id
+                            else:
+                                job.reason = "Priority"
+                            walk.reserved += 1
+                            continue
+                    profile.release(promise[1], t0, promise[2])
                     room = headroom()
             # Most jobs that do not fit are too wide for any node right now: one comparison.
-            placement = fits_now(job, d) if job.request.cpus_per_node <= room else None
+            if job.request.cpus_per_node <= room and (within is None or within[0][0] <= now):
+                placement = fits_now(job, d)
+            else:
+                placement = None
             if placement is not None:
                 reserve(placement, now, now + d)
                 starts.append((job, placement))
                 room = headroom()
+                if promise is not None:
+                    self._moved(walk, promise, now, placement)
                 continue
             if not self.backfill:
                 job.reason = "Resources"
                 walk.blocked = True
             elif walk.reserved < depth:
-                try:
-                    t, placement = profile.earliest(job, d)
-                except Unsatisfiable:
-                    # Nothing known ever frees enough (jobs without a time limit): the job
-                    # waits without a slot, but still counts as the protected one.
-                    job.reason = "Resources"
-                    walk.reserved += 1
+                if within is not None:
+                    found = profile.earliest(job, d, within) if within else None
+                    if found is None:  # no earlier slot: the promise stands
+                        reserve(promise[1], promise[0], promise[2])
+                        self._reserved(job, walk, promise)
+                        room = headroom()
+                        continue
+                    t, placement = found
+                else:
+                    try:
+                        t, placement = profile.earliest(job, d)
+                    except Unsatisfiable:
+                        # Nothing known ever frees enough (jobs without a time limit): the
+                        # job waits without a slot, but still counts as the protected one.
+                        job.reason = "Resources"
+                        walk.reserved += 1
+                        continue
+                if promise is not None and t == promise[0]:
+                    # Not earlier: the promise stands, on its nodes.
+                    reserve(promise[1], t, promise[2])
+                    self._reserved(job, walk, promise)
+                    room = headroom()
                     continue
                 reserve(placement, t, t + d)
-                reservations[job.id] = (t, placement)
-                job.reserved_start = t
-                if job.submit < walk.protected_since:
-                    walk.protected_since = job.submit
-                job.reason = "Resources" if walk.reserved == 0 else "Priority"
-                walk.reserved += 1
+                if promise is not None:
+                    self._moved(walk, promise, t, placement)
+                self._reserved(job, walk, (t, placement, t + d))
                 room = headroom()
             else:
                 job.reason = "Priority"
@@ -150,6 +218,52 @@ class Backfill:
                     break  # nothing can start now, and no more reservations to hand out
         walk.scanned = n
         return starts
+
+    def _keep_promises(self, queue: list[Job], walk: Walk, now: float) -> bool:
+        """A fresh conservative walk when nothing was freed since every held promise
+        was searched: none can move, so when none is due (a promise at ``now`` starts)
+        and every waiting job holds one, they all stand as they are, without visiting
+        each job; the outcome of the full walk.  False: walk them one by one."""
+        held = walk.held
+        if walk.first_promise <= now:
+            return False
+        pending = [j for j in queue if j.state is _PENDING]
+        if len(pending) != len(held) or not pending:
+            return False  # jobs without a promise (new, or with none possible)
+        walk.reservations, walk.held = held, {}
+        walk.reserved = len(held)
+        walk.scanned = len(queue)
+        head = pending[0]
+        if walk.head != head.id:  # a re-sort put another job first
+            for job in pending:
+                if job.id == walk.head:
+                    job.reason = "Priority"
+            head.reason = "Resources"
+            walk.head = head.id
+        return True
+
+    @staticmethod
+    def _reserved(job: Job, walk: Walk, promise: tuple) -> None:
+        """``job`` waits with the reservation ``(start, placement, end)``."""
+        walk.reservations[job.id] = promise
+        job.reserved_start = promise[0]
+        if promise[0] < walk.first_promise:
+            walk.first_promise = promise[0]
+        if job.submit < walk.protected_since:
+            walk.protected_since = job.submit
+        if walk.reserved == 0:
+            job.reason = "Resources"
+            walk.head = job.id
+        else:
+            job.reason = "Priority"
+        walk.reserved += 1
+
+    @staticmethod
+    def _moved(walk: Walk, promise: tuple, start: float, placement) -> None:
+        """A promise gave way to a slot at ``start``: its old slot is freed."""
+        if start != promise[0] or placement != promise[1]:
+            walk.freed.add(promise[0], promise[2])
+            walk.moved.add(promise[0], promise[2])
 
     @staticmethod
     def _shortest_first(queue: list[Job], i: int, profile, now: float) -> list[tuple[Job, object]]:
