@@ -16,7 +16,14 @@ times (SWF field 9):
 3. the same with the ``aged`` backfill order (largest expected slowdown first; the
    reserved job protected with requested times once it has waited 8 h), and the best
    configuration of all whose maximum wait stays within 1.5x of EASY with user
-   estimates, with what last2, rf and ml give in that same configuration.
+   estimates, with what last2, rf and ml give in that same configuration;
+4. plain EASY with ml's uncertainty (``UNCERTAINTY``): ml with the ``remaining``
+   correction, and ``mlq`` (ml planned at a quantile of its own errors) with each;
+5. with ``--noise``, plain EASY with ml and ml-v1 at scales 0.84 and 0.86 besides 0.85,
+   and mlq at quantiles 0.30 and 0.40 besides 0.35, to show how far one replay moves
+   when a setting moves a little.
+
+``ml-v1`` is ml with its previous settings (``VARIANTS``), kept as a reference column.
 
 Replays run in parallel processes; results are cached in ``--cache`` so tables can be
 re-rendered without re-running (``--render-only``).
@@ -36,7 +43,30 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO / "src") not in sys.path:
     sys.path.insert(0, str(REPO / "src"))
 
-PREDICTORS = ("user", "last2", "rf", "ml", "oracle")
+PREDICTORS = ("user", "last2", "rf", "ml-v1", "ml", "oracle")
+#: Configurations of a registered predictor run under a name of their own (name ->
+#: (predictor, options)): ``ml-v1`` is ml with the settings it had before its refits were
+#: made cheaper (a window of 50,000 jobs, 100 trees at a learning rate of 0.1, 255 bins).
+ML_V1 = {"window": 50_000, "trees": 100, "learning_rate": 0.1, "max_bin": 255, "period": 5_000}
+#: Scales around ml's 0.85, and quantiles around mlq's 0.35, for the noise runs
+#: (``--noise``): a replay is chaotic, so one run per trace says little; the mean over
+#: neighbouring settings says more.
+NOISE_SCALES = (0.84, 0.86)
+NOISE_QUANTILES = (0.3, 0.4)
+VARIANTS: dict[str, tuple[str, dict]] = {
+    "ml-v1": ("ml", ML_V1),
+    **{f"ml-v1@{x}": ("ml", {**ML_V1, "scale": x}) for x in NOISE_SCALES},
+    **{f"ml@{x}": ("ml", {"scale": x}) for x in NOISE_SCALES},
+    **{f"mlq@{x}": ("mlq", {"quantile": x}) for x in NOISE_QUANTILES},
+}
+#: predictor -> its runs at neighbouring settings, in order (itself in the middle).
+NOISE: dict[str, tuple[str, ...]] = {
+    "ml-v1": ("ml-v1@0.84", "ml-v1", "ml-v1@0.86"),
+    "ml": ("ml@0.84", "ml", "ml@0.86"),
+    "mlq": ("mlq@0.3", "mlq", "mlq@0.4"),
+}
+#: Plain EASY runs (with forecasts) of ml's uncertainty: (predictor, correction).
+UNCERTAINTY = (("ml", "remaining"), ("mlq", "limit"), ("mlq", "remaining"))
 CORRECTIONS = ("limit", "tsafrir", "metastack")
 #: Backfill orders run with every predictor and correction besides plain EASY.
 BACKFILL_GRID = ("shortest", "aged")
@@ -70,7 +100,13 @@ def run_one(path: str, limit: int | None, predictor: str, backfill_order: str, c
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         workload = _workload(path, limit)
-    result = replay(workload, "easy", predictor=None if predictor == "user" else predictor,
+    planner = None if predictor == "user" else predictor
+    if predictor in VARIANTS:
+        from kairos.predict import make_predictor
+
+        name, options = VARIANTS[predictor]
+        planner = make_predictor(name, workload=workload, **options)
+    result = replay(workload, "easy", predictor=planner,
                     backfill_order=backfill_order, correction=correction,
                     forecast_every=forecast_every)
     s = summarize(result)
@@ -91,18 +127,15 @@ def render(results: list[dict], traces: list[str]) -> str:
     by = {key(s): s for s in results}
     out = []
     out.append("### Plain EASY, average bounded slowdown (queue-order backfilling, `limit` correction)\n")
-    out.append("| trace | jobs | " + " | ".join(PREDICTORS) + " | gap closed by ml |")
-    out.append("|---|---:|" + "---:|" * len(PREDICTORS) + "---:|")
+    out.append("| trace | jobs | " + " | ".join(PREDICTORS) + " | gap closed by ml-v1 | by ml |")
+    out.append("|---|---:|" + "---:|" * len(PREDICTORS) + "---:|---:|")
     for t in traces:
         row = [by.get((t, p, "queue", "limit")) for p in PREDICTORS]
         if row[0] is None:
             continue
         vals = {p: (r["avg_bsld"] if r else None) for p, r in zip(PREDICTORS, row)}
-        gap = None
-        if None not in (vals["user"], vals["ml"], vals["oracle"]) and vals["user"] != vals["oracle"]:
-            gap = (vals["user"] - vals["ml"]) / (vals["user"] - vals["oracle"])
         out.append(f"| {t} | {row[0]['jobs']:,} | " + " | ".join(fmt(vals[p]) for p in PREDICTORS)
-                   + f" | {'-' if gap is None else f'{100 * gap:.0f}%'} |")
+                   + f" | {gap_closed(vals, 'ml-v1')} | {gap_closed(vals, 'ml')} |")
     out.append("\n### Plain EASY, average wait (hours) and start-time forecast error (hours: median / 90th percentile)\n")
     out.append("| trace | " + " | ".join(f"{p} wait | {p} forecast" for p in PREDICTORS) + " |")
     out.append("|---|" + "---:|---:|" * len(PREDICTORS))
@@ -129,12 +162,80 @@ def render(results: list[dict], traces: list[str]) -> str:
                          f"{r['pred_mae'] / 3600:.2f} h, {100 * r['pred_under']:.0f}%, {r['pred_ratio']:.1f}x")
         if any(c != "-" for c in cells):
             out.append(f"| {t} | " + " | ".join(cells) + " |")
+    out += uncertainty_table(by, traces)
+    out += noise_table(by, traces)
     for order in BACKFILL_GRID:
         out += order_table(by, traces, order)
     out += max_wait_table(by, traces)
     out += within_limit_table(results, by, traces)
     out += cost_table(by, traces)
     return "\n".join(out) + "\n"
+
+
+def gap_closed(vals: dict, p: str) -> str:
+    """(user - p) / (user - oracle) in average bounded slowdown, as a percentage; "-"
+    where a value is missing or the oracle does not beat user estimates."""
+    user, oracle, mine = vals.get("user"), vals.get("oracle"), vals.get(p)
+    if None in (user, oracle, mine) or oracle >= user:
+        return "-"
+    return f"{100 * (user - mine) / (user - oracle):.0f}%"
+
+
+def uncertainty_table(by: dict, traces: list[str]) -> list[str]:
+    """Plain EASY with ml's error quantiles: the ``remaining`` correction and ``mlq``."""
+    configs = [("ml", "limit")] + list(UNCERTAINTY)
+    names = [p if c == "limit" else f"{p}+{c}" for p, c in configs]
+    out = ["\n### Plain EASY with ml's uncertainty: average bounded slowdown (maximum wait over "
+           "EASY user's), gap closed, jobs/s\n"]
+    out.append("| trace | user | " + " | ".join(names) + " | oracle | gap closed: "
+               + " / ".join(names) + " | jobs/s: " + " / ".join(names) + " |")
+    out.append("|---|---:|" + "---:|" * len(names) + "---:|---:|---:|")
+    for t in traces:
+        user, oracle = by.get((t, "user", "queue", "limit")), by.get((t, "oracle", "queue", "limit"))
+        runs = [by.get((t, p, "queue", c)) for p, c in configs]
+        if user is None or all(r is None for r in runs):
+            continue
+        vals = {"user": user["avg_bsld"], "oracle": oracle["avg_bsld"] if oracle else None}
+        vals.update({n: r["avg_bsld"] if r else None for n, r in zip(names, runs)})
+
+        def cell(r):
+            if r is None:
+                return "-"
+            if not user["max_wait"]:
+                return fmt(r["avg_bsld"])
+            return f"{fmt(r['avg_bsld'])} ({r['max_wait'] / user['max_wait']:.2f}x)"
+
+        out.append(f"| {t} | {fmt(user['avg_bsld'])} | " + " | ".join(cell(r) for r in runs)
+                   + f" | {fmt(vals['oracle'])} | " + " / ".join(gap_closed(vals, n) for n in names)
+                   + " | " + " / ".join(fmt(r["jobs_per_second"], 0) if r else "-" for r in runs) + " |")
+    return out
+
+
+def noise_table(by: dict, traces: list[str]) -> list[str]:
+    """ml-v1, ml and mlq under plain EASY at neighbouring settings (``NOISE``), and the
+    mean of each."""
+    names = tuple(NOISE)
+    out = ["\n### Noise: plain EASY average bounded slowdown at neighbouring settings "
+           "(`ml-v1`, `ml`: scale 0.84 / 0.85 / 0.86; `mlq`: quantile 0.30 / 0.35 / 0.40), "
+           "their mean, and the gap the mean closes\n"]
+    out.append("| trace | user | oracle | " + " | ".join(f"{n} | {n} mean | {n} gap" for n in names) + " |")
+    out.append("|---|---:|---:|" + "---:|---:|---:|" * len(names))
+    for t in traces:
+        user, oracle = by.get((t, "user", "queue", "limit")), by.get((t, "oracle", "queue", "limit"))
+        if user is None or oracle is None:
+            continue
+        cells = []
+        for n in names:
+            runs = [by.get((t, v, "queue", "limit")) for v in NOISE[n]]
+            if any(r is None for r in runs):
+                cells += ["-", "-", "-"]
+                continue
+            mean = sum(r["avg_bsld"] for r in runs) / len(runs)
+            vals = {"user": user["avg_bsld"], "oracle": oracle["avg_bsld"], n: mean}
+            cells += [" / ".join(fmt(r["avg_bsld"]) for r in runs), fmt(mean), gap_closed(vals, n)]
+        if any(c != "-" for c in cells):
+            out.append(f"| {t} | {fmt(user['avg_bsld'])} | {fmt(oracle['avg_bsld'])} | " + " | ".join(cells) + " |")
+    return out
 
 
 ORDER_TITLES = {
@@ -265,6 +366,13 @@ def main() -> int:
     parser.add_argument("--markdown", help="also write the tables to this Markdown file (between markers)")
     parser.add_argument("--skip-shortest", action="store_true",
                         help="only the plain EASY runs (no shortest-first or aged backfilling)")
+    parser.add_argument("--predictors", default=None,
+                        help="run only these predictors (comma-separated; the tables show "
+                             "every cached one)")
+    parser.add_argument("--skip-uncertainty", action="store_true",
+                        help="no runs of ml's uncertainty (the UNCERTAINTY configurations)")
+    parser.add_argument("--noise", action="store_true",
+                        help="also run the NOISE settings (plain EASY, no forecasts)")
     args = parser.parse_args()
 
     from kairos.sim.workload import find_traces
@@ -283,18 +391,30 @@ def main() -> int:
 
     if not args.render_only:
         tasks = []
+        only = None if args.predictors is None else {p.strip() for p in args.predictors.split(",")}
         for w, path in paths.items():
             for p in PREDICTORS:
+                if only is not None and p not in only:
+                    continue
                 tasks.append((path, args.limit, p, "queue", "limit", args.forecast_every))
                 if not args.skip_shortest:
                     for order in BACKFILL_GRID:
                         for c in (CORRECTIONS if p != "oracle" else ("limit",)):
                             tasks.append((path, args.limit, p, order, c, 0))
+            if not args.skip_uncertainty:
+                for p, c in UNCERTAINTY:
+                    if only is None or p in only:
+                        tasks.append((path, args.limit, p, "queue", c, args.forecast_every))
+            if args.noise:
+                for n, runs in NOISE.items():
+                    for v in runs:
+                        if v != n and (only is None or n in only):
+                            tasks.append((path, args.limit, v, "queue", "limit", 0))
         # Names in the results are trace names (file stems), not the short names.
         from kairos.sim.workload import trace_name
 
         todo = [t for t in tasks if (trace_name(t[0]), t[2], t[3], t[4], t[1]) not in done]
-        todo.sort(key=lambda t: (t[2] not in ("rf", "ml"), -os.path.getsize(t[0])))  # slow ones first
+        todo.sort(key=lambda t: (t[2] not in ("rf", "ml-v1"), -os.path.getsize(t[0])))  # slow ones first
         print(f"{len(todo)} replays to run ({len(tasks) - len(todo)} cached)", file=sys.stderr)
         began = time.time()
         with ProcessPoolExecutor(max_workers=args.workers) as pool:

@@ -27,6 +27,7 @@ from kairos.sim.workload import Workload, load_trace, lublin
 #: Small, quick settings for the learnt predictors (the defaults need thousands of jobs).
 QUICK = {
     "ml": {"first": 50, "period": 150, "trees": 15, "window": 2000},
+    "mlq": {"first": 50, "period": 150, "trees": 15, "window": 2000},
     "rf": {"n_estimators": 10, "every_jobs": 100, "every_seconds": 0.0},
 }
 
@@ -51,7 +52,7 @@ def small_workload(n=1200, seed=3):
 
 
 def test_registry_names():
-    assert set(PREDICTORS) == {"user", "last2", "rf", "ml", "oracle"}
+    assert set(PREDICTORS) == {"user", "last2", "rf", "ml", "mlq", "oracle"}
     with pytest.raises(ValueError, match="unknown predictor"):
         make_predictor("nope")
     with pytest.raises(ValueError, match="unknown option"):
@@ -164,7 +165,7 @@ def test_flat_forest_equals_sklearn():
 # ----------------------------------------------------------------------- persistence
 
 
-@pytest.mark.parametrize("name", ["user", "last2", "rf", "ml"])
+@pytest.mark.parametrize("name", ["user", "last2", "rf", "ml", "mlq"])
 def test_save_load_round_trip(tmp_path, name):
     w = small_workload(1500)
     head = Workload(w.name, w.procs, w.jobs[:1000], w.runtimes)
@@ -173,7 +174,7 @@ def test_save_load_round_trip(tmp_path, name):
     meta = read_meta(folder)
     assert meta["format"] == FORMAT and meta["predictor"] == name
     assert meta["trained_on"] == w.name
-    if name in ("rf", "ml"):
+    if name in ("rf", "ml", "mlq"):
         assert meta["jobs"] == 1000
     q = load(folder)
     assert q.name == name

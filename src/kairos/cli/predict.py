@@ -41,7 +41,7 @@ def evaluate(
     policy: Annotated[str, typer.Option("--policy", "-p", help="fcfs, easy or conservative.")] = "easy",
     order: Annotated[str, typer.Option("--order", help="Queue order.")] = "submit",
     correction: Annotated[str, typer.Option(
-        "--correction", help="limit, tsafrir or metastack.")] = "limit",
+        "--correction", help="limit, tsafrir, metastack or remaining (with ml).")] = "limit",
     backfill_order: Annotated[str, typer.Option(
         "--backfill-order", help="queue, shortest (EASY++) or aged (largest expected slowdown first).")] = "queue",
     forecast_every: Annotated[int, typer.Option(

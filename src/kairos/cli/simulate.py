@@ -47,7 +47,8 @@ def simulate(
     correction: Annotated[str, typer.Option(
         "--correction",
         help="When a job outlives its estimate: limit (plan with its time limit), "
-             "tsafrir or metastack.")] = "limit",
+             "tsafrir, metastack or remaining (the conditional remaining time learned by "
+             "ml).")] = "limit",
     backfill_order: Annotated[str, typer.Option(
         "--backfill-order",
         help="Order in which backfill candidates are tried: queue; shortest estimate "

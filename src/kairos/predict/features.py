@@ -103,7 +103,8 @@ class LabelEncoder:
 class _User:
     """What the tracker knows about one user."""
 
-    __slots__ = ("by_app", "by_req", "finished", "last_submit", "ratios", "runtimes", "submitted")
+    __slots__ = ("by_app", "by_req", "finished", "last_submit", "ratios", "runtimes", "stats",
+                 "submitted")
 
     def __init__(self) -> None:
         self.runtimes: deque[float] = deque(maxlen=HISTORY)  # most recent last
@@ -113,6 +114,24 @@ class _User:
         self.last_submit = _NAN
         self.by_app: dict[str, float] = {}
         self.by_req: dict[float, float] = {}
+        #: last1 ... ratio_max5 of the history, recomputed when a job ends (users submit
+        #: more often than their jobs end, so a row reuses them)
+        self.stats: list[float] = [_NAN] * 8
+
+    def restat(self) -> None:
+        rts = self.runtimes
+        n = len(rts)
+        if not n:
+            self.stats = [_NAN] * 8
+            return
+        last1 = rts[-1]
+        s = sorted(rts)
+        rs = self.ratios
+        self.stats = [
+            last1, (rts[-1] + rts[-2]) * 0.5 if n > 1 else last1,
+            sum(s) / n, s[n // 2] if n & 1 else (s[n // 2 - 1] + s[n // 2]) * 0.5, s[-1],
+            rs[-1], sum(rs) / n, max(rs),
+        ]
 
 
 class FeatureTracker:
@@ -147,21 +166,6 @@ class FeatureTracker:
         app = str(job_app(job))
         limit = job.time_limit
         req = job.request
-        rts = u.runtimes
-        n = len(rts)
-        if n:
-            last1 = rts[-1]
-            mean2 = (rts[-1] + rts[-2]) * 0.5 if n > 1 else last1
-            s = sorted(rts)
-            mean5 = sum(s) / n
-            median5 = s[n // 2] if n & 1 else (s[n // 2 - 1] + s[n // 2]) * 0.5
-            max5 = s[-1]
-            rs = u.ratios
-            ratio1 = rs[-1]
-            ratio_mean5 = sum(rs) / n
-            ratio_max5 = max(rs)
-        else:
-            last1 = mean2 = mean5 = median5 = max5 = ratio1 = ratio_mean5 = ratio_max5 = _NAN
         t = now % _WEEK
         return [
             enc_user(job.user), enc_group(job.group), enc_app(app), enc_queue(job_queue(job)),
@@ -171,8 +175,7 @@ class FeatureTracker:
             job_req_mem(job),
             float(req.nodes),
             float(int(t % _DAY) // 3600), float(int(t // _DAY)),
-            last1, mean2, mean5, median5, max5,
-            ratio1, ratio_mean5, ratio_max5,
+            *u.stats,
             u.by_app.get(app, _NAN), u.by_req.get(limit, _NAN),
             float(u.finished), float(u.submitted - u.finished),
             now - u.last_submit,
@@ -188,6 +191,7 @@ class FeatureTracker:
         u.finished += 1
         u.by_app[str(job_app(job))] = runtime
         u.by_req[limit] = runtime
+        u.restat()
 
     # -------------------------------------------------------------- persistence
 
@@ -219,6 +223,7 @@ class FeatureTracker:
             u.last_submit = _NAN if d["last_submit"] is None else d["last_submit"]
             u.by_app = dict(d["by_app"])
             u.by_req = {k: v for k, v in d["by_req"]}
+            u.restat()
         return t
 
 

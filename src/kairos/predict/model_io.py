@@ -10,7 +10,7 @@ A saved predictor is a folder:
 * ``model.txt`` (``ml``: LightGBM's own text format) or ``model.joblib`` (``rf``: the
   scikit-learn forest);
 * ``window.npz``: the recent finished jobs it refits on, so that it keeps learning online
-  after loading.
+  after loading (for ``ml`` also the errors of their predictions: ``residual``, ``ratio``).
 
 ``load`` refuses a folder of another format with a clear ``ValueError``.
 
@@ -45,7 +45,7 @@ __all__ = ["FORMAT", "load", "save", "trace_end", "train_from_workload", "walk_t
 #: The version of the folder layout this Kairos writes and reads.
 FORMAT = 1
 
-_SAVABLE = ("user", "last2", "rf", "ml")
+_SAVABLE = ("user", "last2", "rf", "ml", "mlq")
 
 
 def trace_end(workload, job) -> float:
@@ -105,7 +105,7 @@ def train_from_workload(workload, name: str = "ml", **options):
         raise ValueError("the oracle cannot be trained: it reads the true runtimes")
     predictor = make_predictor(name, workload=workload, **options)
     walk_trace(workload, predictor, drain=True)
-    if name == "ml":
+    if name in ("ml", "mlq"):
         predictor.fit()
     elif name == "rf" and predictor.window:
         predictor.fit(predictor.window[-1][0])
@@ -135,19 +135,19 @@ def save(predictor, path: str | os.PathLike) -> Path:
     state: dict = {}
     if name == "last2":
         state = predictor.state()
-    elif name == "ml":
+    elif name in ("ml", "mlq"):
         features = list(FEATURES)
         options = dict(predictor.options)
         state = {
             "tracker": predictor.tracker.state(), "finished": predictor.finished,
             "next_fit": predictor.next_fit, "fits": predictor.fits,
-            "trained_on": predictor.trained_on,
+            "trained_on": predictor.trained_on, "errors_at": predictor.errors_at,
         }
         if predictor.booster is not None:
             (folder / "model.txt").write_text(predictor.booster.model_to_string())
-        X = np.array([r for r, _ in predictor.window], dtype=np.float64).reshape(-1, len(FEATURES))
-        y = np.array([v for _, v in predictor.window], dtype=np.float64)
-        np.savez_compressed(folder / "window.npz", X=X, y=y)
+        X, y, residual, ratio = predictor.window.arrays()
+        np.savez_compressed(folder / "window.npz", X=X, y=y, residual=residual, ratio=ratio,
+                            residuals=predictor.residuals.sorted, ratios=predictor.ratios.sorted)
     elif name == "rf":
         from kairos.predict.forest import FOREST_FEATURES
 
@@ -213,11 +213,12 @@ def load(path: str | os.PathLike):
         p = UserEstimate()
     elif name == "last2":
         p = LastTwo.from_state(state)
-    elif name == "ml":
+    elif name in ("ml", "mlq"):
         if meta["features"] != list(FEATURES):
             raise ValueError(f"{folder}: saved with features {meta['features']}, "
                              f"this Kairos computes {list(FEATURES)}: retrain it")
-        p = make_predictor("ml", **meta["options"])
+        # a folder from before ``max_bin`` was an option was fit with LightGBM's 255 bins
+        p = make_predictor(name, **{"max_bin": 255, **meta["options"]})
         p.tracker = FeatureTracker.from_state(state["tracker"])
         p.finished = state["finished"]
         p.next_fit = state["next_fit"]
@@ -227,9 +228,16 @@ def load(path: str | os.PathLike):
         if model.is_file():
             import lightgbm as lgb
 
-            p.booster = lgb.Booster(model_str=model.read_text())
+            p.set_booster(lgb.Booster(model_str=model.read_text()))
         with np.load(folder / "window.npz") as w:
-            p.window.extend(zip(w["X"].tolist(), w["y"].tolist()))
+            # residual and ratio (the errors quantiles are read from) came later: absent
+            # in older folders, where they start empty
+            p.window.extend(w["X"], w["y"], w["residual"] if "residual" in w else None,
+                            w["ratio"] if "ratio" in w else None)
+            if "residuals" in w:  # the samples its quantiles were last read from
+                p.residuals.update(w["residuals"])
+                p.ratios.update(w["ratios"])
+                p.errors_at = state["errors_at"]
     else:  # rf
         from kairos.predict.forest import FOREST_FEATURES, FlatForest
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, fields
 
 from kairos.core import Cluster, Job, Scheduler
 from kairos.core.jobs import DECIDED_BY_SCHEDULER
-from kairos.core.corrections import CORRECTIONS
+from kairos.core.corrections import CORRECTIONS, ESTIMATOR_CORRECTIONS, make_correction
 from kairos.core.forecast import forecast_starts
 from kairos.sim.workload import Workload
 
@@ -79,8 +79,11 @@ def replay(workload: Workload, policy: str = "easy", order: str = "submit", *,
     if scheduler is None:
         from kairos.core.policy import make_policy
 
+        # a correction such as "remaining" is built on the predictor it reads
+        correct = (make_correction(correction, predictor) if correction in ESTIMATOR_CORRECTIONS
+                   else correction)
         sched = Scheduler(Cluster.pool(workload.procs), make_policy(policy, backfill_order=backfill_order),
-                          order, estimator=predictor, correct=correction)
+                          order, estimator=predictor, correct=correct)
     else:
         sched = scheduler
     jobs = [fresh_copy(j) for j in workload.jobs]
@@ -117,7 +120,8 @@ def replay(workload: Workload, policy: str = "easy", order: str = "submit", *,
             next_report += PROGRESS_EVERY
     if progress is not None:
         progress(done)
-    correction_name = next((k for k, f in CORRECTIONS.items() if f is sched.correct), "custom")
+    correction_name = next((k for k, f in CORRECTIONS.items() if f is sched.correct),
+                           correction if scheduler is None else "custom")
     predictor_name = getattr(sched.estimator, "name", "user") if sched.estimator else "user"
     return ReplayResult(workload, sched.policy.name, sched.order.name, jobs,
                         time.perf_counter() - began, predictor_name, correction_name, forecasts)
