@@ -28,7 +28,7 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from kairos.sim.replay import replay  # noqa: E402
-from kairos.sim.workload import find_traces, load_trace, lublin  # noqa: E402
+from kairos.sim.workload import find_traces, load_trace, lublin, on_nodes  # noqa: E402
 from kairos.testing.textbook_easy import textbook_easy  # noqa: E402
 
 
@@ -61,6 +61,9 @@ def main() -> int:
     parser.add_argument("--synthetic-procs", type=int, default=100_000)
     parser.add_argument("--synthetic-only", action="store_true")
     parser.add_argument("--no-synthetic", action="store_true")
+    parser.add_argument("--nodes-of", type=int, metavar="CPUS",
+                        help="also replay each trace with EASY on nodes of CPUS processors "
+                             "(jobs as spread tasks, kairos.sim.workload.on_nodes)")
     parser.add_argument("--reference", action="store_true",
                         help="also replay conservative the way it was before carried profiles and "
                              "freed spans (every promise searched again at every pass), for the ratio")
@@ -96,6 +99,11 @@ def main() -> int:
                 ref_s, _ = timed(lambda: replay(workload, scheduler=reference_conservative(workload)), 1)
                 table.add_row(workload.name, "", "", "conservative (reference)", f"{ref_s:.2f}",
                               f"{len(workload.jobs) / ref_s:,.0f}", "", f"{ref_s / seconds:.2f}x faster now")
+        if args.nodes_of:
+            on, cluster = on_nodes(workload, args.nodes_of)
+            seconds, _ = timed(lambda: replay(on, "easy", cluster=cluster), 1)
+            table.add_row(on.name, f"{len(on.jobs):,}", "", "easy on nodes", f"{seconds:.2f}",
+                          f"{len(on.jobs) / seconds:,.0f}", "", "")
         console.print(f"done: {workload.name}", style="dim")
 
     if not args.no_synthetic:

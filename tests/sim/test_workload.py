@@ -339,3 +339,23 @@ def test_default_workload_real_traces(monkeypatch):
     assert w.name.startswith("KTH-SP2") and w.procs == 100
     assert len(w.jobs) + sum(w.skipped.values()) == 500
     assert math.isfinite(w.offered_load())
+
+
+def test_a_trace_replays_on_nodes_as_spread_tasks():
+    from kairos.core import Request
+    from kairos.sim.replay import replay
+    from kairos.sim.workload import on_nodes
+    from tests.core.conftest import make_workload
+
+    # 10 processors as 3 nodes of 4: a 6-processor job spreads over 2 nodes.
+    pool = make_workload([(1, 0, 6, 10, 20, "a"), (2, 0, 4, 5, 10, "b"), (3, 1, 10, 5, 10, "a")], 10)
+    workload, cluster = on_nodes(pool, 4)
+    assert [n.cpus for n in cluster.nodes] == [4, 4, 4]
+    assert workload.jobs[0].request == Request(nodes=1, tasks=6, spread=True)
+    assert pool.jobs[0].request.cpus == 6  # the pool's jobs are left as they were
+    result = replay(workload, "easy", cluster=cluster)
+    starts = {j.id: j.start for j in result.jobs}
+    # Jobs 1 and 2 (6 + 4 CPUs) share the 12 CPUs at once; job 3 (10) waits for both.
+    assert starts == {1: 0, 2: 0, 3: 10}
+    with pytest.raises(ValueError, match="at least one CPU"):
+        on_nodes(pool, 0)

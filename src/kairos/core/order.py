@@ -23,8 +23,10 @@ class QueueOrder(Protocol):
         """The sort key, smallest first.  For a dynamic order: from the last ``recalc``."""
         ...
 
-    def recalc(self, jobs: list[Job], now: float) -> None:
-        """Recompute priorities for ``jobs`` at time ``now`` (dynamic orders only)."""
+    def recalc(self, jobs: list[Job], now: float, *, charge: bool = True) -> None:
+        """Recompute priorities for ``jobs`` at time ``now`` (dynamic orders only).
+        ``charge``: bring running jobs' usage up to ``now`` first (the periodic
+        recalculation does; a single new job takes the usage as last charged)."""
         ...
 
     def job_started(self, job: Job, now: float) -> None: ...
@@ -41,7 +43,7 @@ class SubmitOrder:
     def key(self, job: Job) -> tuple:
         return (job.submit, job.id)
 
-    def recalc(self, jobs: list[Job], now: float) -> None:
+    def recalc(self, jobs: list[Job], now: float, *, charge: bool = True) -> None:
         pass
 
     def job_started(self, job: Job, now: float) -> None:

@@ -152,13 +152,17 @@ class MultifactorPriority:
         """``(-priority, submit, id)`` from the priority the last ``recalc`` stored."""
         return (-job.priority, job.submit, job.id)
 
-    def recalc(self, jobs: list[Job], now: float) -> None:
-        """Charge running jobs' usage up to ``now``, then store each job's priority.
+    def recalc(self, jobs: list[Job], now: float, *, charge: bool = True) -> None:
+        """Charge running jobs' usage up to ``now`` (unless ``charge`` is False), then
+        store each job's priority.
 
         All users of ``jobs`` join the share total before any factor is computed, so the
-        result does not depend on the order of ``jobs``.
+        result does not depend on the order of ``jobs``.  A job just submitted is
+        prioritised with the usage as of the last periodic recalculation, as Slurm
+        does (charging every running job at each submission cost O(running jobs)).
         """
-        self.fairshare.charge_running(now)
+        if charge:
+            self.fairshare.charge_running(now)
         for job in jobs:
             self.fairshare.see(job.user)
         for job in jobs:

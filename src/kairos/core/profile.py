@@ -228,7 +228,7 @@ class PoolProfile:
                 a = now
             if b > a:
                 self.reserve(-sign * n, a, b)
-        if len(T) > self._compact_at:
+        if len(T) > self._compact_at or len(self._tail) > 4 * self._compact_at:
             # Carried on and on, the profile keeps the steps of slots given back, where
             # nothing changes any more: merge them (the last step stays: see the
             # module docstring).
@@ -242,6 +242,13 @@ class PoolProfile:
                 keep_f.append(F[-1])
             T[:], F[:] = keep_t, keep_f
             self._compact_at = max(64, 2 * len(T))
+            # Slots given back beyond the last step left pairs of +n and -n in the
+            # tail: add up what ends at each time, drop the zeros.
+            sums: dict[float, int] = {}
+            for t, n in self._tail:
+                sums[t] = sums.get(t, 0) + n
+            self._tail = [(t, n) for t, n in sums.items() if n]
+            heapq.heapify(self._tail)
         return min(F) >= 0
 
     def _next_end(self) -> float:

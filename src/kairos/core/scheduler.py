@@ -400,7 +400,7 @@ class Scheduler:
     def _enqueue(self, job: Job, now: float) -> None:
         order, queue = self.order, self._queue
         if order.recalc_period is not None:
-            order.recalc([job], now)
+            order.recalc([job], now, charge=False)
         key = order.key
         if not queue or key(queue[-1]) <= key(job):
             queue.append(job)

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left, bisect_right
+from heapq import heappop, heappush
 
 from kairos.core.cluster import NodeState
 from kairos.core.jobs import Job
@@ -191,31 +192,33 @@ class TimelineProfile:
         lo, hi = -_INF, _INF
         if ranges is not None:
             lo, hi = next(ranges, (_INF, _INF))
-        active: list[tuple[float, int]] = []  # (end, nodes) of finite intervals begun
+        # Finite intervals begun, as a heap of (end, nodes): one that ends before a
+        # window ends never counts again, since windows only end later as t grows.
+        active: list[tuple[float, int]] = []
+        counted = 0  # nodes in ``active``
         forever = 0
         p = 0
+        n_intervals = len(intervals)
         for i, t in enumerate(T):
             if ranges is not None:
                 while t >= hi:
                     lo, hi = next(ranges, (_INF, _INF))
                 if lo == _INF:
                     return None
-            while p < len(intervals) and intervals[p][0] <= t:
+            while p < n_intervals and intervals[p][0] <= t:
                 _, b, n = intervals[p]
                 p += 1
                 if b == _INF:
                     forever += n
                 else:
-                    active.append((b, n))
-            if active:
-                active = [(b, n) for b, n in active if b > t]
-            count = forever
-            if count < need:
-                end = t + duration
-                for b, n in active:
-                    if b >= end:
-                        count += n
-            if count < need or t < lo:
+                    heappush(active, (b, n))
+                    counted += n
+            end = t + duration
+            # A window of no length still needs the interval to go on after t.
+            least = end if end > t else math.nextafter(t, _INF)
+            while active and active[0][0] < least:
+                counted -= heappop(active)[1]
+            if forever + counted < need or t < lo:
                 continue
             placement = self.res.place(job, _Window(self.tl, t, duration),
                                        self._licenses(i, t + duration))

@@ -58,6 +58,7 @@ def replay(workload: Workload, policy: str = "easy", order: str = "submit", *,
            forecast_every: int = 0,
            progress: Callable[[int], None] | None = None,
            scheduler: Scheduler | None = None,
+           cluster: Cluster | None = None,
            observe: Callable[[float, Scheduler, list], None] | None = None) -> ReplayResult:
     """Simulate ``workload`` under ``policy`` and queue ``order``.
 
@@ -70,6 +71,7 @@ def replay(workload: Workload, policy: str = "easy", order: str = "submit", *,
     ``observe(now, scheduler, starts)`` is called after every pass (tests check
     invariants with it).  ``scheduler`` may be supplied
     pre-configured; it must be empty and its cluster must match the workload's machine.
+    ``cluster``: nodes to replay on instead of one pool (``kairos.sim.workload.on_nodes``).
     """
     began = time.perf_counter()
     if isinstance(predictor, str):
@@ -82,7 +84,8 @@ def replay(workload: Workload, policy: str = "easy", order: str = "submit", *,
         # a correction such as "remaining" is built on the predictor it reads
         correct = (make_correction(correction, predictor) if correction in ESTIMATOR_CORRECTIONS
                    else correction)
-        sched = Scheduler(Cluster.pool(workload.procs), make_policy(policy, backfill_order=backfill_order),
+        sched = Scheduler(cluster or Cluster.pool(workload.procs),
+                          make_policy(policy, backfill_order=backfill_order),
                           order, estimator=predictor, correct=correct)
     else:
         sched = scheduler

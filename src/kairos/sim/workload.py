@@ -13,6 +13,7 @@ and ``describe_workload`` says which it picked.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import gc
 import math
@@ -24,13 +25,14 @@ from pathlib import Path
 
 import numpy as np
 
+from kairos.core.cluster import Cluster, Node
 from kairos.core.jobs import Job, Request
 from kairos.sim.lublin import generate
 from kairos.sim.swf import SwfError, SwfRecords, read_swf
 
 __all__ = [
     "DEFAULT_LUBLIN_JOBS", "DEFAULT_LUBLIN_PROCS", "TRACES_ENV", "Workload", "default_workload",
-    "describe_workload", "find_trace", "find_traces", "load_trace", "lublin", "trace_name",
+    "describe_workload", "find_trace", "find_traces", "load_trace", "lublin", "on_nodes", "trace_name",
 ]
 
 #: Environment variable naming a folder of SWF traces.
@@ -234,6 +236,21 @@ def load_trace(
         header_lines=trace.header_lines,
         records=SwfRecords(trace.data),
     )
+
+
+def on_nodes(workload: Workload, cpus_per_node: int) -> tuple[Workload, Cluster]:
+    """The workload on a cluster of nodes instead of one pool of processors:
+    ``ceil(procs / cpus_per_node)`` nodes of ``cpus_per_node`` CPUs, each job asking for
+    its processors as tasks spread over as few nodes as hold them (Slurm's ``-n``
+    without ``-N``).  For replaying traces through the node-level scheduler."""
+    if cpus_per_node < 1:
+        raise ValueError(f"a node needs at least one CPU (got {cpus_per_node})")
+    count = -(-workload.procs // cpus_per_node)
+    cluster = Cluster([Node(f"n{k:05d}", cpus=cpus_per_node) for k in range(count)])
+    jobs = [dataclasses.replace(j, request=Request(nodes=1, tasks=j.request.cpus, spread=True))
+            for j in workload.jobs]
+    name = f"{workload.name} on {count:,} nodes of {cpus_per_node}"
+    return dataclasses.replace(workload, name=name, jobs=jobs), cluster
 
 
 def find_traces(folder: str | os.PathLike | None = None) -> list[Path]:
