@@ -98,6 +98,10 @@ class Client:
     def job(self, job_id: str) -> dict:
         return self.request("GET", f"/jobs/{quote(str(job_id))}")
 
+    def why(self, job_id: str) -> dict:
+        """Why a pending job waits (a ``WhyInfo`` dict); 409 for one that does not."""
+        return self.request("GET", f"/jobs/{quote(str(job_id))}/why")
+
     def cancel(self, *, ids=None, users=None, names=None, states=None, partitions=None,
                signal=None, batch: bool = False) -> dict:
         return self.request("POST", "/jobs/cancel", {

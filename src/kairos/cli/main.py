@@ -19,7 +19,7 @@ import typer
 from typer.core import TyperGroup
 
 from kairos import __version__
-from kairos.cli import cluster, hosts, predict, simulate, traces
+from kairos.cli import cluster, hosts, predict, simulate, traces, why
 
 
 def error(message: str) -> None:
@@ -86,6 +86,7 @@ app.add_typer(predict.app, name="predict")
 app.command("up")(cluster.up)
 app.command("down")(cluster.down)
 app.command("status")(cluster.status)
+app.command("why")(why.why)
 app.command("shims")(cluster.shims)
 app.command("node")(hosts.node)
 app.add_typer(hosts.keys_app, name="keys")

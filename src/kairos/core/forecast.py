@@ -4,8 +4,14 @@ The answer ``squeue --start`` tries to give, computed the only honest way: run a
 the scheduler forward from its current state, assuming no further submissions and that
 every job runs exactly as long as the scheduler expects (running jobs until their
 expected ends, pending ones for their estimates).  The copy uses the same policy, queue
-order and corrections, so a forecast is exactly what the scheduler would do if those
-assumptions held; its error measures the estimates, not a second model of the scheduler.
+order, corrections and per-user limits, so a forecast is exactly what the scheduler would
+do if those assumptions held; its error measures the estimates, not a second model of
+the scheduler.
+
+Two variations serve explanations (``kairos.core.explain``): ``to_limits`` runs every
+job to its time limit instead (the pessimistic end of a forecast's interval), and
+``changed`` puts a modified copy of a pending job in its place (a what-if: a shorter
+time limit, fewer nodes, another partition).
 """
 
 from __future__ import annotations
@@ -14,50 +20,82 @@ import copy
 import heapq
 import math
 from collections import ChainMap
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
-from kairos.core.jobs import JobState
+from kairos.core.jobs import Job, JobState
 from kairos.core.scheduler import Scheduler
 
 
+@dataclass(frozen=True, slots=True)
+class Forecast:
+    """Where and when a pending job would start: ``start`` is ``math.inf`` (and
+    ``nodes`` empty) when it never would under the forecast's assumptions."""
+
+    start: float
+    nodes: tuple[str, ...] = ()
+
+
 def forecast_starts(scheduler: Scheduler, now: float,
-                    job_ids: Iterable[int] | None = None) -> dict[int, float]:
+                    job_ids: Iterable[int] | None = None, *, to_limits: bool = False,
+                    changed: Mapping[int, Job] | None = None) -> dict[int, float]:
     """Forecast start times of pending jobs (all of them, or ``job_ids``) from ``now``.
 
     A job that would never start under the assumptions (held, or waiting on a dependency
     that cannot be met) is forecast at ``math.inf``.  ``scheduler`` is not changed.
+    ``to_limits``: every job runs to its time limit rather than its expected end or
+    estimate.  ``changed``: pending job id -> the job to queue in its place (a copy
+    with other fields; it keeps the id and is planned on its own ``estimate``).
     """
+    found = forecast(scheduler, now, job_ids, to_limits=to_limits, changed=changed)
+    return {job_id: f.start for job_id, f in found.items()}
+
+
+def forecast(scheduler: Scheduler, now: float, job_ids: Iterable[int] | None = None, *,
+             to_limits: bool = False,
+             changed: Mapping[int, Job] | None = None) -> dict[int, Forecast]:
+    """As ``forecast_starts``, each start with the nodes the job would start on."""
+    changed = changed or {}
     pending = scheduler.pending()
     wanted = {j.id for j in pending} if job_ids is None else set(job_ids)
     twin = Scheduler(scheduler.cluster, scheduler.policy, copy.deepcopy(scheduler.order),
                      correct=scheduler.correct)
     twin.outcomes = ChainMap({}, scheduler.outcomes)  # reads fall through, writes stay here
     twin._last_recalc = scheduler._last_recalc
+    twin.qos_max_jobs_per_user = dict(scheduler.qos_max_jobs_per_user)
     ends: list[tuple[float, int]] = []
     for job in scheduler.running.values():
         clone = copy.copy(job)
+        if to_limits:
+            clone.expected_end = clone.start + clone.time_limit  # adopt corrects a past one
         twin.adopt(clone, now)
         ends.append((clone.expected_end, clone.id))
     heapq.heapify(ends)
     begins = []
     for job in sorted(pending, key=lambda j: (j.submit, j.id)):
-        clone = copy.copy(job)
+        clone = copy.copy(changed.get(job.id, job))
+        if to_limits:
+            clone.estimate = clone.time_limit
         twin.submit(clone, now)
         if clone.begin > now:
             begins.append(clone.begin)
     heapq.heapify(begins)
-    forecast: dict[int, float] = {}
+    found: dict[int, Forecast] = {}
     t = now
     while True:
         for action in twin.schedule(t):
             if action.job_id in wanted:
-                forecast[action.job_id] = t
+                found[action.job_id] = Forecast(
+                    t, tuple(twin.resources.describe(action.placement)))
             heapq.heappush(ends, (action.expected_end, action.job_id))
-        if len(forecast) == len(wanted) or (not ends and not begins):
+        if len(found) == len(wanted) or (not ends and not begins):
             break
         t = min(ends[0][0] if ends else math.inf, begins[0] if begins else math.inf)
+        if math.isinf(t):
+            break  # only jobs without a time limit still run: nothing more ever frees
         while begins and begins[0] <= t:
             heapq.heappop(begins)
         while ends and ends[0][0] <= t:
             twin.end(heapq.heappop(ends)[1], t, JobState.COMPLETED)
-    return {job_id: forecast.get(job_id, math.inf) for job_id in wanted}
+    never = Forecast(math.inf)
+    return {job_id: found.get(job_id, never) for job_id in wanted}

@@ -158,3 +158,70 @@ class BatchResult(BaseModel):
     """One entry per submitted job, in order: a ``SubmitResult`` or an ``error``."""
 
     results: list[dict]
+
+
+# -- kairos why ------------------------------------------------------------------------
+# Times are epoch seconds; None where a time never comes under the forecast's
+# assumptions (a held job, a job without a time limit).  Jobs are named by label.
+
+
+class WhyHolder(BaseModel):
+    """A running job on nodes the pending job is forecast to start on, expected to end
+    by then."""
+
+    job_id: str
+    user: str
+    nodes: list[str]
+    expected_end: float
+    limit_end: float | None
+
+
+class WhyReservation(BaseModel):
+    job_id: str
+    user: str
+    start: float
+
+
+class WhyDependency(BaseModel):
+    kind: str
+    job_id: str | None
+    status: Literal["unfulfilled", "failed"]
+    state: str | None = Field(None, description="the other job's state, when known")
+
+
+class WhyWhatIf(BaseModel):
+    """A change the twin confirms would start the job sooner."""
+
+    kind: Literal["time_limit", "fewer_nodes", "fewer_cpus", "partition", "release"]
+    changes: dict[str, Any] = Field(description="time_limit (s), nodes, tasks, cpus_per_task, "
+                                                "partition or held: the new values")
+    start: float
+    nodes: list[str]
+
+
+class WhyInfo(BaseModel):
+    """``kairos why``: why a pending job waits, its forecast start and what would make it
+    sooner (``kairos.core.explain``)."""
+
+    job_id: str
+    user: str
+    partition: str
+    now: float
+    reason: str = Field(description="the pending reason, as squeue shows it")
+    rule: str = Field(description="the rule that gives that reason")
+    policy: str
+    order: str
+    expected_start: float | None = Field(description="the forecast squeue --start shows")
+    start_interval: tuple[float | None, float | None] = Field(
+        description="the forecast if every job runs its expected time and if every job "
+                    "runs to its time limit, earliest first")
+    nodes: list[str] = Field(description="where it is forecast to start")
+    time_limit: float | None
+    estimate: float | None = Field(description="the runtime the scheduler plans it with")
+    begin: float | None
+    jobs_ahead: int
+    reservation: WhyReservation | None
+    blocking: list[WhyReservation]
+    holders: list[WhyHolder]
+    dependencies: list[WhyDependency]
+    what_ifs: list[WhyWhatIf]

@@ -6,12 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
 
-from kairos.server import views
+from kairos.server import views, why
 from kairos.server.api.deps import CallerDep, ControllerDep, split, split_states
 from kairos.server.api.json import JSONList, json_response
 from kairos.server.schemas import (
     BatchResult, Cancelled, CancelRequest, Done, JobBatch, JobIds, JobInfo, JobSubmit,
-    JobUpdate, SubmitResult, to_submission,
+    JobUpdate, SubmitResult, WhyInfo, to_submission,
 )
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
@@ -63,6 +63,16 @@ async def get_job(job_id: str, controller: ControllerDep):
     if job is None:
         raise HTTPException(404, f"Invalid job id specified: {job_id}")
     return json_response(job.to_wire())
+
+
+@router.get("/{job_id}/why", summary="Why a pending job waits (kairos why)",
+            response_model=WhyInfo, responses={409: {"description": "the job is not pending"}})
+async def explain(job_id: str, controller: ControllerDep, caller: CallerDep):
+    await controller.commit()  # a job already gone from memory is found in the store
+    try:
+        return why.why(controller, job_id, caller)
+    except why.NotPending as e:
+        raise HTTPException(409, str(e)) from None
 
 
 @router.post("/cancel", response_model=Cancelled, summary="Cancel or signal jobs (scancel)")

@@ -1,0 +1,77 @@
+"""``GET /api/v1/jobs/{id}/why`` on an in-process controller with a clock the test
+moves: the explanation of a pending job, its agreement with ``squeue --start``, and
+the answers for jobs that do not wait, that are unknown or that are someone else's."""
+
+from __future__ import annotations
+
+import pwd
+
+import pytest
+from fastapi.testclient import TestClient
+
+from kairos.server.api import create_app
+from kairos.server.permissions import Caller
+from kairos.server.schemas import WhyInfo
+
+
+def caller(name: str) -> Caller:
+    pw = pwd.getpwnam(name)
+    return Caller(pw.pw_uid, pw.pw_gid)
+
+
+NOBODY, DAEMON = caller("nobody"), caller("daemon")
+
+
+@pytest.fixture
+def queued(make_bench):
+    """4 CPUs, EASY in submit order.  J1 (2 CPUs, 600 s) runs from t0; J2 (4 CPUs,
+    300 s) holds the reservation at t0+600; J3 (2 CPUs, 3600 s) would delay it."""
+    bench = make_bench('[controller]\norder = "submit"\npolicy = "easy"\n')
+    bench.submit(NOBODY, ntasks=2, time_limit=600)
+    bench.step()
+    bench.submit(DAEMON, ntasks=4, time_limit=300)
+    bench.submit(NOBODY, ntasks=2, time_limit=3600)
+    bench.step()
+    bench.clock.advance(60)
+    app = create_app(bench.settings, controller=bench.controller)
+    app.state.default_caller = NOBODY
+    with TestClient(app) as client:
+        yield bench, app, client
+
+
+def test_a_pending_job_is_explained_and_agrees_with_squeue_start(queued):
+    bench, _, api = queued
+    t0 = bench.clock.now - 60
+    response = api.get("/api/v1/jobs/3/why")
+    assert response.status_code == 200, response.text
+    info = WhyInfo.model_validate(response.json()).model_dump()
+    assert info["reason"] == "Priority" and info["jobs_ahead"] == 1
+    assert info["blocking"] == [{"job_id": "2", "user": "daemon", "start": t0 + 600}]
+    # J2 runs 600-900; J3 starts when it ends, on the node J1 and J2 held.
+    assert info["expected_start"] == t0 + 900 and info["start_interval"] == (t0 + 900, t0 + 900)
+    assert [(h["job_id"], h["expected_end"]) for h in info["holders"]] == [("1", t0 + 600)]
+    # 540 s (to the reservation, in whole minutes) lets it start now.
+    assert [(w["kind"], w["changes"], w["start"]) for w in info["what_ifs"]] == [
+        ("time_limit", {"time_limit": 540.0}, bench.clock.now)]
+    squeue = api.get("/api/v1/jobs", params={"ids": "2,3", "start": True}).json()
+    assert {j["job_id"]: j["expected_start"] for j in squeue}[3] == info["expected_start"]
+
+
+def test_only_the_owner_or_an_admin_may_ask(queued):
+    _, app, api = queued
+    app.state.default_caller = DAEMON
+    response = api.get("/api/v1/jobs/3/why")
+    assert response.status_code == 403 and "belongs to nobody" in response.json()["detail"]
+    assert api.get("/api/v1/jobs/2/why").status_code == 200
+
+
+def test_a_running_job_says_since_when_and_where(queued):
+    response = queued[2].get("/api/v1/jobs/1/why")
+    assert response.status_code == 409
+    assert response.json()["detail"].startswith("job 1 is RUNNING since ")
+    assert "on node1" in response.json()["detail"]
+
+
+def test_an_unknown_job_is_not_found(queued):
+    response = queued[2].get("/api/v1/jobs/99/why")
+    assert response.status_code == 404 and response.json()["detail"] == "Invalid job id specified: 99"
