@@ -172,3 +172,15 @@ def test_which_jobs_a_lost_node_sends_back_to_the_queue(head, allocation, requeu
     assert head.job(job).state is JobState.RUNNING
     membership.set_state(head.controller, "n2", membership.NodeState.DOWN, reason="bad dimm")
     assert head.job(job).state is state
+
+
+def test_a_controller_busy_longer_than_a_heartbeat_gives_its_nodes_time_to_be_heard(head):
+    # A scheduling round of 5 s (heartbeats every 2 s): nobody could be heard meanwhile.
+    controller = head.controller
+    now = controller.clock()
+    controller.last_pass_seconds, controller.passes = 5.0, controller.passes + 1
+    assert membership.check_silent(controller, now + 11) == []
+    assert membership.check_silent(controller, now + 13) == []  # within two heartbeats
+    assert controller.nodes.status["n1"].responding
+    # Still silent after that: DOWN, as usual.
+    assert sorted(membership.check_silent(controller, now + 16)) == ["n1", "n2"]

@@ -31,6 +31,17 @@ def node(
     auth: Annotated[str, typer.Option(help="auto, munge or key.")] = "auto",
     key_file: Annotated[Path | None, typer.Option("--key-file", help="This node's key (auth = key).")] = None,
     munge_socket: Annotated[str | None, typer.Option("--munge-socket", help="munged's socket.")] = None,
+    emulate: Annotated[int, typer.Option(
+        help="Emulate this many nodes in this one process (for tests and benchmarks): "
+             "their jobs run no processes, each lasting KAIROS_EMULATE_RUNTIME seconds "
+             "(or N for a `sleep N` script; else until its time limit); they carry the "
+             "feature 'emulated'.  Names: --names, else --name (default 'emu') and a "
+             "number; --cpus, --mem-mib, --gpus, --features apply to each; --key-file "
+             "is the cluster key (each node's key derives from it).")] = 0,
+    names: Annotated[str, typer.Option(help="Emulated nodes' names, a hostlist "
+                                            "(emu[0001-1000]); with --emulate.")] = "",
+    gpus: Annotated[str, typer.Option(help="Each emulated node's GPUs, TYPE:COUNT,... "
+                                           "(a100:4); with --emulate.")] = "",
 ) -> None:
     """Run this host's node daemon: it registers with the controller and runs its jobs."""
     from kairos.node.daemon import NodeOptions, serve
@@ -38,12 +49,53 @@ def node(
     from kairos.server.config_schema import parse_address
 
     host, controller_port = parse_address(controller)
+    if emulate or names or gpus:
+        _emulate(emulate, names, name, (host, controller_port), addr, port, cpus, cpu_ids,
+                 mem_mib, gpus, features, auth, key_file, munge_socket)
+        return
     options = NodeOptions(
         name=name or short_hostname(), home=home.resolve(), controller=(host, controller_port),
         addr=addr, port=port, cpu_ids=_cpu_list(cpu_ids) if cpu_ids else None, cpus=cpus,
         mem_mib=mem_mib, features=tuple(f for f in features.split(",") if f), auth=auth,
         key_file=key_file, munge_socket=munge_socket)
     serve(options)
+
+
+def _emulate(count, names, prefix, controller, addr, port, cpus, cpu_ids, mem_mib, gpus,
+             features, auth, key_file, munge_socket) -> None:
+    """``kairos node --emulate``: see ``kairos.node.emulator``."""
+    import os
+
+    import psutil
+
+    from kairos.node.emulator import EmulatorOptions, node_names, serve
+    from kairos.slurm.hostlist import expand
+
+    if not count:
+        raise ValueError("--names and --gpus describe emulated nodes: add --emulate COUNT")
+    if cpu_ids:
+        raise ValueError("--cpu-ids names this host's cores; emulated nodes take --cpus")
+    listed = expand(names) if names else node_names(count, prefix or "emu")
+    if len(listed) != count:
+        raise ValueError(f"--names {names!r} names {len(listed)} node(s), --emulate {count}: "
+                         f"make them agree")
+    serve(EmulatorOptions(
+        names=listed, controller=controller, addr=addr, port=port,
+        cpus=cpus if cpus is not None else (os.cpu_count() or 1),
+        mem_mib=mem_mib if mem_mib is not None else psutil.virtual_memory().total // 2**20,
+        gpus=_gpu_counts(gpus), features=tuple(f for f in features.split(",") if f),
+        auth=auth, key_file=key_file, munge_socket=munge_socket))
+
+
+def _gpu_counts(text: str) -> dict[str, int]:
+    """``a100:4,v100:2`` as {type: count}."""
+    counts: dict[str, int] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        kind, _, count = part.partition(":")
+        if not kind or not count.isdigit():
+            raise ValueError(f"--gpus {text!r}: use TYPE:COUNT,... such as a100:4")
+        counts[kind] = counts.get(kind, 0) + int(count)
+    return counts
 
 
 def _cpu_list(text: str) -> list[int]:

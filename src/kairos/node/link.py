@@ -77,6 +77,9 @@ class LocalLink:
     def running(self) -> list[int]:
         return list(self.agent.running())
 
+    def busy(self) -> bool:
+        return bool(self.agent.running())
+
     def was_launched(self, job_id: int) -> bool:
         return self.agent.was_launched(job_id)
 

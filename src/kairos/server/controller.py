@@ -65,6 +65,8 @@ log = logging.getLogger("kairos.controller")
 
 #: at least this long between scheduling rounds, so a burst of requests shares one pass
 MIN_PASS_GAP = 0.005
+#: at most this long between rounds after a slow one (the gap follows the pass's length)
+MAX_PASS_GAP = 0.5
 
 #: how long a finished job stays visible to ``squeue -t all`` (Slurm's MinJobAge)
 MIN_JOB_AGE = 300.0
@@ -238,8 +240,11 @@ class Controller:
                 except Exception:  # noqa: BLE001 - a bug must not stop every job's bookkeeping
                     log.exception("scheduling round failed; retrying in 1 s")
                     await asyncio.sleep(1.0)
-                # Let a burst of requests gather: one pass then serves all of them.
-                await asyncio.sleep(MIN_PASS_GAP)
+                # Let a burst of requests gather: one pass then serves all of them.  A
+                # pass that took long (a big cluster) is followed by as long a gap (up
+                # to MAX_PASS_GAP), so that requests get about half of the loop's time.
+                await asyncio.sleep(min(max(MIN_PASS_GAP, self.last_pass_seconds),
+                                        MAX_PASS_GAP))
                 try:
                     await asyncio.wait_for(self._wake.wait(), timeout=self._sleep_time())
                 except TimeoutError:
@@ -317,7 +322,7 @@ class Controller:
 
     def _sleep_time(self) -> float:
         interval = self.settings.scheduler_interval
-        if self.nodes.running():
+        if self.nodes.any_running():
             interval = min(interval, 2.0)  # a supervisor killed outright says nothing
         if self._next_warning is not None:  # a --signal warning is due
             interval = min(interval, max(0.0, self._next_warning - self.clock()))
@@ -350,7 +355,7 @@ class Controller:
         link.send(command)
         if link.remote:
             if self.sender is not None:
-                self.sender.kick()
+                self.sender.kick(node)
         else:
             self._wake.set()  # its result is ready for the next round
 

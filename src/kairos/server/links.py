@@ -44,6 +44,9 @@ class RemoteLink:
         #: whether the daemon registered with this controller process (after a restart
         #: it must again: its registration says what it really runs)
         self.registered = False
+        #: whether its daemon takes commands in bundles (``/node/v1/bundle``, one request
+        #: for all the nodes it speaks for: ``kairos node --emulate``)
+        self.bundles = False
 
     def send(self, command: Any) -> None:
         if isinstance(command, Launch):
@@ -63,6 +66,9 @@ class RemoteLink:
 
     def running(self) -> list[int]:
         return sorted(self._running)
+
+    def busy(self) -> bool:
+        return bool(self._running)
 
     def was_launched(self, job_id: int) -> bool:
         """After a controller restart, a job the database says runs here is taken to

@@ -83,11 +83,13 @@ def register(controller, name: str, facts: dict[str, Any], addr: str, port: int)
     if isinstance(link, RemoteLink):
         link.addr, link.port = addr, port
     else:
-        controller.nodes.links[name] = link = RemoteLink(name, addr, port)
+        link = RemoteLink(name, addr, port)
+        controller.nodes.set_link(name, link)
     if status.state is NodeState.DOWN and _returns(settings, status):
         set_state(controller, name, NodeState.UP, reason=None)
     status.responding = True
     link.registered = True
+    link.bundles = bool(facts.get("bundles"))
     _reconcile(controller, name, link, set(facts.get("running") or ()),
                set(facts.get("held") or ()))
     controller.save_node(status)
@@ -129,15 +131,37 @@ def events(controller, name: str, reported: list) -> None:
     """Events a node daemon sends (launch results, ends), in order."""
     status = _answering(controller, name)
     status.last_seen = controller.clock()
-    controller.nodes.link(name).deliver(reported)
+    controller.nodes.deliver(name, reported)
     controller.wake()
 
 
+#: Seconds between two looks for silent nodes (each looks at every node; silence is
+#: counted in tens of seconds, rounds come many times a second on a busy cluster).
+SILENCE_CHECK_GAP = 1.0
+
+
 def check_silent(controller, now: float) -> list[str]:
-    """Mark DOWN the nodes silent for too long; their names."""
+    """Mark DOWN the nodes silent for too long; their names.
+
+    A round that kept the controller busy longer than a heartbeat interval (a huge
+    scheduling pass) is a time when it heard nobody, and nodes whose messages waited
+    through it may have been refused as too old: every node gets two heartbeat
+    intervals to be heard again before any is judged silent, rather than the whole
+    cluster going DOWN for the controller's own deafness."""
     cluster = controller.settings.cluster
     if cluster is None:
         return []
+    nodes = controller.nodes
+    if controller.last_pass_seconds > cluster.heartbeat_interval \
+            and nodes.deaf_pass != controller.passes:
+        nodes.deaf_pass = controller.passes
+        log.warning("the controller was busy for %.0f s (one scheduling round): no node "
+                    "is judged silent for the next %.0f s", controller.last_pass_seconds,
+                    2 * cluster.heartbeat_interval)
+        nodes.silence_checked = now + 2 * cluster.heartbeat_interval - SILENCE_CHECK_GAP
+    if now - nodes.silence_checked < SILENCE_CHECK_GAP:
+        return []
+    nodes.silence_checked = now
     silent = controller.nodes.silent(now, cluster.node_timeout)
     for name in silent:
         log.warning("node %s has not answered for %.0f s: DOWN", name, cluster.node_timeout)
@@ -236,7 +260,10 @@ def _reconcile(controller, name: str, link: RemoteLink, running: set[int],
     script; those that no longer hold the node here (they ended, or were requeued,
     while it was away) are cleaned up there, their steps killed."""
     now = controller.clock()
-    believed = {job_id for job_id in controller.scheduler.running
+    # Among the jobs holding the node (one pass over the running jobs), those whose
+    # batch script runs here; sorting every running job's nodes for each of thousands
+    # of registrations (a controller restart) would take minutes.
+    believed = {job_id for job_id in controller.scheduler.running_on(name)
                 if controller.job_nodes(job_id)[0] == name}
     link.reported = set(running)
     link._running = believed & running  # noqa: SLF001 - the link's own bookkeeping

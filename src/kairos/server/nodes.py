@@ -11,6 +11,7 @@ so.
 
 from __future__ import annotations
 
+import math
 import os
 import pwd
 from dataclasses import dataclass, field
@@ -73,11 +74,19 @@ _FIELDS = tuple(f for f in NodeStatus.__dataclass_fields__)
 
 
 class NodeRegistry:
-    """Links and statuses by node name."""
+    """Links and statuses by node name.
+
+    Remote nodes' events are put in through ``deliver``, which notes who reported, so
+    that a round polls the nodes that said something and the in-process ones, not all
+    of thousands of links."""
 
     def __init__(self) -> None:
         self.links: dict[str, object] = {}
         self.status: dict[str, NodeStatus] = {}
+        self._reported: dict[str, None] = {}  #: remote nodes with events, in order
+        self._local: list[tuple[str, object]] | None = None  #: in-process links (cache)
+        self.silence_checked = -math.inf  #: when silent nodes were last looked for
+        self.deaf_pass = -1  #: the round after which the controller last made up for deafness
 
     @classmethod
     def local(cls, name: str, agent, **facts) -> NodeRegistry:
@@ -91,18 +100,39 @@ class NodeRegistry:
     def add(self, status: NodeStatus, link=None) -> None:
         self.status[status.name] = status
         if link is not None:
-            self.links[status.name] = link
+            self.set_link(status.name, link)
+
+    def set_link(self, name: str, link) -> None:
+        self.links[name] = link
+        self._local = None
 
     def link(self, name: str):
         return self.links.get(name)
 
+    def deliver(self, name: str, events: list) -> None:
+        """Events remote node ``name`` reported, for the next ``poll``."""
+        self.links[name].deliver(events)
+        self._reported[name] = None
+
     def poll(self) -> list[tuple[str, object]]:
         """Every node's events since the last call, as (node name, event)."""
-        return [(name, event) for name, link in self.links.items() for event in link.poll()]
+        if self._local is None:
+            self._local = [(n, link) for n, link in self.links.items() if not link.remote]
+        reported, self._reported = self._reported, {}
+        out = [(name, event) for name, link in self._local for event in link.poll()]
+        for name in reported:
+            link = self.links.get(name)
+            if link is not None:
+                out.extend((name, event) for event in link.poll())
+        return out
 
     def running(self) -> list[int]:
         """Batch jobs launched and not yet reported ended, on any node."""
         return sorted({job_id for link in self.links.values() for job_id in link.running()})
+
+    def any_running(self) -> bool:
+        """Whether any node runs a batch job (cheaper than ``running``)."""
+        return any(link.busy() for link in self.links.values())
 
     def wakeup_fds(self) -> list[int]:
         return [fd for link in self.links.values() if (fd := link.wakeup_fd) >= 0]

@@ -143,6 +143,8 @@ def nodes(controller) -> list[dict]:
     stopped answering (Slurm marks it ``*``)."""
     resources, cluster = controller.scheduler.resources, controller.cluster
     gpu_types = getattr(resources, "gpu_types", [])
+    members = _members(cluster)
+    os_name = " ".join(os.uname()[:3:2])
     out = []
     for i, node in enumerate(cluster.nodes):
         cap, free = resources.capacity[i], resources.free[i]
@@ -155,11 +157,11 @@ def nodes(controller) -> list[dict]:
             "name": node.name, "state": state, "cpus": node.cpus, "cpus_alloc": cpus_alloc,
             "mem": node.mem, "mem_alloc": cap[1] - free[1], "gpus": dict(node.gpus),
             "gpus_alloc": {t: cap[2 + k] - free[2 + k] for k, t in enumerate(gpu_types)},
-            "partitions": [p.name for p in cluster.partitions
-                           if p.nodes is None or node.name in p.nodes],
+            "partitions": [name for name, names in members
+                           if names is None or node.name in names],
             "features": sorted(node.features),
             "boot_time": status.boot_time if status and status.addr else _boot_time(),
-            "os": " ".join(os.uname()[:3:2]),
+            "os": os_name,
             "reason": status.reason if status else None,
             "reason_time": status.reason_time if status else None,
             "reason_user": (status.reason_user or controller_user())
@@ -176,18 +178,26 @@ def partitions(controller) -> list[dict]:
     cluster = controller.cluster
     configs = {p.name: p for p in controller.settings.partitions}
     out = []
-    for p in cluster.partitions:
-        names = [n.name for n in cluster.nodes if p.nodes is None or n.name in p.nodes]
+    for p, (_, listed) in zip(cluster.partitions, _members(cluster)):
+        inside = [n for n in cluster.nodes if listed is None or n.name in listed]
+        names = [n.name for n in inside]
         conf = configs.get(p.name)
         out.append({
             "name": p.name, "default": p.default, "up": p.up,
             "max_time": None if math.isinf(p.max_time) else p.max_time,
             "default_time": getattr(conf, "default_time", None),
             "max_nodes": p.max_nodes, "nodes": names, "priority_tier": p.priority_tier,
-            "total_cpus": sum(n.cpus for n in cluster.nodes if n.name in names),
+            "total_cpus": sum(n.cpus for n in inside),
             "total_nodes": len(names),
         })
     return out
+
+
+def _members(cluster) -> list[tuple[str, frozenset[str] | None]]:
+    """Each partition's name and node names as a set (None: every node), so that
+    asking about thousands of nodes does not search lists."""
+    return [(p.name, None if p.nodes is None else frozenset(p.nodes))
+            for p in cluster.partitions]
 
 
 def priorities(controller, ids=None, users=None) -> list[dict]:

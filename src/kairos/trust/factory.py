@@ -112,13 +112,20 @@ def controller_trust(*, auth: Auth = "auto", key_file: KeyFile = None,
         return ControllerTrust(mode, verifier, lambda node: signer)
 
     cluster_key = _read(key_file)
+    node_keys: dict[str, bytes] = {}  # derived once: a cluster has thousands of nodes
+
+    def node_key(name: str) -> bytes:
+        key = node_keys.get(name)
+        if key is None:
+            key = node_keys[name] = derive_node_key(cluster_key, name)
+        return key
 
     def key_of(sender: str) -> bytes:
         believe(sender)
-        return derive_node_key(cluster_key, sender)
+        return node_key(sender)
 
     return ControllerTrust(mode, KeyVerifier(key_of, window=window),
-                           lambda node: KeySigner(CONTROLLER, derive_node_key(cluster_key, node)))
+                           lambda node: KeySigner(CONTROLLER, node_key(node)))
 
 
 def node_trust(name: str, *, auth: Auth = "auto", key_file: KeyFile = None,
