@@ -227,20 +227,24 @@ class NodeResources:
     # ------------------------------------------------------------------ placement
 
     def place(self, job: Job, free: list[list[int]], licenses: dict[str, int], *,
-              all_nodes: bool = False):
+              all_nodes: bool = False, among: list[int] | None = None):
         """Choose nodes for ``job`` given free vectors; None if it does not fit.
 
         Nodes are taken in cluster order (like Slurm with equal node weights), the
         ``-w`` nodes first; a spread request takes as many as its tasks need
         (``kairos.core.spread``).  ``all_nodes``: whatever their state (the submission
-        check).
+        check).  ``among``: the candidates that may have room, in cluster order (a
+        profile that knows which do not saves looking at them; the same choice).
         """
         req = job.request
         wanted = _license_demand(req.licenses)
         for name, n in wanted:
             if licenses.get(name, 0) < n:
                 return None
-        nodes = self.candidates(job) if not all_nodes else self.selectable(job)
+        if among is not None:
+            nodes = among
+        else:
+            nodes = self.candidates(job) if not all_nodes else self.selectable(job)
         if req.exclusive or req.nodelist or req.spread:
             if req.spread:
                 return spread.place(self, job, nodes, free, wanted)

@@ -167,7 +167,8 @@ class TimelineProfile:
         t = self.T[0]
         placement = None
         if self._count_now(job, duration) >= _needed(req):
-            placement = self.res.place(job, _Window(self.tl, t, duration), self._licenses(0, t + duration))
+            placement = self.res.place(job, _Window(self.tl, t, duration), self._licenses(0, t + duration),
+                                       among=self._roomy(job, t, duration))
         if placement is None and (failed is None or duration < failed):
             self._failed[key] = duration
         return placement
@@ -221,7 +222,8 @@ class TimelineProfile:
             if forever + counted < need or t < lo:
                 continue
             placement = self.res.place(job, _Window(self.tl, t, duration),
-                                       self._licenses(i, t + duration))
+                                       self._licenses(i, t + duration),
+                                       among=self._roomy(job, t, duration))
             if placement is not None:
                 return t, placement
         if ranges is not None:
@@ -407,6 +409,28 @@ class TimelineProfile:
                 for a, b in self._good_intervals(kind, tl, job):
                     out.append((a, b, len(members)))
         return out
+
+    def _roomy(self, job: Job, t: float, duration: float) -> list[int] | None:
+        """The candidate nodes that could hold a share of a plain request (not
+        spread, exclusive, ``-w`` or ``-x``) throughout ``[t, t + duration)``, in
+        cluster order: the only ones ``place`` would take.  None (look at all) for
+        other requests, or when most nodes qualify and sorting them costs more than
+        looking."""
+        req = job.request
+        if req.spread or req.exclusive or req.nodelist or req.exclude:
+            return None
+        end = t + duration if duration > 0 else math.nextafter(t, _INF)
+        roomy: list[int] = []
+        for (kind, tl), members in self._classes.items():
+            if self._eligible_kind(kind, job):
+                for a, b in self._good_intervals(kind, tl, job):
+                    if a <= t and b >= end:
+                        roomy.extend(members)
+                        break
+        if 2 * len(roomy) > len(self.tl):
+            return None
+        roomy.sort()
+        return roomy
 
     def _count_now(self, job: Job, duration: float) -> int:
         """How many candidate nodes could hold a share of ``job`` from now for
