@@ -67,6 +67,7 @@ class Cluster:
         #: GPU types, sorted; a type first brought by a joining node comes last, so
         #: that the columns of free vectors (``kairos.core.resources``) never move
         self._gpu_types = sorted({t for n in nodes for t in n.gpus})
+        self._total_cpus = sum(n.cpus for n in nodes)  #: kept as nodes join
         for p in self.partitions:
             for name in p.nodes or ():
                 if name not in self.node_index and not dynamic:
@@ -92,6 +93,7 @@ class Cluster:
             raise ValueError(f"node {node.name!r} is already known; change its state instead")
         self.node_index[node.name] = len(self.nodes)
         self.nodes.append(node)
+        self._total_cpus += node.cpus
         self._gpu_types += sorted(set(node.gpus) - set(self._gpu_types))
 
     @classmethod
@@ -103,7 +105,7 @@ class Cluster:
 
     @property
     def total_cpus(self) -> int:
-        return sum(n.cpus for n in self.nodes)
+        return self._total_cpus
 
     @property
     def gpu_types(self) -> list[str]:
