@@ -19,7 +19,10 @@ times (SWF field 9):
    estimates, with what last2, rf and ml give in that same configuration;
 4. plain EASY with ml's uncertainty (``UNCERTAINTY``): ml with the ``remaining``
    correction, and ``mlq`` (ml planned at a quantile of its own errors) with each;
-5. with ``--noise``, plain EASY with ml and ml-v1 at scales 0.84 and 0.86 besides 0.85,
+5. ``guarded`` backfilling (EASY++ plus requested-time promises for jobs that have
+   waited too long, ``kairos.core.policy.guarded``) with user, last2 and ml, and at
+   neighbouring settings (``GUARDED_VARIANTS``), against EASY, EASY++ and aged;
+6. with ``--noise``, plain EASY with ml and ml-v1 at scales 0.84 and 0.86 besides 0.85,
    and mlq at quantiles 0.30 and 0.40 besides 0.35, to show how far one replay moves
    when a setting moves a little.
 
@@ -70,6 +73,16 @@ UNCERTAINTY = (("ml", "remaining"), ("mlq", "limit"), ("mlq", "remaining"))
 CORRECTIONS = ("limit", "tsafrir", "metastack")
 #: Backfill orders run with every predictor and correction besides plain EASY.
 BACKFILL_GRID = ("shortest", "aged")
+#: ``guarded`` runs (``limit`` correction): these predictors at the default settings ...
+GUARDED_PREDICTORS = ("user", "last2", "ml")
+#: ... and last2 and ml at neighbouring settings, by backfill order name ->
+#: (slowdown_bound, wait_cap in hours): a replay is chaotic, so the defaults are shown
+#: beside their neighbours.
+GUARDED_VARIANTS = {"guarded@48h": (10.0, 48.0), "guarded@72h": (10.0, 72.0),
+                    "guarded@S5": (5.0, 60.0), "guarded@S20": (20.0, 60.0)}
+#: The target of the guarded table: this much lower average bounded slowdown than EASY
+#: with user estimates, within ``MAX_WAIT_LIMIT``.
+GUARDED_TARGET = 0.35
 #: Starvation limit: a configuration's maximum wait over EASY-with-user-estimates'.
 MAX_WAIT_LIMIT = 1.5
 #: Target: the best configuration within the limit lowers average bounded slowdown by this.
@@ -106,9 +119,21 @@ def run_one(path: str, limit: int | None, predictor: str, backfill_order: str, c
 
         name, options = VARIANTS[predictor]
         planner = make_predictor(name, workload=workload, **options)
+    scheduler = None
+    if backfill_order in GUARDED_VARIANTS:
+        from kairos.core import Cluster, Scheduler
+        from kairos.core.policy import Guarded
+        from kairos.predict import make_predictor
+
+        bound, cap = GUARDED_VARIANTS[backfill_order]
+        if isinstance(planner, str):
+            planner = make_predictor(planner, workload=workload)
+        scheduler = Scheduler(Cluster.pool(workload.procs),
+                              Guarded(slowdown_bound=bound, wait_cap=cap * 3600),
+                              estimator=planner, correct=correction)
     result = replay(workload, "easy", predictor=planner,
                     backfill_order=backfill_order, correction=correction,
-                    forecast_every=forecast_every)
+                    forecast_every=forecast_every, scheduler=scheduler)
     s = summarize(result)
     s.update(predictor=predictor, backfill_order=backfill_order, correction=correction, limit=limit)
     return s
@@ -167,6 +192,7 @@ def render(results: list[dict], traces: list[str]) -> str:
     for order in BACKFILL_GRID:
         out += order_table(by, traces, order)
     out += max_wait_table(by, traces)
+    out += guarded_table(by, traces)
     out += within_limit_table(results, by, traces)
     out += cost_table(by, traces)
     return "\n".join(out) + "\n"
@@ -294,6 +320,48 @@ def max_wait_table(by: dict, traces: list[str]) -> list[str]:
     return out
 
 
+def guarded_table(by: dict, traces: list[str]) -> list[str]:
+    """``guarded`` against EASY, EASY++ and aged: average bounded slowdown (change
+    against EASY with user estimates, maximum wait over EASY user's), and the same at
+    neighbouring settings."""
+    cols = [("EASY++ last2", "last2", "shortest"), ("EASY++ ml", "ml", "shortest"),
+            ("aged last2", "last2", "aged"), ("aged ml", "ml", "aged")]
+    cols += [(f"guarded {p}", p, "guarded") for p in GUARDED_PREDICTORS]
+    variants = list(GUARDED_VARIANTS)
+    out = ["\n### Guarded backfilling: average bounded slowdown (change against EASY with user "
+           "estimates, maximum wait over EASY user's), `limit` correction\n"]
+    out.append(f"\"target\": `guarded` with ml at least {100 * GUARDED_TARGET:.0f}% lower with a maximum "
+               f"wait within {MAX_WAIT_LIMIT}x. The last columns rerun `guarded` with ml and last2 "
+               "at neighbouring settings: " + ", ".join(
+                   f"`{v}` = bound {b:g}, cap {c:g} h" for v, (b, c) in GUARDED_VARIANTS.items())
+               + " (default: bound 10, cap 60 h).\n")
+    out.append("| trace | EASY user | " + " | ".join(c[0] for c in cols) + " | target | "
+               + " | ".join(f"ml {v} / last2 {v}" for v in variants) + " |")
+    out.append("|---|---:|" + "---|" * len(cols) + "---|" + "---|" * len(variants))
+    for t in traces:
+        base = by.get((t, "user", "queue", "limit"))
+        if base is None or not base["max_wait"] or not any(
+                by.get((t, p, "guarded", "limit")) for p in GUARDED_PREDICTORS):
+            continue
+
+        def cell(r):
+            if r is None:
+                return "-"
+            return (f"{fmt(r['avg_bsld'])} ({100 * (r['avg_bsld'] / base['avg_bsld'] - 1):+.0f}%, "
+                    f"{r['max_wait'] / base['max_wait']:.2f}x)")
+
+        cells = [cell(by.get((t, p, o, "limit"))) for _, p, o in cols]
+        ml = by.get((t, "ml", "guarded", "limit"))
+        met = "-" if ml is None else "met" if (
+            ml["avg_bsld"] <= (1 - GUARDED_TARGET) * base["avg_bsld"]
+            and ml["max_wait"] <= MAX_WAIT_LIMIT * base["max_wait"]) else "missed"
+        noise = [f"{cell(by.get((t, 'ml', v, 'limit')))} / {cell(by.get((t, 'last2', v, 'limit')))}"
+                 for v in variants]
+        out.append(f"| {t} | {fmt(base['avg_bsld'])} | " + " | ".join(cells) + f" | {met} | "
+                   + " | ".join(noise) + " |")
+    return out
+
+
 def config_name(r: dict) -> str:
     return f"{r['predictor']}+{r['correction']}+{r['backfill_order']}"
 
@@ -323,6 +391,7 @@ def within_limit_table(results: list[dict], by: dict, traces: list[str]) -> list
                     f"{r['max_wait'] / base['max_wait']:.2f}x)")
 
         ok = [r for r in results if r["trace"] == t and r["predictor"] != "oracle"
+              and r["backfill_order"] not in GUARDED_VARIANTS  # neighbours, not configurations
               and r["max_wait"] <= MAX_WAIT_LIMIT * base["max_wait"]]
         if not ok:
             continue
@@ -369,6 +438,8 @@ def main() -> int:
     parser.add_argument("--predictors", default=None,
                         help="run only these predictors (comma-separated; the tables show "
                              "every cached one)")
+    parser.add_argument("--skip-guarded", action="store_true",
+                        help="no runs of guarded backfilling")
     parser.add_argument("--skip-uncertainty", action="store_true",
                         help="no runs of ml's uncertainty (the UNCERTAINTY configurations)")
     parser.add_argument("--noise", action="store_true",
@@ -401,6 +472,14 @@ def main() -> int:
                     for order in BACKFILL_GRID:
                         for c in (CORRECTIONS if p != "oracle" else ("limit",)):
                             tasks.append((path, args.limit, p, order, c, 0))
+            if not args.skip_guarded:
+                for p in GUARDED_PREDICTORS:
+                    if only is None or p in only:
+                        tasks.append((path, args.limit, p, "guarded", "limit", 0))
+                for v in GUARDED_VARIANTS:
+                    for p in ("ml", "last2"):
+                        if only is None or p in only:
+                            tasks.append((path, args.limit, p, v, "limit", 0))
             if not args.skip_uncertainty:
                 for p, c in UNCERTAINTY:
                     if only is None or p in only:

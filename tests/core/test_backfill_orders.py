@@ -40,7 +40,7 @@ def starts_under(workload, order, *, protect_after=PROTECT_AFTER, predictor=None
 
 
 def test_aged_is_a_known_order_and_make_policy_builds_it():
-    assert BACKFILL_ORDERS == ("queue", "shortest", "aged")
+    assert BACKFILL_ORDERS == ("queue", "shortest", "aged", "guarded")
     policy = make_policy("easy", backfill_order="aged", protect_after=60)
     assert policy.name == "easy+aged" and policy.protect_after == 60
     with pytest.raises(ValueError, match="protect_after"):

@@ -43,7 +43,8 @@ def evaluate(
     correction: Annotated[str, typer.Option(
         "--correction", help="limit, tsafrir, metastack or remaining (with ml).")] = "limit",
     backfill_order: Annotated[str, typer.Option(
-        "--backfill-order", help="queue, shortest (EASY++) or aged (largest expected slowdown first).")] = "queue",
+        "--backfill-order", help="queue, shortest (EASY++), aged (largest expected slowdown first) or "
+                             "guarded (shortest first, with promises for starving jobs).")] = "queue",
     forecast_every: Annotated[int, typer.Option(
         "--forecast-every", min=0, metavar="N",
         help="Forecast every N-th job's start at submission (0: none).")] = 20,

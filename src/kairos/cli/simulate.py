@@ -54,7 +54,8 @@ def simulate(
         help="Order in which backfill candidates are tried: queue; shortest estimate "
              "first; or aged: largest expected slowdown first, and once the reserved job "
              "has waited 8 h, candidates must fit with their requested times (bounds "
-             "starvation).")] = "queue",
+             "starvation); or guarded: shortest first, and a job that has waited too long "
+             "is promised a start computed with requested times (easy only).")] = "queue",
     forecast_every: Annotated[int, typer.Option(
         "--forecast-every", min=0, metavar="N",
         help="Forecast the start time of every N-th job at its submission and report "

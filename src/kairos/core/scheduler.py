@@ -360,8 +360,10 @@ class Scheduler:
     def _resumable(self, walk: Walk, now: float) -> bool:
         """Whether the last walk may go on at ``now`` (only new jobs since): nothing
         ended or became due in between."""
+        if not self.policy.keeps_promises:
+            return walk.profile.advance(now)
         rebase = getattr(walk.profile, "rebase", None)
-        if self.policy.keeps_promises and rebase is not None:
+        if rebase is not None:
             # Steps in between that are neither a running job's end (that one is
             # corrected, and the walk is fresh) nor a promise's start or end (due) are
             # the old slots of promises that moved in the last walk: what they free is
@@ -443,9 +445,19 @@ class Scheduler:
                 return walk
         profile = self.resources.profile(now, list(self._ends))
         walk = Walk(profile)
+        if self.policy.guards:  # kairos.core.policy.guarded: promises in requested times
+            walk.limits = self._limit_profile
+            walk.promises = old.promises if old is not None else {}
         if old is not None and self.policy.keeps_promises:
             self._restore_promises(walk, old, now)
         return walk
+
+    def _limit_profile(self, now: float):
+        """The profile with each running job ending at its time limit (the latest it may
+        end; its expected end if it has outlived it), for ``guarded`` promises."""
+        return self.resources.profile(now, sorted(
+            (max(j.start + j.time_limit, j.expected_end), j.id, j.placement)
+            for j in self.running.values()))
 
     def _carried_walk(self, now: float, old: Walk) -> Walk | None:
         """Conservative: the old walk's profile moved on to ``now`` and patched with what

@@ -20,6 +20,8 @@ jobs may then only start where they delay none of those reservations.
   time, so only a job that would not delay the reservation even if it ran to its limit
   may backfill.  Both depend on ``now``, which the walk is given.
   (Under ``conservative`` every job holds a reservation, so neither order changes it.)
+* ``backfill_order="guarded"``: EASY++ plus promises, computed with requested times,
+  for jobs that have waited too long; a policy of its own (``kairos.core.policy.guarded``).
 * ``conservative``: unbounded depth - every waiting job holds a reservation, and
   reservations are promises: they persist from pass to pass and only ever move earlier
   (Mu'alem & Feitelson 2001 "compression").  A fresh pass puts every old promise back
@@ -39,7 +41,7 @@ from kairos.core.profile import Unsatisfiable
 _PENDING = JobState.PENDING
 
 #: How backfill candidates are tried once the reservations are handed out.
-BACKFILL_ORDERS = ("queue", "shortest", "aged")
+BACKFILL_ORDERS = ("queue", "shortest", "aged", "guarded")
 
 #: ``aged``: how long (seconds) the protected job may wait before backfill candidates are
 #: checked against its reservation with their requested times.  Picked by replaying six
@@ -78,13 +80,28 @@ class Walk:
     head: int | None = None
     #: submit time of the earliest-submitted job holding a reservation in this walk
     protected_since: float = math.inf
+    #: ``guarded`` (``kairos.core.policy.guarded``): builds the plan with running jobs
+    #: ending at their time limits (the scheduler supplies it), that plan once built,
+    #: the promises (job id -> (start, placement), carried from walk to walk), the
+    #: estimates they were placed with, and when the next job is due for a promise
+    limits: object = None
+    guard: object = None
+    promises: dict = field(default_factory=dict)
+    promised_estimates: dict = field(default_factory=dict)
+    next_protect: float = -math.inf
 
 
 class Backfill:
     """A queue walk with ``reservation_depth`` reservations (None = every job)."""
 
+    #: ``guarded`` only: the walk needs ``Walk.limits`` and carried promises
+    guards = False
+
     def __init__(self, name: str, reservation_depth: int | None, *, backfill: bool = True,
                  backfill_order: str = "queue", protect_after: float = PROTECT_AFTER) -> None:
+        if backfill_order == "guarded" and type(self) is Backfill:
+            raise ValueError("the guarded backfill order is a policy of its own: build it with "
+                             "make_policy('easy', backfill_order='guarded')")
         if backfill_order not in BACKFILL_ORDERS:
             raise ValueError(f"unknown backfill order {backfill_order!r}; choose one of: {', '.join(BACKFILL_ORDERS)}")
         if not protect_after >= 0:
