@@ -170,11 +170,8 @@ class PoolProfile:
                     if F[i] < n:
                         i += 1
                         continue
-                    end = T[i] + duration
-                    j = i + 1
-                    while j < size and F[j] >= n and T[j] < end:
-                        j += 1
-                    if j == size or T[j] >= end:
+                    j = self._short_step(i, n, duration)
+                    if j < 0:
                         return T[i], n
                     i = j
             return None
@@ -187,13 +184,22 @@ class PoolProfile:
             if F[i] < n:
                 i += 1
                 continue
-            end = T[i] + duration
-            j = i + 1
-            while j < size and F[j] >= n and T[j] < end:
-                j += 1
-            if j == size or T[j] >= end:
+            j = self._short_step(i, n, duration)
+            if j < 0:
                 return T[i], n
             i = j
+
+    def _short_step(self, i: int, n: int, duration: float) -> int:
+        """The first step after ``i`` within ``duration`` of it with fewer than ``n``
+        processors free, or -1 when there is none (the window from step ``i`` fits;
+        beyond the last step nothing decreases: see the module docstring)."""
+        T, F = self.T, self.F
+        size = len(T)
+        end = T[i] + duration
+        j = i + 1
+        while j < size and F[j] >= n and T[j] < end:
+            j += 1
+        return -1 if j == size or T[j] >= end else j
 
     def may_start(self, job: Job, within) -> bool:
         """Whether ``job`` could start at some step in the ranges ``within`` (all
