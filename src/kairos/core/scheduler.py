@@ -448,6 +448,7 @@ class Scheduler:
         if self.policy.guards:  # kairos.core.policy.guarded: promises in requested times
             walk.limits = self._limit_profile
             walk.promises = old.promises if old is not None else {}
+            walk.promised_estimates = {}
         if old is not None and self.policy.keeps_promises:
             self._restore_promises(walk, old, now)
         return walk
@@ -484,7 +485,8 @@ class Scheduler:
     def _freed_since(self, old: Walk, now: float) -> FreedSpans:
         """Where resources were freed since the old walk's promises were searched."""
         freed = FreedSpans(everything=self._freed.everything)
-        freed.update(old.moved)
+        if old.moved is not None:
+            freed.update(old.moved)
         freed.update(self._freed)
         freed.forget_before(now)
         self._freed = FreedSpans()
@@ -514,6 +516,8 @@ class Scheduler:
                 freed.add(t, end)
             if new_end != end:
                 freed.add(min(new_end, end), end)
+                if walk.changed is None:
+                    walk.changed = set()
                 walk.changed.add(job_id)  # a shorter job may fit where nothing was freed
             profile.reserve(placement, t, new_end)
             walk.held[job_id] = (t, placement, new_end)

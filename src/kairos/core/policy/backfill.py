@@ -67,13 +67,14 @@ class Walk:
     held: dict[int, tuple[float, object, float]] = field(default_factory=dict)
     #: where resources were freed since the held promises were searched (conservative):
     #: a promise is searched again only where a window meets one of these spans
-    freed: FreedSpans = field(default_factory=lambda: FreedSpans(everything=True))
+    #: (None: not known, search everywhere)
+    freed: FreedSpans | None = None
     #: spans this walk freed (promises that moved): jobs walked before the move did not
-    #: see them, so the next fresh walk must
-    moved: FreedSpans = field(default_factory=FreedSpans)
+    #: see them, so the next fresh walk must (None: none)
+    moved: FreedSpans | None = None
     #: held promises of jobs whose own request changed (a shorter time limit): the
-    #: spans say nothing about them, so they are searched everywhere
-    changed: set[int] = field(default_factory=set)
+    #: spans say nothing about them, so they are searched everywhere (None: none)
+    changed: set[int] | None = None
     #: the earliest start among ``held`` (then ``reservations``) promises
     first_promise: float = math.inf
     #: the job whose pending reason is "Resources" (the first that waits)
@@ -86,8 +87,8 @@ class Walk:
     #: estimates they were placed with, and when the next job is due for a promise
     limits: object = None
     guard: object = None
-    promises: dict = field(default_factory=dict)
-    promised_estimates: dict = field(default_factory=dict)
+    promises: dict | None = None
+    promised_estimates: dict | None = None
     next_protect: float = -math.inf
 
 
@@ -135,14 +136,14 @@ class Backfill:
         room = headroom()
         n = len(queue)
         i = walk.scanned
-        if (held and i == 0 and not walk.freed and not walk.changed and not self.reference
+        freed, changed = walk.freed, walk.changed
+        search_all = self.reference or freed is None or freed.everything
+        if (held and i == 0 and not search_all and not freed and not changed
                 and self._keep_promises(queue, walk, now)):
             return starts
         if i == 0:
             walk.first_promise = math.inf  # from here: the earliest reservation made
-        freed, changed = walk.freed, walk.changed
-        may_start = getattr(profile, "may_start", None)
-        search_all = self.reference or freed.everything
+        may_start = getattr(profile, "may_start", None) if held else None
         while i < n and not walk.blocked:
             job = queue[i]
             i += 1
@@ -279,7 +280,10 @@ class Backfill:
     def _moved(walk: Walk, promise: tuple, start: float, placement) -> None:
         """A promise gave way to a slot at ``start``: its old slot is freed."""
         if start != promise[0] or placement != promise[1]:
-            walk.freed.add(promise[0], promise[2])
+            if walk.freed is not None:
+                walk.freed.add(promise[0], promise[2])
+            if walk.moved is None:
+                walk.moved = FreedSpans()
             walk.moved.add(promise[0], promise[2])
 
     @staticmethod
