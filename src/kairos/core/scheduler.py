@@ -12,9 +12,10 @@ repeat the same answers: those jobs did not fit then and cannot fit now (the sam
 profile, a later window).  So the walk resumes where it stopped (``Walk.scanned``).
 Anything else - a job ending, a cancel, a re-sort, an overdue job - starts a fresh walk.
 
-Size: a little over 500 lines because it is the one entry point of both clocks: every
-event the core accepts is a short method here, next to the pass they invalidate; the
-policies, orders, profiles, dependencies and fair share it calls live in their own
+Size: about 570 lines because it is the one entry point of both clocks: every event the
+core accepts is a short method here, next to the pass it invalidates and the patch or
+freed span it records for conservative's carried promises (``kairos.core.promises``);
+the policies, orders, profiles, dependencies and fair share it calls live in their own
 modules.
 """
 
@@ -33,6 +34,7 @@ from kairos.core.jobs import DependencyKind, Job, JobState
 from kairos.core.order import QueueOrder, make_order
 from kairos.core.policy import Backfill, Walk, make_policy
 from kairos.core.policy.freed import FreedSpans
+from kairos.core.promises import carried_walk, restore_promises
 from kairos.core.profile import Unsatisfiable
 from kairos.core.resources import NodeShare, make_resources
 
@@ -438,7 +440,7 @@ class Scheduler:
             self._dead = 0
         if old is not None and self.policy.keeps_promises:
             carry = not (self._rebuild or self.policy.reference)
-            walk = self._carried_walk(now, old) if carry else None
+            walk = carried_walk(self, now, old) if carry else None
             self._rebuild = False
             self._patches = []
             if walk is not None:
@@ -450,7 +452,7 @@ class Scheduler:
             walk.promises = old.promises if old is not None else {}
             walk.promised_estimates = {}
         if old is not None and self.policy.keeps_promises:
-            self._restore_promises(walk, old, now)
+            restore_promises(self, walk, old, now)
         return walk
 
     def _limit_profile(self, now: float):
@@ -459,71 +461,6 @@ class Scheduler:
         return self.resources.profile(now, sorted(
             (max(j.start + j.time_limit, j.expected_end), j.id, j.placement)
             for j in self.running.values()))
-
-    def _carried_walk(self, now: float, old: Walk) -> Walk | None:
-        """Conservative: the old walk's profile moved on to ``now`` and patched with what
-        happened since (early and late ends), its promises still in it; None when that
-        cannot be done (then the profile is built anew and the promises put back).
-        The same profile as building anew, without re-placing every promise."""
-        profile = old.profile
-        rebase = getattr(profile, "rebase", None)
-        if rebase is None or old.held or not rebase(now, self._patches):
-            return None
-        walk = Walk(profile, held=old.reservations, head=old.head, first_promise=old.first_promise)
-        if old.first_promise < now:
-            # Promises whose time passed without a pass then: give them up, as building
-            # anew would, and search those jobs afresh.
-            for job_id, promise in [p for p in old.reservations.items() if p[1][0] < now]:
-                del walk.held[job_id]
-                if promise[2] > now:
-                    profile.release(promise[1], now, promise[2])
-                    self._freed.add(now, promise[2])
-            walk.first_promise = min((p[0] for p in walk.held.values()), default=math.inf)
-        walk.freed = self._freed_since(old, now)
-        return walk
-
-    def _freed_since(self, old: Walk, now: float) -> FreedSpans:
-        """Where resources were freed since the old walk's promises were searched."""
-        freed = FreedSpans(everything=self._freed.everything)
-        if old.moved is not None:
-            freed.update(old.moved)
-        freed.update(self._freed)
-        freed.forget_before(now)
-        self._freed = FreedSpans()
-        return freed
-
-    def _restore_promises(self, walk: Walk, old: Walk, now: float) -> None:
-        """Put the reservations of still-pending jobs back into a fresh profile.  One that
-        no longer fits (a running job was given a later expected end) is dropped.
-
-        Also says where resources were freed since those promises were searched
-        (``walk.freed``): what ended early, promises moved by the old walk after some
-        jobs had been walked, promises dropped or shortened here."""
-        profile, jobs = walk.profile, self.jobs
-        freed = walk.freed = self._freed_since(old, now)
-        promises = list(old.held.items()) + list(old.reservations.items())
-        for job_id, (t, promised, end) in promises:
-            job = jobs.get(job_id)
-            if job is None or job.state is not _PENDING or job_id in self._waiting or t < now:
-                freed.add(max(t, now), end)
-                continue
-            new_end = t + job.estimate
-            placement = profile.fits_at(job, t, job.estimate, prefer=promised)
-            if placement is None:
-                freed.add(t, end)
-                continue
-            if placement != promised:
-                freed.add(t, end)
-            if new_end != end:
-                freed.add(min(new_end, end), end)
-                if walk.changed is None:
-                    walk.changed = set()
-                walk.changed.add(job_id)  # a shorter job may fit where nothing was freed
-            profile.reserve(placement, t, new_end)
-            walk.held[job_id] = (t, placement, new_end)
-            if t < walk.first_promise:
-                walk.first_promise = t
-        walk.head = old.head
 
     def _reprioritize(self, now: float) -> None:
         self._last_recalc = now

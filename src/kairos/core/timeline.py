@@ -23,6 +23,10 @@ questions with the same answers (a property test compares the two), cheaply:
 
 The global step times ``T`` are kept exactly as ``NodeProfile`` keeps them, so
 ``advance`` says "stale" at the same moments and the walk resumes or restarts alike.
+
+Size: just over 500 lines because the timelines, the node classes over them and the
+caches keyed by both change together in ``_change``; split, each half would reach into
+the other's state.
 """
 
 from __future__ import annotations

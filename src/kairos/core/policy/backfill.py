@@ -172,7 +172,7 @@ class Backfill:
                             within = freed.windows(now, t0, d)
                             if within and may_start is not None and not may_start(job, within):
                                 within = ()
-                        if not within:
+                        if not within:  # ``_reserved``, inlined: the pass's hot path
                             walk.reservations[job.id] = promise
                             job.reserved_start = t0
                             if t0 < walk.first_promise:
