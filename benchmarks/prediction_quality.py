@@ -22,7 +22,11 @@ times (SWF field 9):
 5. ``guarded`` backfilling (EASY++ plus requested-time promises for jobs that have
    waited too long, ``kairos.core.policy.guarded``) with user, last2 and ml, and at
    neighbouring settings (``GUARDED_VARIANTS``), against EASY, EASY++ and aged;
-6. with ``--noise``, plain EASY with ml and ml-v1 at scales 0.84 and 0.86 besides 0.85,
+6. ``--auto`` (``kairos.sim.tuning``): the self-tuner, which picks predictor, correction
+   and backfill order from its own past as the replay goes, against EASY, EASY++ (last2,
+   shortest-first), Metastack's random forest (rf with the metastack correction, queue
+   order) and the best fixed configuration of the guarded table;
+7. with ``--noise``, plain EASY with ml and ml-v1 at scales 0.84 and 0.86 besides 0.85,
    and mlq at quantiles 0.30 and 0.40 besides 0.35, to show how far one replay moves
    when a setting moves a little.
 
@@ -119,6 +123,17 @@ def run_one(path: str, limit: int | None, predictor: str, backfill_order: str, c
 
         name, options = VARIANTS[predictor]
         planner = make_predictor(name, workload=workload, **options)
+    if predictor == "auto":
+        from kairos.core import Cluster
+        from kairos.sim.tuning import Tuner
+
+        result = replay(workload, "easy", tuner=Tuner(lambda: Cluster.pool(workload.procs)),
+                        forecast_every=forecast_every)
+        s = summarize(result)
+        s.update(predictor="auto", backfill_order="auto", correction="auto", limit=limit,
+                 tuning=[{k: v for k, v in d.as_dict().items() if k != "trials"}
+                         for d in result.tuning])  # the trials of each make the cache big
+        return s
     scheduler = None
     if backfill_order in GUARDED_VARIANTS:
         from kairos.core import Cluster, Scheduler
@@ -187,6 +202,7 @@ def render(results: list[dict], traces: list[str]) -> str:
                          f"{r['pred_mae'] / 3600:.2f} h, {100 * r['pred_under']:.0f}%, {r['pred_ratio']:.1f}x")
         if any(c != "-" for c in cells):
             out.append(f"| {t} | " + " | ".join(cells) + " |")
+    out += forecast_table(by, traces)
     out += uncertainty_table(by, traces)
     out += noise_table(by, traces)
     for order in BACKFILL_GRID:
@@ -194,6 +210,7 @@ def render(results: list[dict], traces: list[str]) -> str:
     out += max_wait_table(by, traces)
     out += guarded_table(by, traces)
     out += within_limit_table(results, by, traces)
+    out += auto_table(by, traces)
     out += cost_table(by, traces)
     return "\n".join(out) + "\n"
 
@@ -390,7 +407,7 @@ def within_limit_table(results: list[dict], by: dict, traces: list[str]) -> list
             return (f"{fmt(r['avg_bsld'])} ({100 * (r['avg_bsld'] / base['avg_bsld'] - 1):+.0f}%, "
                     f"{r['max_wait'] / base['max_wait']:.2f}x)")
 
-        ok = [r for r in results if r["trace"] == t and r["predictor"] != "oracle"
+        ok = [r for r in results if r["trace"] == t and r["predictor"] not in ("oracle", "auto")
               and r["backfill_order"] not in GUARDED_VARIANTS  # neighbours, not configurations
               and r["max_wait"] <= MAX_WAIT_LIMIT * base["max_wait"]]
         if not ok:
@@ -408,6 +425,78 @@ def within_limit_table(results: list[dict], by: dict, traces: list[str]) -> list
         out.append(f"| {t} | {fmt(base['avg_bsld'])} | {config_name(best)} | {cell(best)} | "
                    f"{'met' if met else 'missed'} | {config_name(ml) if ml else '-'} | {cell(ml)} | "
                    + " | ".join(cell(r) for r in same.values()) + f" | {ml_first} |")
+    return out
+
+
+#: The self-tuner's targets: this much lower average bounded slowdown than EASY with user
+#: estimates, within ``MAX_WAIT_LIMIT``, and lower than EASY++ and Metastack's forest.
+AUTO_TARGET = 0.35
+#: What ``--auto`` is measured against: name -> (predictor, backfill order, correction).
+AUTO_RIVALS = {"EASY++ last2": ("last2", "shortest", "limit"),
+               "Metastack rf": ("rf", "queue", "metastack"),
+               "guarded ml": ("ml", "guarded", "limit")}
+
+
+def auto_table(by: dict, traces: list[str]) -> list[str]:
+    """The self-tuner against EASY, EASY++, Metastack's forest and guarded ml; its target,
+    its tunings and switches, and its speed (training and what-if replays included)."""
+    out = [f"\n### Self-tuning (`--auto`): average bounded slowdown (change against EASY with "
+           "user estimates, maximum wait over EASY user's)\n"]
+    out.append(f"\"target\": at least {100 * AUTO_TARGET:.0f}% lower than EASY user, maximum wait "
+               f"within {MAX_WAIT_LIMIT}x, and lower than EASY++ and Metastack's forest. "
+               "\"tunings\": what-ifs decided on / switches made. jobs/s: end to end, with "
+               "the predictors' training and every what-if replay, no forecasts.\n")
+    out.append("| trace | EASY user | " + " | ".join(AUTO_RIVALS) + " | auto | target | tunings | "
+               "auto jobs/s |")
+    out.append("|---|---:|" + "---|" * len(AUTO_RIVALS) + "---|---|---:|---:|")
+    for t in traces:
+        base, auto = by.get((t, "user", "queue", "limit")), by.get((t, "auto", "auto", "auto"))
+        if base is None or auto is None or not base["max_wait"]:
+            continue
+
+        def cell(r):
+            if r is None:
+                return "-"
+            return (f"{fmt(r['avg_bsld'])} ({100 * (r['avg_bsld'] / base['avg_bsld'] - 1):+.0f}%, "
+                    f"{r['max_wait'] / base['max_wait']:.2f}x)")
+
+        rivals = {name: by.get((t, *cfg)) for name, cfg in AUTO_RIVALS.items()}
+        beaten = all(r is not None and auto["avg_bsld"] < r["avg_bsld"]
+                     for name, r in rivals.items() if name != "guarded ml")
+        met = (auto["avg_bsld"] <= (1 - AUTO_TARGET) * base["avg_bsld"]
+               and auto["max_wait"] <= MAX_WAIT_LIMIT * base["max_wait"] and beaten)
+        tunings = auto.get("tuning") or []
+        out.append(f"| {t} | {fmt(base['avg_bsld'])} | "
+                   + " | ".join(cell(r) for r in rivals.values())
+                   + f" | {cell(auto)} | {'met' if met else 'missed'} | {len(tunings)} / "
+                   f"{sum(d['applied'] for d in tunings)} | {fmt(auto['jobs_per_second'], 0)} |")
+    return out
+
+
+#: The forecasts' target: this share of jobs forecast within 10% of their wait or 1 min.
+FORECAST_TARGET = 0.70
+
+
+def forecast_table(by: dict, traces: list[str]) -> list[str]:
+    """Start-time forecasts at submission under plain EASY: the share within 10% of the
+    job's wait or 1 min, and the median / 90th percentile error, per predictor (``user``
+    is what Slurm's ``squeue --start`` does: plan with requested times)."""
+    out = ["\n### Start-time forecasts under plain EASY: share of jobs forecast within 10% of "
+           "their wait or 1 min (median / 90th percentile error, hours)\n"]
+    out.append(f"Every 50th job is forecast at its submission; target: {100 * FORECAST_TARGET:.0f}%. "
+               "`user` is the Slurm-style forecast (requested times).\n")
+    out.append("| trace | " + " | ".join(PREDICTORS) + " |")
+    out.append("|---|" + "---|" * len(PREDICTORS))
+    for t in traces:
+        cells = []
+        for p in PREDICTORS:
+            r = by.get((t, p, "queue", "limit")) or {}
+            share = r.get("forecast_within")
+            cells.append("-" if share is None else
+                         f"{100 * share:.0f}% ({r['forecast_p50_error'] / 3600:.2f} / "
+                         f"{r['forecast_p90_error'] / 3600:.2f})")
+        if any(c != "-" for c in cells):
+            out.append(f"| {t} | " + " | ".join(cells) + " |")
     return out
 
 
@@ -442,6 +531,8 @@ def main() -> int:
                         help="no runs of guarded backfilling")
     parser.add_argument("--skip-uncertainty", action="store_true",
                         help="no runs of ml's uncertainty (the UNCERTAINTY configurations)")
+    parser.add_argument("--skip-auto", action="store_true",
+                        help="no runs of the self-tuner (nor of Metastack's forest, its rival)")
     parser.add_argument("--noise", action="store_true",
                         help="also run the NOISE settings (plain EASY, no forecasts)")
     args = parser.parse_args()
@@ -484,6 +575,11 @@ def main() -> int:
                 for p, c in UNCERTAINTY:
                     if only is None or p in only:
                         tasks.append((path, args.limit, p, "queue", c, args.forecast_every))
+            if not args.skip_auto:
+                if only is None or "auto" in only:
+                    tasks.append((path, args.limit, "auto", "auto", "auto", 0))
+                if only is None or "rf" in only:
+                    tasks.append((path, args.limit, "rf", "queue", "metastack", 0))
             if args.noise:
                 for n, runs in NOISE.items():
                     for v in runs:

@@ -90,7 +90,7 @@ def fake_replay(workload, policy, order, *, progress=None):
     if progress is not None:
         progress(len(jobs))
     return SimpleNamespace(workload=workload, policy=policy, order=order, jobs=jobs,
-                           wall_seconds=0.01)
+                           wall_seconds=0.01, tuning=[])
 
 
 @pytest.fixture
@@ -181,6 +181,8 @@ def test_simulate_says_when_the_workload_is_synthetic(calls):
     (["--predictor", "psychic"], "kairos: error: unknown predictor 'psychic'; choose from: user"),
     (["--correction", "never"], "kairos: error: unknown correction 'never'; choose from: limit"),
     (["--plot", "chart.txt"], "kairos: error: --plot: cannot write '.txt'"),
+    (["--auto", "--policy", "conservative"], "kairos: error: --auto chooses the predictor"),
+    (["--auto", "--predictor", "ml"], "kairos: error: --auto chooses the predictor"),
 ])
 def test_bad_names_exit_2_before_loading(calls, args, message):
     result = invoke("simulate", *args)
@@ -274,6 +276,28 @@ def test_compare_json(calls):
     doc = json.loads(result.stdout)
     assert doc["trace"] == "fake" and doc["procs"] == 8 and doc["order"] == "sjf"
     assert [r["policy"] for r in doc["results"]] == ["fcfs", "easy"]
+
+
+def test_auto_is_a_configuration_of_its_own_in_compare(calls):
+    result = invoke("simulate", "--compare", "easy,auto,easy+ml+guarded", "--predictor", "last2")
+    assert result.exit_code == 0, result.output
+    assert "auto: started with ml+limit+guarded; 0 tunings, 0 switches" in result.stderr
+    assert [c.label for c in calls.configs] == ["easy+last2", "auto", "easy+ml+guarded"]
+    assert [c.auto for c in calls.configs] == [False, True, False]
+
+
+@pytest.mark.slow
+def test_auto_replays_a_synthetic_workload_and_reports_its_tunings():
+    """The real self-tuner end to end: a Lublin workload long enough for a tuning."""
+    result = invoke("simulate", "--auto", "--limit", "4000", "--json", env={"KAIROS_TRACES": ""})
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["policy"] == "easy+auto" and doc["predictor"] == "auto"
+    assert doc["jobs"] == 4000 and doc["unfinished"] == 0
+    assert doc["tuning"], "no tuning in 4,000 jobs"
+    labels = {t["config"] for t in doc["tuning"][0]["trials"]}
+    assert {"ml+limit+guarded", "user+limit+queue"} <= labels
+    assert f"{len(doc['tuning'])} tunings" in result.stderr
 
 
 def test_out_writes_records_with_simulated_wait(calls, tmp_path):

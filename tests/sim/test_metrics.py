@@ -158,3 +158,12 @@ def test_forecast_error():
     assert m["forecasts"] == 3
     assert m["forecast_p50_error"] == 5
     assert m["forecast_p90_error"] == pytest.approx(5 + 0.8 * 15)
+
+
+def test_forecast_within_ten_percent_of_the_wait_or_a_minute():
+    # submits 0; starts 0, 1000, 5000: waits 0, 1000, 5000
+    jobs = [job(1, "1", 0, 0, 10, 1), job(2, "1", 0, 1000, 1010, 1), job(3, "1", 0, 5000, 5010, 1)]
+    # off by 60 s (the minute), 101 s (over 10% of 1000), 500 s (10% of 5000)
+    m = summarize(result(jobs, forecasts={1: 60, 2: 899, 3: 4500}))
+    assert m["forecast_within"] == pytest.approx(2 / 3)
+    assert summarize(result(jobs))["forecast_within"] is None

@@ -56,6 +56,12 @@ def simulate(
              "has waited 8 h, candidates must fit with their requested times (bounds "
              "starvation); or guarded: shortest first, and a job that has waited too long "
              "is promised a start computed with requested times (easy only).")] = "queue",
+    auto: Annotated[bool, typer.Option(
+        "--auto",
+        help="Self-tuning: choose the predictor, correction and backfill order as the "
+             "replay goes, every 21 days, by replaying the last week's finished jobs "
+             "under each candidate (EASY; the choices are reported on stderr, and in "
+             "--json under \"tuning\"). 'auto' in --compare does the same.")] = False,
     forecast_every: Annotated[int, typer.Option(
         "--forecast-every", min=0, metavar="N",
         help="Forecast the start time of every N-th job at its submission and report "
@@ -82,7 +88,8 @@ def simulate(
         help="Comma-separated configurations to replay and compare in one table. Each "
              "is a policy, predictor, correction or backfill order, or several joined "
              "with '+'; what is not named comes from the other options. E.g. "
-             "fcfs,easy,conservative or user,last2,ml or easy+user,easy+ml+shortest.")] = None,
+             "fcfs,easy,conservative or user,last2,ml or easy+user,easy+ml+shortest; "
+             "auto is the self-tuner (--auto).")] = None,
     plot: Annotated[Optional[Path], typer.Option(
         "--plot", metavar="FILE", show_default=False,
         help="Save a bar chart of average bounded slowdown and average wait per policy "
@@ -104,6 +111,12 @@ def simulate(
     base = RunConfig(check_name("policy", policy), check_name("predictor", predictor),
                      check_name("correction", correction),
                      check_name("backfill order", backfill_order))
+    if auto:
+        if (policy, predictor, correction, backfill_order) != ("easy", "user", "limit", "queue"):
+            raise ValueError("--auto chooses the predictor, correction and backfill order "
+                             "itself, on the easy policy: drop --policy, --predictor, "
+                             "--correction and --backfill-order, or drop --auto")
+        base = replace(base, auto=True)
     configs = parse_compare(compare, base) if compare is not None else [base]
     check_name("order", order)
     if plot is not None and plot.suffix.lower() not in PLOT_SUFFIXES:
@@ -119,7 +132,11 @@ def simulate(
     summaries = []
     for config in configs:
         result = replay_with_progress(workload, config, order, forecast_every)
-        summaries.append(summarize(result, per_user=per_user))
+        summary = summarize(result, per_user=per_user)
+        if config.auto:
+            summary["tuning"] = [d.as_dict() for d in result.tuning]
+            note_tuning(result.tuning)
+        summaries.append(summary)
         if out is not None:
             path = out if compare is None else per_policy_path(out, config.label)
             write_schedule(result, path)
@@ -132,6 +149,19 @@ def simulate(
         render(summaries, compare=compare is not None)
     if plot is not None:
         note(f"wrote the plot to {plot_compare(summaries, plot)}")
+
+
+def note_tuning(decisions) -> None:
+    """On stderr: how often the self-tuner decided, and each switch it made."""
+    from kairos.sim.tuning import START
+
+    switches = [d for d in decisions if d.applied]
+    start = decisions[0].current.label if decisions else START.label
+    note(f"auto: started with {start}; {len(decisions)} tunings, {len(switches)} switches")
+    for d in switches:
+        note(f"auto: day {d.time / 86400:.0f}: {d.current.label} -> {d.chosen.label} "
+             f"(expected avg bsld gain {d.gain:.1f}, 95% interval {d.gain_low:.1f} to "
+             f"{d.gain_high:.1f}; {d.reason})")
 
 
 # --- options ---------------------------------------------------------------------------
@@ -152,11 +182,15 @@ def parse_compare(text: str, base: RunConfig) -> list[RunConfig]:
     configs = []
     for item in items:
         config = base
+        if item == "auto":
+            configs.append(replace(base, policy="easy", predictor="user", correction="limit",
+                                   backfill_order="queue", auto=True))
+            continue
         for token in (t.strip() for t in item.split("+")):
             kind = next((k for k in fields if token in known_names(k)), None)
             if kind is None:
                 known = "; ".join(f"{k}: {', '.join(known_names(k))}" for k in fields)
                 raise ValueError(f"--compare: {token!r} in {item!r} is not a known name ({known})")
-            config = replace(config, **{fields[kind]: token})
+            config = replace(config, **{fields[kind]: token}, auto=False)
         configs.append(config)
     return list(dict.fromkeys(configs))

@@ -94,6 +94,9 @@ class Scheduler:
         #: something the patches do not describe happened (a cancel, a hold, a node
         #: change): the next fresh walk builds its profile anew
         self._rebuild = True
+        #: guarded: the earliest time a job queued since the last fresh walk may need a
+        #: promise (a fresh walk then need not look through the whole queue before it)
+        self._protect_from = math.inf
         #: at most this many running jobs per user in each QOS (MaxJobsPerUser)
         self.qos_max_jobs_per_user: dict[str, int] = {}
         #: running jobs per throttle key (array job id; (qos, user)), for the limits above
@@ -322,6 +325,33 @@ class Scheduler:
         insort(ends, (expected_end, job_id, job.placement))
         self._stale = True
 
+    def reconfigure(self, *, policy: Backfill | None = None,
+                    correct: Callable[[Job, float], float] | None = None,
+                    estimator: RuntimeEstimator | None = None,
+                    estimate: Callable[[Job], float] | None = None) -> None:
+        """Plan differently from the next pass on: another ``policy`` (or backfill
+        order), ``correct`` rule or ``estimator``, as a self-tuning controller switches
+        (``kairos.sim.tuning``).  ``estimate(job)`` gives every pending job a new
+        estimate (what the new predictor said at its submission); running jobs keep the
+        expected ends they were started with.  The next pass walks afresh."""
+        if policy is not None:
+            self.policy = policy
+        if correct is not None:
+            self.correct = correct
+        if estimator is not None:
+            self.estimator = estimator
+        if estimate is not None:
+            for job in self.jobs.values():
+                if job.state is _PENDING and job.time_min is None:
+                    job.estimate = min(max(estimate(job), MIN_ESTIMATE), job.time_limit)
+            self._queue = sorted((j for j in self._queue if j.state is _PENDING),
+                                 key=self.order.key)
+            self._dead = 0
+        self._walk = None
+        self._stale = self._rebuild = True
+        self._freed = FreedSpans()
+        self._patches = []
+
     # ----------------------------------------------------------------- deciding
 
     def schedule(self, now: float) -> list[StartJob]:
@@ -402,6 +432,8 @@ class Scheduler:
         return job
 
     def _enqueue(self, job: Job, now: float) -> None:
+        if self.policy.guards:
+            self._protect_from = min(self._protect_from, job.submit + self.policy.patience(job))
         order, queue = self.order, self._queue
         if order.recalc_period is not None:
             order.recalc([job], now, charge=False)
@@ -451,6 +483,9 @@ class Scheduler:
             walk.limits = self._limit_profile
             walk.promises = old.promises if old is not None else {}
             walk.promised_estimates = {}
+            if old is not None:  # no pending job the old walk saw is due before its mark
+                walk.next_protect = min(old.next_protect, self._protect_from)
+            self._protect_from = math.inf
         if old is not None and self.policy.keeps_promises:
             restore_promises(self, walk, old, now)
         return walk

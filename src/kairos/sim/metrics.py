@@ -20,7 +20,9 @@ unless a predictor supplied one): ``pred_mae`` (mean absolute error, s), ``pred_
 (share of jobs predicted shorter than they ran), ``pred_ratio`` (mean of
 predicted / actual, runtimes floored at 1 s).  Start-time forecasts (made at
 submission, ``kairos.core.forecast``): ``forecasts`` (how many), ``forecast_p50_error``
-and ``forecast_p90_error`` of ``|forecast - actual start|`` (s).
+and ``forecast_p90_error`` of ``|forecast - actual start|`` (s), and
+``forecast_within``: the share forecast within 10% of the job's wait or 1 min
+(``FORECAST_CLOSE``, ``FORECAST_SLACK``), whichever is larger.
 
 A metric that is undefined (no jobs, a zero makespan, a zero replay time) is ``None``.
 """
@@ -36,6 +38,11 @@ if TYPE_CHECKING:
 
 #: Runtimes below this many seconds count as this long in the bounded slowdown.
 BSLD_BOUND = 10.0
+
+#: A forecast is close when it errs by at most this share of the job's wait ...
+FORECAST_CLOSE = 0.10
+#: ... or by at most this many seconds.
+FORECAST_SLACK = 60.0
 
 #: The keys of ``summarize``'s result that describe the run rather than measure it.
 RUN_KEYS = ("trace", "policy", "order", "predictor", "correction", "procs")
@@ -141,12 +148,17 @@ def _estimate_metrics(jobs: list) -> dict[str, Any]:
 
 def _forecast_metrics(jobs: list, forecasts: dict[int, float]) -> dict[str, Any]:
     """Error of the start times forecast at submission."""
-    starts = {j.id: j.start for j in jobs}
-    errors = np.array([abs(f - starts[i]) for i, f in forecasts.items() if i in starts and np.isfinite(f)])
-    if errors.size == 0:
-        return {"forecasts": 0, "forecast_p50_error": None, "forecast_p90_error": None}
+    by_id = {j.id: j for j in jobs}
+    pairs = [(abs(f - by_id[i].start), by_id[i].start - by_id[i].submit)
+             for i, f in forecasts.items() if i in by_id and np.isfinite(f)]
+    if not pairs:
+        return {"forecasts": 0, "forecast_p50_error": None, "forecast_p90_error": None,
+                "forecast_within": None}
+    errors, waits = np.array(pairs, dtype=float).T
     p50, p90 = np.percentile(errors, [50, 90])
-    return {"forecasts": int(errors.size), "forecast_p50_error": float(p50), "forecast_p90_error": float(p90)}
+    close = errors <= np.maximum(FORECAST_CLOSE * waits, FORECAST_SLACK)
+    return {"forecasts": int(errors.size), "forecast_p50_error": float(p50),
+            "forecast_p90_error": float(p90), "forecast_within": float(close.mean())}
 
 
 def _per_user(jobs: list) -> list[dict[str, Any]]:

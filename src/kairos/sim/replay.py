@@ -36,6 +36,8 @@ class ReplayResult:
     correction: str = "limit"  #: how overdue expected ends were moved out
     #: job id -> start time forecast at its submission (sampled jobs only)
     forecasts: dict[int, float] = field(default_factory=dict)
+    #: the self-tuner's decisions (``kairos.sim.tuning``), with ``tuner=``
+    tuning: list = field(default_factory=list)
 
 
 _INIT_FIELDS = [f.name for f in fields(Job) if f.init]
@@ -59,7 +61,8 @@ def replay(workload: Workload, policy: str = "easy", order: str = "submit", *,
            progress: Callable[[int], None] | None = None,
            scheduler: Scheduler | None = None,
            cluster: Cluster | None = None,
-           observe: Callable[[float, Scheduler, list], None] | None = None) -> ReplayResult:
+           observe: Callable[[float, Scheduler, list], None] | None = None,
+           tuner=None) -> ReplayResult:
     """Simulate ``workload`` under ``policy`` and queue ``order``.
 
     ``predictor``: a name from ``kairos.predict`` (a fresh, untrained one is built) or a
@@ -72,13 +75,21 @@ def replay(workload: Workload, policy: str = "easy", order: str = "submit", *,
     invariants with it).  ``scheduler`` may be supplied
     pre-configured; it must be empty and its cluster must match the workload's machine.
     ``cluster``: nodes to replay on instead of one pool (``kairos.sim.workload.on_nodes``).
+    ``tuner``: a ``kairos.sim.tuning.Tuner`` that chooses the predictor, correction and
+    backfill order as it goes (``predictor``, ``correction``, ``backfill_order`` and
+    ``policy`` are then its to choose: EASY).
     """
     began = time.perf_counter()
     if isinstance(predictor, str):
         from kairos.predict import make_predictor
 
         predictor = make_predictor(predictor, workload=workload)
-    if scheduler is None:
+    if tuner is not None:
+        if scheduler is not None:
+            raise ValueError("replay: give a tuner or a scheduler, not both")
+        scheduler = tuner.scheduler(cluster or Cluster.pool(workload.procs), order)
+        sched = scheduler
+    elif scheduler is None:
         from kairos.core.policy import make_policy
 
         # a correction such as "remaining" is built on the predictor it reads
@@ -98,6 +109,7 @@ def replay(workload: Workload, policy: str = "easy", order: str = "submit", *,
     next_report = PROGRESS_EVERY
     inf = math.inf
     forecasts: dict[int, float] = {}
+    tune = tuner.step if tuner is not None else None
     while i < n or running:
         t = jobs[i].submit if i < n else inf
         if running and running[0][0] <= t:
@@ -113,6 +125,8 @@ def replay(workload: Workload, policy: str = "easy", order: str = "submit", *,
             wanted = [j.id for j in jobs[first:i] if j.id % forecast_every == 0]
             if wanted:
                 forecasts.update(forecast_starts(sched, t, wanted))
+        if tune is not None:
+            tune(sched, t)
         starts = schedule(t)
         for action in starts:
             heappush(running, (t + runtimes[action.job_id], action.job_id))
@@ -123,6 +137,10 @@ def replay(workload: Workload, policy: str = "easy", order: str = "submit", *,
             next_report += PROGRESS_EVERY
     if progress is not None:
         progress(done)
+    if tuner is not None:
+        return ReplayResult(workload, "easy+auto", sched.order.name, jobs,
+                            time.perf_counter() - began, "auto", "auto", forecasts,
+                            tuner.decisions)
     correction_name = next((k for k, f in CORRECTIONS.items() if f is sched.correct),
                            correction if scheduler is None else "custom")
     predictor_name = getattr(sched.estimator, "name", "user") if sched.estimator else "user"

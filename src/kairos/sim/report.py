@@ -136,6 +136,8 @@ def _label(summary: Summary, summaries: Sequence[Summary]) -> str:
     """The policy, plus whatever else (queue order, predictor, correction) the rows
     differ in or is not the default."""
     parts = [str(summary["policy"])]
+    if summary.get("predictor") == "auto":  # the tuner chose them: "easy+auto" says it
+        return parts[0]
     for key, default in (("order", None), ("predictor", "user"), ("correction", "limit")):
         values = {s.get(key, default) for s in summaries}
         if len(values) > 1 or (default is not None and summary.get(key, default) != default):

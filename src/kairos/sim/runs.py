@@ -48,11 +48,16 @@ class RunConfig:
     predictor: str = "user"
     correction: str = "limit"
     backfill_order: str = "queue"
+    #: the self-tuner (``kairos.sim.tuning``) chooses predictor, correction and backfill
+    #: order as the replay goes (EASY)
+    auto: bool = False
 
     @property
     def label(self) -> str:
         """The policy, then each other setting that is not the default, joined by '+'
         (``easy+ml+shortest``): the syntax ``kairos simulate --compare`` reads."""
+        if self.auto:
+            return "auto"
         parts = [self.policy]
         if self.predictor != "user":
             parts.append(self.predictor)
@@ -67,6 +72,13 @@ def run_replay(workload: Workload, config: RunConfig, order: str, forecast_every
                progress: Callable[[int], None] | None = None) -> ReplayResult:
     """One replay of ``workload`` under ``config`` and queue ``order``
     (``kairos.sim.replay.replay``)."""
+    if config.auto:
+        from kairos.core import Cluster
+        from kairos.sim.tuning import Tuner
+
+        tuner = Tuner(lambda: Cluster.pool(workload.procs))
+        return replay(workload, "easy", order, forecast_every=forecast_every,
+                      progress=progress, tuner=tuner)
     predictor = None if config.predictor == "user" else config.predictor
     return replay(workload, config.policy, order, predictor=predictor,
                   correction=config.correction, backfill_order=config.backfill_order,
