@@ -184,6 +184,16 @@ class Client:
     def shares(self, *, users=None) -> list[dict]:
         return self.request("GET", "/shares", query={"users": users})
 
+    # -- the self-tuner -------------------------------------------------------------------
+
+    def tuning(self) -> dict:
+        """How the controller plans, whether it tunes itself, and its decisions."""
+        return self.request("GET", "/tuning")
+
+    def tune(self) -> dict:
+        """Tune now and wait for the decision (admins); as ``tuning`` with ``decision``."""
+        return self.request("POST", "/tuning")
+
 
 def answers(path: Path) -> bool:
     """Is a controller listening on ``path``?"""

@@ -19,7 +19,7 @@ import typer
 from typer.core import TyperGroup
 
 from kairos import __version__
-from kairos.cli import cluster, hosts, predict, simulate, traces, why
+from kairos.cli import cluster, hosts, predict, simulate, traces, tune, why
 
 
 def error(message: str) -> None:
@@ -87,6 +87,7 @@ app.command("up")(cluster.up)
 app.command("down")(cluster.down)
 app.command("status")(cluster.status)
 app.command("why")(why.why)
+app.command("tune")(tune.tune)
 app.command("shims")(cluster.shims)
 app.command("node")(hosts.node)
 app.add_typer(hosts.keys_app, name="keys")

@@ -14,9 +14,15 @@ make), one QoS ``normal``, EASY backfilling in multifactor priority order.
     kill_wait = 30                 # seconds between SIGTERM and SIGKILL
     policy = "easy"                # fcfs | easy | conservative
     order = "multifactor"          # submit | sjf | f1 | multifactor
-    predictor = "last2"            # none | user | last2 | rf | ml
+    predictor = "last2"            # none | user | last2 | rf | ml | mlq
+    backfill_order = "queue"       # queue | shortest | aged | guarded (easy only)
+    correction = "limit"           # limit | tsafrir | metastack | remaining (ml, mlq)
     scheduler_interval = 1.0       # seconds between periodic scheduling passes
     max_script_size = 4194304      # bytes: a larger batch script is refused (Slurm's default)
+    auto = false                   # self-tuning: choose predictor, correction, backfill order
+    auto_every = "21-00:00:00"     # how often (Slurm durations)
+    auto_window = "7-00:00:00"     # on the jobs submitted this far back that have finished
+    auto_min_jobs = 200            # fewer finished jobs in the window: no decision
 
     [database]
     url = "postgresql+psycopg://kairos@dbhost/kairos"   # default: sqlite in the home
@@ -57,6 +63,15 @@ make), one QoS ``normal``, EASY backfilling in multifactor priority order.
     cpus = 64
     mem_mib = "256G"
     gpus = { h200 = 8 }
+
+``auto = true`` lets the self-tuner choose the predictor, the correction and EASY's
+backfill order (``kairos.server.tuning``): every ``auto_every`` it replays the jobs of
+the last ``auto_window`` that have finished under each candidate configuration, and
+switches when one is clearly better; ``kairos tune`` shows its decisions.  It needs
+``policy = "easy"``.  ``predictor``, ``correction`` and ``backfill_order`` are then the
+tuner's: giving one of them too is a mistake, not a start configuration (the tuner
+starts from ``kairos.sim.tuning.START``, and after a restart from the configuration it
+applied last).
 
 The tables are validated by pydantic models (``kairos.server.config_schema``) that read
 TOML's notations (Slurm durations, memory sizes, hostlists) into plain values (seconds,
@@ -122,6 +137,12 @@ class Settings:
     predictor: str | None
     scheduler_interval: float  #: seconds between periodic passes
     max_script_size: int  #: bytes: the largest batch script admitted
+    backfill_order: str
+    correction: str
+    auto: bool  #: the self-tuner chooses predictor, correction and backfill order
+    auto_every: float  #: seconds between tunings
+    auto_window: float  #: seconds of finished jobs each tuning replays
+    auto_min_jobs: int  #: the fewest finished jobs a tuning decides on
     partitions: list[PartitionConfig]
     qos: dict[str, QosConfig]
     node_overrides: NodeOverrides

@@ -6,7 +6,8 @@ unknown keys, take strict types where TOML gives them (a ``"5"`` is not a number
 turn Slurm's notations into plain values: durations into seconds (bare integers are
 minutes), memory sizes into MiB, hostlists into node names.  Rules across keys live in
 model and field validators (``default_time`` within ``max_time``, unique partition
-names, one default partition, ``root`` always an admin).
+names, one default partition, ``root`` always an admin, the planning keys that go
+together and ``auto``, which chooses them).
 
 Every refusal says what is accepted: validators raise ``ValueError`` with that text, and
 each field's ``description`` says it for pydantic's own checks, so that
@@ -25,8 +26,9 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from kairos.core.corrections import CORRECTIONS
 from kairos.core.order import ORDERS
-from kairos.core.policy import POLICIES
+from kairos.core.policy import BACKFILL_ORDERS, POLICIES
 from kairos.slurm.hostlist import expand
 from kairos.slurm.timespec import parse_duration, parse_memory
 
@@ -37,7 +39,10 @@ MAX_SCRIPT_SIZE = 4 * 1024 * 1024
 #: Database URL schemes Kairos can drive (``postgresql://`` means psycopg 3).
 DB_SCHEMES = ("sqlite", "sqlite+pysqlite", "postgresql", "postgresql+psycopg")
 #: The predictors a live controller can use (the oracle needs the future).
-LIVE_PREDICTORS = ("user", "last2", "rf", "ml")
+LIVE_PREDICTORS = ("user", "last2", "rf", "ml", "mlq")
+#: The predictors that learn how long jobs outlive their estimates (``remaining``).
+REMAINING_PREDICTORS = ("ml", "mlq")
+_DAY = 86400.0
 #: The error type of validators whose message must not repeat the value (see its use).
 VALUE_NOT_SHOWN = "value_not_shown"
 _UNLIMITED_WORDS = ("UNLIMITED", "INFINITE")
@@ -99,8 +104,17 @@ def _choice(raw: Any, choices: tuple[str, ...]) -> str:
     return raw
 
 
+def _positive_duration(raw: Any) -> float:
+    seconds = _duration(raw)
+    if seconds is None or not 0 < seconds < float("inf"):
+        raise ValueError('expected a Slurm duration longer than 0, such as "7-00:00:00" or '
+                         '"12:00:00" (not UNLIMITED)')
+    return seconds
+
+
 Name = Annotated[str, BeforeValidator(_name)]
 Duration = Annotated[float | None, BeforeValidator(_duration)]
+PositiveDuration = Annotated[float, BeforeValidator(_positive_duration)]
 CountOrUnlimited = Annotated[StrictInt | None, BeforeValidator(_unlimited_as_none)]
 _DURATION = "a Slurm duration"
 _COUNT_OR_UNLIMITED = 'a whole number, 1 or more, or "UNLIMITED"'
@@ -130,6 +144,12 @@ class ControllerConfig(_Table):
                                             description="a number of seconds greater than 0")
     max_script_size: StrictInt = Field(MAX_SCRIPT_SIZE, ge=1,
                                        description="a number of bytes, 1 or more")
+    backfill_order: str = Field("queue", description="one of: " + ", ".join(BACKFILL_ORDERS))
+    correction: str = Field("limit", description="one of: " + ", ".join(CORRECTIONS))
+    auto: StrictBool = Field(False, description="true or false")
+    auto_every: PositiveDuration = Field(21 * _DAY, description=_DURATION)
+    auto_window: PositiveDuration = Field(7 * _DAY, description=_DURATION)
+    auto_min_jobs: StrictInt = Field(200, ge=1, description="a whole number, 1 or more")
 
     @field_validator("admins")
     @classmethod
@@ -152,6 +172,44 @@ class ControllerConfig(_Table):
         if isinstance(raw, str) and raw.lower() == "none":
             return None
         return _choice(raw, ("none", *LIVE_PREDICTORS))
+
+    @field_validator("backfill_order", mode="before")
+    @classmethod
+    def _known_backfill_order(cls, raw: Any) -> str:
+        return _choice(raw, BACKFILL_ORDERS)
+
+    @field_validator("correction", mode="before")
+    @classmethod
+    def _known_correction(cls, raw: Any) -> str:
+        return _choice(raw, tuple(CORRECTIONS))
+
+    @model_validator(mode="after")
+    def _planning_keys_agree(self) -> ControllerConfig:
+        """Keys that only make sense together; ``auto`` chooses the planning keys."""
+        if self.auto:
+            if self.policy != "easy":
+                raise ValueError(f'auto = true tunes EASY backfilling, but policy = '
+                                 f'"{self.policy}"; set policy = "easy" (or leave it out), '
+                                 f'or auto = false')
+            chosen = [k for k in ("predictor", "correction", "backfill_order")
+                      if k in self.model_fields_set]
+            if chosen:
+                raise ValueError(f"auto = true chooses the predictor, correction and "
+                                 f"backfill_order itself; remove {', '.join(chosen)} from "
+                                 f"[controller], or set auto = false")
+        if self.policy == "fcfs" and self.backfill_order != "queue":
+            raise ValueError(f'backfill_order = "{self.backfill_order}": policy = "fcfs" '
+                             f'does not backfill; set policy = "easy", or leave '
+                             f'backfill_order out')
+        if self.backfill_order == "guarded" and self.policy != "easy":
+            raise ValueError(f'backfill_order = "guarded" is EASY\'s, not policy = '
+                             f'"{self.policy}"\'s (conservative already promises every job '
+                             f'a start); set policy = "easy", or another backfill_order')
+        if self.correction == "remaining" and self.predictor not in REMAINING_PREDICTORS:
+            raise ValueError('correction = "remaining" reads what the predictor learned of '
+                             'jobs that outlive their estimates; set predictor = "ml" or '
+                             '"mlq", or another correction')
+        return self
 
 
 class DatabaseConfig(_Table):

@@ -25,8 +25,8 @@ record is final before its job directory is removed (see ``recovery``).
 Size: a little over 500 lines because the request methods and the transitions are one
 state machine over the same records; each transition is a few lines and reads best
 next to the requests that cause it.  Everything that is not a transition (admission,
-views, permissions, recovery, launching, steps, node membership, warning signals) lives
-in its own module.
+views, permissions, recovery, launching, steps, node membership, warning signals, the
+self-tuner) lives in its own module.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ from kairos.model.job import LiveJob
 from kairos.model.submission import Submission
 from kairos.model.step import LiveStep
 from kairos.node.steps import StepFinished
-from kairos.server import allocations, launching, membership, steps, views, warning_signals
+from kairos.server import allocations, launching, membership, steps, tuning, views, warning_signals
 from kairos.slurm.signals import signal_number
 from kairos.node.agent import Finished, Launched
 from kairos.node.wire import (
@@ -83,7 +83,9 @@ class Controller:
         self.nodes = nodes
         self.cluster = cluster
         self.clock = clock
-        self.scheduler = _scheduler(settings, cluster, estimator)
+        #: the self-tuner (``[controller] auto``), which chooses how the scheduler plans
+        self.tuning = tuning.SelfTuning(settings, store, clock) if settings.auto else None
+        self.scheduler = _scheduler(settings, cluster, estimator, self.tuning)
         self.permissions = Permissions(
             settings.admins, os.geteuid() if controller_uid is None else controller_uid)
         self.admission = Admission(settings, cluster, self.scheduler.resources)
@@ -250,6 +252,8 @@ class Controller:
                 except TimeoutError:
                     pass
         finally:
+            if self.tuning is not None:
+                self.tuning.cancel()
             for fd in fds:
                 loop.remove_reader(fd)
             if delivering is not None:
@@ -285,6 +289,8 @@ class Controller:
                 steps.step_ended(self, node, event)
         self._carry_out(actions, now)
         self._forget_old(now)
+        if self.tuning is not None and self.tuning.due(now):
+            self.tuning.start(self, now)  # in the background; applied on this loop
         self._next_warning = warning_signals.send_due(self, now)
         self.passes += 1
         self.last_pass_seconds = time.perf_counter() - t0
@@ -530,9 +536,20 @@ class Controller:
         return {"done": done}
 
 
-def _scheduler(settings, cluster, estimator) -> Scheduler:
-    """The core, configured with the partitions' tiers and the QOS priorities and limits."""
-    scheduler = Scheduler(cluster, settings.policy, settings.order, estimator=estimator)
+def _scheduler(settings, cluster, estimator, tuner=None) -> Scheduler:
+    """The core, configured with the partitions' tiers and the QOS priorities and limits;
+    planned as the self-tuner says (``tuner``), else as config.toml says."""
+    from kairos.core.corrections import ESTIMATOR_CORRECTIONS, make_correction
+    from kairos.core.policy import make_policy
+
+    if tuner is not None:
+        scheduler = tuner.scheduler(cluster, settings.order)
+    else:
+        correct = (make_correction(settings.correction, estimator)
+                   if settings.correction in ESTIMATOR_CORRECTIONS else settings.correction)
+        scheduler = Scheduler(cluster, make_policy(settings.policy,
+                                                   backfill_order=settings.backfill_order),
+                              settings.order, estimator=estimator, correct=correct)
     order = scheduler.order
     if hasattr(order, "partition_tiers"):
         order.partition_tiers.update({p.name: p.priority_tier for p in cluster.partitions})

@@ -3,9 +3,10 @@
 ``jobs`` holds one row per ``kairos.model.LiveJob``: its columns are the record's
 fields (a test checks they agree), typed for SQLite and PostgreSQL alike.  ``nodes``
 holds the cluster's nodes (``kairos.server.nodes.NodeStatus``), ``steps`` the jobs'
-steps (``kairos.model.step.LiveStep``).  ``meta`` keeps the
-job-id high-water mark.  Changes to either go through a new migration in
-``kairos/server/migrations/versions`` (Alembic), never by editing a table here alone.
+steps (``kairos.model.step.LiveStep``), ``tuning`` the self-tuner's decisions
+(``kairos.server.tuning``).  ``meta`` keeps the job-id high-water mark.  Changes to
+any go through a new migration in ``kairos/server/migrations/versions`` (Alembic),
+never by editing a table here alone.
 """
 
 from __future__ import annotations
@@ -138,6 +139,15 @@ steps = sa.Table(
     _required("overlap", sa.Boolean),
     _required("updated", sa.Double),
     sa.Index("ix_steps_state", "state"),
+)
+
+tuning = sa.Table(
+    "tuning", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    _required("time", sa.Double),
+    _required("applied", sa.Boolean),
+    _required("chosen", sa.Text),
+    _required("decision", JSON),  #: ``kairos.sim.tuning.Decision.as_dict()``
 )
 
 meta = sa.Table(

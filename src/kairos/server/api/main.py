@@ -15,7 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from kairos import __version__
-from kairos.server.api.routes import accounting, cluster, jobs, members, metrics, steps
+from kairos.server.api.routes import accounting, cluster, jobs, members, metrics, steps, tuning
 from kairos.server.errors import NotFound
 from kairos.server.permissions import PermissionDenied
 
@@ -43,7 +43,8 @@ def create_app(settings, *, controller=None) -> FastAPI:
 
     app = FastAPI(title="Kairos", version=__version__, lifespan=lifespan,
                   summary="A workload manager for clusters where HPC and AI meet.")
-    for router in (jobs.router, steps.router, cluster.router, accounting.router, members.router):
+    for router in (jobs.router, steps.router, cluster.router, accounting.router, members.router,
+                   tuning.router):
         app.include_router(router, prefix="/api/v1")
     app.include_router(metrics.router)
 
