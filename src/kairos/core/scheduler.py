@@ -81,6 +81,11 @@ class Scheduler:
         self._next_begin = math.inf
         #: (expected_end, job_id, placement) of running jobs, sorted
         self._ends: list[tuple] = []
+        #: (latest end, job_id, placement) of running jobs, sorted: the time limit's end,
+        #: or the expected end of a job past it (guarded's requested-time plan); and
+        #: each job's key there
+        self._limit_ends: list[tuple] = []
+        self._limit_key: dict[int, float] = {}
         #: the last pass's walk; resumed by the next pass unless ``_stale``
         self._walk: Walk | None = None
         self._stale = True
@@ -147,6 +152,7 @@ class Scheduler:
         self.jobs[job.id] = job
         self.running[job.id] = job
         insort(self._ends, (job.expected_end, job.id, job.placement))
+        self._limit_add(job)
         self._count_running(job, +1)
         self.order.job_started(job, job.start)
         self._stale = True
@@ -160,6 +166,7 @@ class Scheduler:
         ends = self._ends
         i = bisect_left(ends, (job.expected_end, job_id))
         del ends[i]
+        self._limit_remove(job_id)
         self.resources.release(job.placement)
         self._count_running(job, -1)
         if self.policy.keeps_promises:
@@ -323,6 +330,8 @@ class Scheduler:
                 self._patches.append((job.placement, job.expected_end, expected_end, -1))
         job.expected_end = expected_end
         insort(ends, (expected_end, job_id, job.placement))
+        self._limit_remove(job_id)
+        self._limit_add(job)
         self._stale = True
 
     def reconfigure(self, *, policy: Backfill | None = None,
@@ -461,6 +470,7 @@ class Scheduler:
         self.resources.allocate(placement)
         insort(self._ends, (job.expected_end, job.id, placement))
         self.running[job.id] = job
+        self._limit_add(job)
         self._dead += 1
         self._count_running(job, +1)
         self.order.job_started(job, now)
@@ -493,9 +503,15 @@ class Scheduler:
     def _limit_profile(self, now: float):
         """The profile with each running job ending at its time limit (the latest it may
         end; its expected end if it has outlived it), for ``guarded`` promises."""
-        return self.resources.profile(now, sorted(
-            (max(j.start + j.time_limit, j.expected_end), j.id, j.placement)
-            for j in self.running.values()))
+        return self.resources.profile(now, list(self._limit_ends))
+
+    def _limit_add(self, job: Job) -> None:
+        key = self._limit_key[job.id] = max(job.start + job.time_limit, job.expected_end)
+        insort(self._limit_ends, (key, job.id, job.placement))
+
+    def _limit_remove(self, job_id: int) -> None:
+        ends = self._limit_ends
+        del ends[bisect_left(ends, (self._limit_key.pop(job_id), job_id))]
 
     def _reprioritize(self, now: float) -> None:
         self._last_recalc = now
@@ -517,6 +533,9 @@ class Scheduler:
                 self._patches.append((placement, old, job.expected_end, -1))
             job.corrections += 1
             insort(ends, (job.expected_end, job_id, placement))
+            if job.expected_end > self._limit_key[job_id]:
+                self._limit_remove(job_id)
+                self._limit_add(job)
         self._stale = True
 
     def _eligible(self, job: Job, now: float) -> bool:
@@ -592,6 +611,9 @@ class Scheduler:
         """Raise AssertionError if the bookkeeping is inconsistent (for tests)."""
         assert set(self.running) == {e[1] for e in self._ends}
         assert all(self._ends[i][0] <= self._ends[i + 1][0] for i in range(len(self._ends) - 1))
+        assert self._limit_ends == sorted(
+            (max(j.start + j.time_limit, j.expected_end), j.id, j.placement)
+            for j in self.running.values())
         for job in self.running.values():
             assert job.state is _RUNNING and job.start is not None
         key = self.order.key
