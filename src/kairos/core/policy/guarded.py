@@ -199,8 +199,13 @@ class Guarded(Backfill):
             kept.append((t, job_id, job, placement))
         kept.sort(key=lambda k: (k[0], k[1]))
         promises = walk.promises = {}
+        may_start = getattr(guard, "may_start", None)
         for t, job_id, job, placement in kept:
             if placement is not None:
+                if t > now and may_start is not None and not may_start(job, ((now, t),)):
+                    # No step before t has room for it: the search would find t again.
+                    self._hold(job, walk, t, placement, promises)
+                    continue
                 guard.release(placement, t, t + job.time_limit)
             self._promise(job, walk, guard, now, starts, promises)
 
@@ -237,6 +242,12 @@ class Guarded(Backfill):
             walk.reservations.pop(job.id, None)
             return
         guard.reserve(placement, t, t + job.time_limit)
+        Guarded._hold(job, walk, t, placement, promises)
+
+    @staticmethod
+    def _hold(job: Job, walk: Walk, t: float, placement, promises: dict) -> None:
+        """Hold ``job``'s promise at ``t`` (already in the requested-time plan) in the
+        predicted plan and the walk."""
         walk.profile.reserve(placement, t, t + job.estimate)
         promises[job.id] = (t, placement)
         walk.promised_estimates[job.id] = job.estimate
