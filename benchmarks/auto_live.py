@@ -2,7 +2,7 @@
 on the same day-long synthetic stream, at an accelerated clock.
 
     .venv/bin/python benchmarks/auto_live.py                       # one day, 240x: ~10 minutes
-    .venv/bin/python benchmarks/auto_live.py --scale 120           # half as fast, half the latency
+    .venv/bin/python benchmarks/auto_live.py --scale 120           # half the latency, ~20 minutes
     .venv/bin/python benchmarks/auto_live.py --streams 8 --hours 12 --seed 5
 
 The stream: the Lublin-Feitelson model (``kairos.sim.workload.lublin``) gives about 130
@@ -36,23 +36,25 @@ what-ifs use (10 s of the controller's clock: 10 x S of the stream), average and
 maximum wait, and the tunings and switches; the ratio auto / easy.  Nothing lost: every
 submitted job must have a final state.  The tuner's decisions (``GET /api/v1/tuning``)
 and the text of ``kairos tune`` run against the auto controller are printed and kept.
-The same scaled stream replayed through the twin (EASY, and the same ``Tuner`` at the
-same period and window) is given beside: what the live controllers would do without
-latency, and what the live result should be judged against.  Raw numbers go to
+The same stream replayed through the twin (EASY, and the same ``Tuner`` at the same
+period and window), at the same clock and at the stream's own (x1), is given beside:
+what the live controllers would do without latency, and what the tuner would do on a
+machine whose clock is not accelerated.  Raw numbers go to
 ``--json`` (default ``benchmarks/results/auto_live.json``).
 
 Caveats.  A controller's latency (a pass, an end reported by the emulator) is stretched
 S times: the submissions' lateness and the gap between the measured and the true
 runtimes are given, in stream seconds.  The tuner's own constants are on the
 controller's clock, not the stream's: its bounded slowdown's 10 s is 10 x S of stream,
-its starvation guard's floor of one hour is S hours (the guard is off at S = 240), and
+its starvation guard's floor of one hour is S hours (with its factor 1.25, no bound at
+all on a day's stream at S = 240), and
 the predictors floor their answers at 1 s (S seconds of stream) and read the hour of the
 day; so the live tuner, and the twin's reference, are the tuner on a machine whose jobs
 are S times shorter, not the tuner on this stream.  A what-if replays only the finished
 jobs submitted in its window, on an empty machine: with a window shorter than the
 longer runtimes it sees no queue at all (every candidate at slowdown 1), hence the
-12-hour default.  One day at 0.9 load is one sample: the twin's figures for other
-seeds say how much a day varies.
+12-hour default.  One day is one sample: other ``--seed`` values give other days, with
+offered loads from about 0.6 to 1.2.
 """
 
 from __future__ import annotations
@@ -153,6 +155,7 @@ def submission(job: dict, template: dict, scale: float) -> dict:
     spec = dict(template)
     spec["name"] = f"s{job['stream']}j{job['model_id']}"
     spec["ntasks"] = job["procs"]
+    spec["spread"] = job["procs"] > 1  # as sbatch -n N without -N
     spec["time_limit"] = job["time_limit"] / scale
     spec["environment"] = {**template["environment"],
                            "KAIROS_EMULATE_RUNTIME": repr(job["runtime"] / scale)}
@@ -228,18 +231,24 @@ def controllers(root: Path, opts, nodes: int) -> dict[str, EmulatedCluster]:
     return made
 
 
-def wait_drained(clusters: dict[str, EmulatedCluster], procs, deadline: float,
-                 began: float, scale: float, console: Console) -> None:
-    """Until every submitter is done and no job is pending or running anywhere;
-    progress (and each new tuning of ``auto``) every 20 s."""
+def wait_drained(clusters: dict[str, EmulatedCluster], pipes: dict, deadline: float,
+                 began: float, scale: float, console: Console) -> dict[str, list]:
+    """Until every submitter has reported and no job is pending or running anywhere;
+    what each submitter reported.  Progress (and each new tuning of ``auto``) every 20 s."""
     clients = {name: Client(c.socket, timeout=120) for name, c in clusters.items()}
+    submitted: dict[str, list] = {}
     seen, last = 0, 0.0
     while True:
+        for name, receive in pipes.items():
+            if name not in submitted and receive.poll():
+                done = receive.recv()
+                if isinstance(done, str):
+                    raise RuntimeError(f"{name}: {done}")
+                submitted[name] = done
         counts = {name: client.status()["jobs"] for name, client in clients.items()}
         active = sum(c.get("PENDING", 0) + c.get("RUNNING", 0) for c in counts.values())
-        submitting = any(p.is_alive() for p in procs)
-        if not submitting and active == 0:
-            return
+        if len(submitted) == len(pipes) and active == 0:
+            return submitted
         if time.time() > deadline:
             raise TimeoutError(f"{active} jobs still active at the deadline")
         if time.time() - last > 20:
@@ -293,21 +302,21 @@ def analyse(rows: list[dict], ids: dict[int, int], jobs: list[dict], scale: floa
     out = schedule_metrics(wait[started], runtime[started], scale)
     gap = np.abs(measured_run - runtime)[~np.isnan(measured_run)]
     out.update(states=states, missing=missing, not_final=not_final,
+               users=len({by_id[i]["user"] for i in ids.values() if i in by_id}),
                run_gap_median_s=float(np.median(gap)) if gap.size else None,
                run_gap_p95_s=float(np.percentile(gap, 95)) if gap.size else None,
                waits_s=[None if math.isnan(w) else round(float(w), 1) for w in wait])
     return out
 
 
-def twin_reference(jobs: list[dict], opts) -> dict:
-    """The same scaled stream through the twin: EASY with requested times, and the
+def twin_reference(jobs: list[dict], opts, s: float) -> dict:
+    """The stream at clock x``s`` through the twin: EASY with requested times, and the
     tuner at the live controller's period and window (its decisions too)."""
     from kairos.core.jobs import Job, Request
     from kairos.sim.replay import replay
     from kairos.sim.tuning import Tuner
     from kairos.sim.workload import Workload, on_nodes
 
-    s = opts.scale
     core = [Job(j["index"] + 1, str(j["uid"]), j["submit"] / s, Request(nodes=1, tasks=j["procs"]),
                 j["time_limit"] / s, group=str(j["gid"]), account=str(j["gid"]))
             for j in jobs]
@@ -328,10 +337,14 @@ def twin_reference(jobs: list[dict], opts) -> dict:
         result = replay(workload, "easy", "submit", cluster=machine(), tuner=tuner)
         starts = {j.id: j.start - j.submit for j in result.jobs}
         wait = np.array([starts[j["index"] + 1] for j in jobs]) * s
-        out[name] = schedule_metrics(wait, runtime, s)
+        out[name] = schedule_metrics(wait, runtime, opts.scale)
         if tuner is not None:
             out[name]["decisions"] = [d.as_dict() for d in tuner.decisions]
     return out
+
+
+def ratio(a: float, b: float) -> float | None:
+    return a / b if b > 0 else None
 
 
 def tuning_summary(decisions: list[dict]) -> str:
@@ -359,14 +372,22 @@ def table(result: dict) -> Table:
 
     row("live auto", live["auto"], tuning_summary(result["tuning"]["decisions"]))
     row("live easy", live["easy"], "-")
-    t.add_row("  ratio auto / easy", "", f"{result['ratio']['avg_bsld']:.3f}", "", "",
-              f"{result['ratio']['max_wait']:.3f}", "")
+    def ratios(r):
+        t.add_row("  ratio auto / easy", "", number(r["avg_bsld"]), "", "", number(r["max_wait"]), "")
+
+    ratios(result["ratio"])
     row("twin auto", twin["auto"], tuning_summary(twin["auto"]["decisions"]))
     row("twin easy", twin["easy"], "-")
-    t.add_row("  ratio auto / easy", "",
-              f"{twin['auto']['avg_bsld'] / twin['easy']['avg_bsld']:.3f}", "", "",
-              f"{twin['auto']['max_wait_h'] / twin['easy']['max_wait_h']:.3f}", "")
+    ratios(result["twin_ratio"])
+    unscaled = result["twin_unscaled"]
+    row("twin auto, clock x1", unscaled["auto"], tuning_summary(unscaled["auto"]["decisions"]))
+    row("twin easy, clock x1", unscaled["easy"], "-")
+    ratios(result["twin_unscaled_ratio"])
     return t
+
+
+def number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
 
 
 def decisions_table(decisions: list[dict], began: float, scale: float, title: str) -> Table:
@@ -392,7 +413,8 @@ def run(opts, console: Console) -> dict:
     load = offered_load(jobs, opts)
     console.print(f"stream: {len(jobs)} jobs from {opts.streams} Lublin streams, offered load "
                   f"{load:.2f}; {nodes} nodes of {opts.cpus} CPUs; clock x{opts.scale:g}")
-    twin = twin_reference(jobs, opts)
+    twin = twin_reference(jobs, opts, opts.scale)
+    unscaled = twin_reference(jobs, opts, 1.0)
     as_users = os.geteuid() == 0
     root = Path(tempfile.mkdtemp(prefix="kairos-auto-live-"))
     root.chmod(0o711)  # the submitting users reach the controllers' sockets below it
@@ -402,7 +424,15 @@ def run(opts, console: Console) -> dict:
                     "stream": {"jobs": len(jobs), "offered_load": load,
                                "per_stream": [sum(1 for j in jobs if j["stream"] == k)
                                               for k in range(opts.streams)]},
-                    "twin": twin}
+                    "twin": twin,
+                    "twin_ratio": {"avg_bsld": ratio(twin["auto"]["avg_bsld"], twin["easy"]["avg_bsld"]),
+                                   "max_wait": ratio(twin["auto"]["max_wait_h"],
+                                                     twin["easy"]["max_wait_h"])},
+                    "twin_unscaled": unscaled,
+                    "twin_unscaled_ratio": {
+                        "avg_bsld": ratio(unscaled["auto"]["avg_bsld"], unscaled["easy"]["avg_bsld"]),
+                        "max_wait": ratio(unscaled["auto"]["max_wait_h"],
+                                          unscaled["easy"]["max_wait_h"])}}
     procs = []
     try:
         for name, cluster in clusters.items():
@@ -422,13 +452,7 @@ def run(opts, console: Console) -> dict:
             procs.append(proc)
             pipes[name] = receive
         timeout = opts.timeout or (opts.hours + 72) * HOUR / opts.scale + 120
-        wait_drained(clusters, procs, t0 + timeout, t0, opts.scale, console)
-        submitted = {}
-        for name, receive in pipes.items():
-            done = receive.recv()
-            if isinstance(done, str):
-                raise RuntimeError(f"{name}: {done}")
-            submitted[name] = done
+        submitted = wait_drained(clusters, pipes, t0 + timeout, t0, opts.scale, console)
         for proc in procs:
             proc.join()
         result["drain_wall_s"] = time.time() - t0
@@ -441,8 +465,8 @@ def run(opts, console: Console) -> dict:
             live[name]["submit_lateness_median_s"] = float(np.median(late))
             live[name]["submit_lateness_max_s"] = float(np.max(late))
         result["live"] = live
-        result["ratio"] = {"avg_bsld": live["auto"]["avg_bsld"] / live["easy"]["avg_bsld"],
-                           "max_wait": live["auto"]["max_wait_h"] / live["easy"]["max_wait_h"]}
+        result["ratio"] = {"avg_bsld": ratio(live["auto"]["avg_bsld"], live["easy"]["avg_bsld"]),
+                           "max_wait": ratio(live["auto"]["max_wait_h"], live["easy"]["max_wait_h"])}
         auto = clusters["auto"]
         result["tuning"] = Client(auto.socket, timeout=120).tuning()
         result["easy_planning"] = Client(clusters["easy"].socket, timeout=120).tuning()["current"]
@@ -467,11 +491,14 @@ def main(argv=None) -> int:
     opts = options(argv)
     console = Console(width=160)
     result = run(opts, console)
+    opts.json.parent.mkdir(parents=True, exist_ok=True)
+    opts.json.write_text(json.dumps(result, indent=2))
     console.print(table(result))
     for name, m in result["live"].items():
         console.print(f"{name}: final states "
                       + ", ".join(f"{k} {v}" for k, v in sorted(m["states"].items()))
-                      + f"; missing {m['missing']}, not final {m['not_final']}; submissions late "
+                      + f"; {m['users']} users; missing {m['missing']}, not final {m['not_final']}; "
+                      f"submissions late "
                       f"by {m['submit_lateness_median_s']:.1f} s (median), "
                       f"{m['submit_lateness_max_s']:.0f} s (max); measured - true runtime "
                       f"{m['run_gap_median_s']:.1f} s (median), {m['run_gap_p95_s']:.0f} s (95th pct)"
@@ -482,10 +509,10 @@ def main(argv=None) -> int:
                                   "live auto: the tuner's decisions (stream hours)"))
     console.print(decisions_table(result["twin"]["auto"]["decisions"], 0.0, opts.scale,
                                   "twin auto: the tuner's decisions (stream hours)"))
+    console.print(decisions_table(result["twin_unscaled"]["auto"]["decisions"], 0.0, 1.0,
+                                  "twin auto, clock x1: the tuner's decisions (stream hours)"))
     console.print("kairos tune (against the auto controller):")
     console.print(result["kairos_tune"]["stdout"], markup=False, highlight=False)
-    opts.json.parent.mkdir(parents=True, exist_ok=True)
-    opts.json.write_text(json.dumps(result, indent=2))
     lost = any(m["missing"] or m["not_final"] for m in result["live"].values())
     return 1 if lost else 0
 

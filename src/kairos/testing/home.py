@@ -11,6 +11,7 @@ jobs a stopped controller left running, so that no test leaks processes into the
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -37,10 +38,17 @@ def write_config(home: Path, settings: Mapping[str, float] = QUICK_SETTINGS,
     """Write ``home/config.toml``: ``settings`` in its ``[controller]`` table, then
     ``extra`` (more TOML) as given; the file's path."""
     home.mkdir(parents=True, exist_ok=True)
-    lines = "".join(f"{name} = {value!r}\n" for name, value in settings.items())
+    lines = "".join(f"{name} = {_toml_value(value)}\n" for name, value in settings.items())
     path = home / "config.toml"
     path.write_text("[controller]\n" + lines + extra)
     return path
+
+
+def _toml_value(value) -> str:
+    """``value`` as TOML: booleans in lower case, strings quoted, numbers as they are."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value) if isinstance(value, str) else repr(value)
 
 
 class KairosHome:
