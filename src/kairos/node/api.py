@@ -62,7 +62,9 @@ def create_node_app(daemon) -> FastAPI:
     async def commands(name: str, request: Request):
         body = await from_controller(name, request)
         try:
-            done = daemon.carry_out(json.loads(body)["commands"])
+            payload = json.loads(body)
+            done = daemon.carry_out(payload["commands"], payload.get("session"),
+                                    payload.get("first"))
         except (ValueError, KeyError, TypeError) as e:
             raise HTTPException(400, f"malformed commands: {e}") from None
         return {"done": done}

@@ -32,7 +32,7 @@ from typing import Any
 
 from kairos import __version__
 from kairos.node.shims import on_path, write_shims
-from kairos.node.wire import decode_command, encode
+from kairos.node.wire import Deliveries, decode_command, encode
 
 log = logging.getLogger("kairos.node")
 
@@ -78,6 +78,8 @@ class NodeDaemon:
         self.heartbeat_interval = 5.0
         self.registered = asyncio.Event()
         self._outbox: list[dict] = []
+        #: which of the controller's numbered commands were taken (no Launch twice)
+        self.deliveries = Deliveries()
         self._events_ready = asyncio.Event()
         self._client = None
         self._stopping = False
@@ -138,7 +140,7 @@ class NodeDaemon:
             "gpus": _gpu_counts(self.facts), "features": list(self.options.features),
             "boot_time": getattr(self.facts, "boot_time", 0.0), "version": __version__,
             "running": sorted(set(self.agent.running()) | self._ends_not_taken()),
-            "held": self.agent.held(),
+            "held": self.agent.held(), "commands": self.deliveries.said(),
         }
 
     def _ends_not_taken(self) -> set[int]:
@@ -208,10 +210,13 @@ class NodeDaemon:
 
     # ------------------------------------------------------------------ commands
 
-    def carry_out(self, commands: list[dict]) -> int:
+    def carry_out(self, commands: list[dict], session: str | None = None,
+                  first: int | None = None) -> int:
         """The controller's commands, in order, by the agent; their results go out as
-        events.  A malformed command is a ValueError before any is carried out."""
-        decoded = [decode_command(c) for c in commands]
+        events.  A malformed command is a ValueError before any is carried out; those
+        taken before (``first`` numbers the batch in ``session``:
+        ``kairos.node.wire.Deliveries``) are not carried out again."""
+        decoded = self.deliveries.fresh([decode_command(c) for c in commands], session, first)
         for command in decoded:
             spec = getattr(command, "spec", None)
             if spec is not None and hasattr(spec, "env"):
@@ -220,7 +225,7 @@ class NodeDaemon:
                 on_path(spec.env, self.shims)
             self.link.send(command)
         self.collect()
-        return len(decoded)
+        return len(commands)
 
     # ------------------------------------------------------------------ life
 

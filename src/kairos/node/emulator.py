@@ -29,7 +29,7 @@ from typing import Any
 
 from kairos import __version__
 from kairos.node.emulation import EMULATED_FEATURE, EmulatedNode, Emulation
-from kairos.node.wire import decode_command, encode
+from kairos.node.wire import Deliveries, decode_command, encode
 
 log = logging.getLogger("kairos.emulator")
 
@@ -127,6 +127,8 @@ class Emulator:
         self.registered: set[str] = set()
         self.heartbeat_interval = 5.0
         self._outbox: dict[str, list[dict]] = {}  #: node -> its events, in order
+        #: node -> which of the controller's numbered commands it took
+        self.deliveries: dict[str, Deliveries] = {}
         self._events_ready = asyncio.Event()
         self._ends_changed = asyncio.Event()
         self._client = None
@@ -167,6 +169,7 @@ class Emulator:
             "boot_time": self.boot_time, "version": __version__,
             "running": sorted(set(self.emulation.running(name)) | self._ends_not_taken(name)),
             "held": self.emulation.held(name), "bundles": True,
+            "commands": self.deliveries.setdefault(name, Deliveries()).said(),
         }
 
     def _ends_not_taken(self, name: str) -> set[int]:
@@ -278,15 +281,18 @@ class Emulator:
 
     # ------------------------------------------------------------------ commands
 
-    def carry_out(self, name: str, commands: list[dict]) -> int:
+    def carry_out(self, name: str, commands: list[dict], session: str | None = None,
+                  first: int | None = None) -> int:
         """Node ``name``'s commands, in order; a malformed one is a ValueError before
-        any is carried out."""
-        decoded = [decode_command(c) for c in commands]
+        any is carried out; those it took before are not carried out again
+        (``kairos.node.wire.Deliveries``)."""
+        deliveries = self.deliveries.setdefault(name, Deliveries())
+        decoded = deliveries.fresh([decode_command(c) for c in commands], session, first)
         now = self.clock()
         for command in decoded:
             self.add_events(name, self.emulation.carry_out(name, command, now))
         self._ends_changed.set()
-        return len(decoded)
+        return len(commands)
 
     # ------------------------------------------------------------------ life
 

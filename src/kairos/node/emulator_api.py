@@ -42,7 +42,9 @@ def create_emulator_app(emulator) -> FastAPI:
 
     def carry_out(name: str, body: bytes) -> dict:
         try:
-            return {"done": emulator.carry_out(name, json.loads(body)["commands"])}
+            payload = json.loads(body)
+            return {"done": emulator.carry_out(name, payload["commands"],
+                                               payload.get("session"), payload.get("first"))}
         except (ValueError, KeyError, TypeError) as e:
             raise HTTPException(400, f"malformed commands: {e}") from None
 

@@ -133,6 +133,39 @@ def decode_command(data: dict[str, Any]):
     return _decode(data, COMMANDS)
 
 
+class Deliveries:
+    """Which of its controller's numbered commands a node has taken, so that a batch
+    sent again is not carried out twice.
+
+    The controller numbers each node's commands 1, 2, ... within a *session* (a token
+    of its link to the node: a controller that restarts starts another) and sends the
+    number of a batch's first; it sends a batch again when it cannot tell whether the
+    node took it (a lost answer).  A Launch carried out twice would find its job
+    running and fail it; so the commands of a batch at or below the highest number
+    taken are skipped.  A node says its session and count when it registers, and the
+    controller drops from its outbox what the node took already."""
+
+    def __init__(self) -> None:
+        self.session: str | None = None
+        self.taken = 0
+
+    def fresh(self, commands: list, session: str | None, first: int | None) -> list:
+        """The commands of a batch (numbered from ``first``) not taken before; all of
+        them for a batch without numbers or from another session."""
+        if session is None or first is None:
+            return commands
+        first = int(first)
+        if session != self.session:
+            self.session, self.taken = session, first - 1
+        skip = min(len(commands), max(0, self.taken - first + 1))
+        self.taken = max(self.taken, first + len(commands) - 1)
+        return commands[skip:]
+
+    def said(self) -> dict[str, Any]:
+        """What the node says of them when it registers."""
+        return {"session": self.session, "taken": self.taken}
+
+
 def decode_event(data: dict[str, Any]):
     return _decode(data, EVENTS)
 

@@ -12,12 +12,14 @@ controller sees the same events in the same shape, so it has one way of running 
 from __future__ import annotations
 
 import collections
+import itertools
 import logging
+import secrets
 from typing import Any
 
 from kairos.node.agent import Finished
 from kairos.node.link import LocalLink
-from kairos.node.wire import Launch, LaunchFailed
+from kairos.node.wire import Launch, LaunchFailed, encode
 
 __all__ = ["LocalLink", "RemoteLink"]
 
@@ -47,6 +49,25 @@ class RemoteLink:
         #: whether its daemon takes commands in bundles (``/node/v1/bundle``, one request
         #: for all the nodes it speaks for: ``kairos node --emulate``)
         self.bundles = False
+        #: the commands are numbered within this session, ``taken`` of them so far (the
+        #: daemon skips a batch sent again: ``kairos.node.wire.Deliveries``)
+        self.session = secrets.token_hex(8)
+        self.taken = 0
+
+    def batch(self, size: int) -> tuple[list, dict[str, Any]]:
+        """The outbox's first ``size`` commands and the body that sends them."""
+        batch = list(itertools.islice(self.outbox, size))
+        return batch, {"commands": [encode(c) for c in batch], "session": self.session,
+                       "first": self.taken + 1}
+
+    def taken_up_to(self, said: dict | None) -> None:
+        """The daemon registered saying which commands of this session it took (its
+        answer to the last batch may have been lost): they leave the outbox."""
+        if not said or said.get("session") != self.session:
+            return
+        while self.taken < int(said.get("taken") or 0) and self.outbox:
+            self.outbox.popleft()
+            self.taken += 1
 
     def send(self, command: Any) -> None:
         if isinstance(command, Launch):

@@ -90,6 +90,7 @@ def register(controller, name: str, facts: dict[str, Any], addr: str, port: int)
     status.responding = True
     link.registered = True
     link.bundles = bool(facts.get("bundles"))
+    link.taken_up_to(facts.get("commands"))
     _reconcile(controller, name, link, set(facts.get("running") or ()),
                set(facts.get("held") or ()))
     controller.save_node(status)

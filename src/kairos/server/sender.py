@@ -18,7 +18,6 @@ import contextlib
 import json
 import logging
 
-from kairos.node.wire import encode
 
 log = logging.getLogger("kairos.sender")
 
@@ -108,9 +107,9 @@ class Sender:
 
         try:
             while link.outbox:
-                batch = list(link.outbox)[:BATCH]
+                batch, payload = link.batch(BATCH)
                 path = commands_path(link.name)
-                body = json.dumps({"commands": [encode(c) for c in batch]}).encode()
+                body = json.dumps(payload).encode()
                 headers = {"Content-Type": "application/json",
                            **self.trust.signer(link.name).sign("POST", path, body)}
                 try:
@@ -149,8 +148,8 @@ class Sender:
                     link = self.nodes.link(name)
                     if link is None or not link.outbox:
                         continue
-                    batch = list(link.outbox)[:BATCH]
-                    body = json.dumps({"commands": [encode(c) for c in batch]}).encode()
+                    batch, payload = link.batch(BATCH)
+                    body = json.dumps(payload).encode()
                     parts.append(sign_part(self.trust.signer(name), commands_path(name), body))
                     sent.append((link, batch))
                 if not parts:
@@ -197,3 +196,4 @@ def _taken(link, batch: list) -> None:
     for command in batch:
         if link.outbox and link.outbox[0] is command:
             link.outbox.popleft()
+            link.taken += 1

@@ -43,6 +43,9 @@ class Registration(BaseModel):
                                             "without their batch script")
     bundles: bool = Field(False, description="it takes its commands in bundles too, at "
                                              "/node/v1/bundle (one process for many nodes)")
+    commands: dict | None = Field(None, description="the session of the controller's "
+                                  "numbered commands it last took, and how many "
+                                  "(session, taken)")
 
 
 class Heartbeat(BaseModel):
