@@ -36,6 +36,7 @@ def test_a_configuration_reads_and_writes_as_predictor_correction_order():
     (Config("ml", "never", "queue"), "unknown correction 'never'"),
     (Config("ml", "limit", "guarded@X9"), "unknown backfill order 'guarded@X9'"),
     (Config("ml", "limit", "sideways"), "sideways"),
+    (Config("last2", "remaining", "guarded"), "reads what ml or mlq learned"),
 ])
 def test_a_tuner_refuses_a_candidate_it_could_not_run(config, wrong):
     with pytest.raises(ValueError, match=wrong):

@@ -165,6 +165,9 @@ def check_config(config: Config) -> Config:
     if config.correction not in CORRECTIONS and config.correction not in ESTIMATOR_CORRECTIONS:
         raise ValueError(f"{config.label}: unknown correction {config.correction!r} "
                          f"(known: {', '.join([*CORRECTIONS, *ESTIMATOR_CORRECTIONS])})")
+    if config.correction in ESTIMATOR_CORRECTIONS and config.predictor not in ("ml", "mlq"):
+        raise ValueError(f"{config.label}: the {config.correction!r} correction reads what "
+                         f"ml or mlq learned; pair it with one of them")
     make_backfill(config.backfill_order)
     return config
 
