@@ -12,11 +12,12 @@ repeat the same answers: those jobs did not fit then and cannot fit now (the sam
 profile, a later window).  So the walk resumes where it stopped (``Walk.scanned``).
 Anything else - a job ending, a cancel, a re-sort, an overdue job - starts a fresh walk.
 
-Size: about 570 lines because it is the one entry point of both clocks: every event the
+Size: about 630 lines because it is the one entry point of both clocks: every event the
 core accepts is a short method here, next to the pass it invalidates and the patch or
-freed span it records for conservative's carried promises (``kairos.core.promises``);
-the policies, orders, profiles, dependencies and fair share it calls live in their own
-modules.
+freed span it records for conservative's carried promises (``kairos.core.promises``)
+and the requested ends it keeps for guarded's; ``reconfigure`` is the self-tuner's one
+way in.  The policies, orders, profiles, dependencies and fair share it calls live in
+their own modules.
 """
 
 from __future__ import annotations
