@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from kairos.testing.cluster import KairosCluster
-from kairos.testing.home import QUICK_SETTINGS, KairosHome, write_config
+from kairos.testing.home import QUICK_SETTINGS, KairosHome, toml_value, write_config
 
 
 def free_port() -> int:
@@ -57,7 +57,7 @@ class EmulatedCluster(KairosHome):
         port = free_port()
         keys = {"listen": f"127.0.0.1:{port}", "auth": "key", "key_file": "cluster.key",
                 "dynamic_nodes": True, **dict(cluster)}
-        lines = "".join(f"{k} = {_toml(v)}\n" for k, v in keys.items())
+        lines = "".join(f"{k} = {toml_value(v)}\n" for k, v in keys.items())
         write_config(home, settings, "[cluster]\n" + lines + extra_config)
         create_cluster_key(home / "cluster.key")
         workdir.mkdir(parents=True, exist_ok=True)
@@ -107,14 +107,6 @@ class EmulatedCluster(KairosHome):
     def stop(self) -> None:
         self.kill_emulator(signal.SIGTERM)
         super().stop()
-
-
-def _toml(value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return '"' + value.replace('"', '\\"') + '"'
-    return repr(value)
 
 
 @contextmanager

@@ -38,13 +38,13 @@ def write_config(home: Path, settings: Mapping[str, float] = QUICK_SETTINGS,
     """Write ``home/config.toml``: ``settings`` in its ``[controller]`` table, then
     ``extra`` (more TOML) as given; the file's path."""
     home.mkdir(parents=True, exist_ok=True)
-    lines = "".join(f"{name} = {_toml_value(value)}\n" for name, value in settings.items())
+    lines = "".join(f"{name} = {toml_value(value)}\n" for name, value in settings.items())
     path = home / "config.toml"
     path.write_text("[controller]\n" + lines + extra)
     return path
 
 
-def _toml_value(value) -> str:
+def toml_value(value) -> str:
     """``value`` as TOML: booleans in lower case, strings quoted, numbers as they are."""
     if isinstance(value, bool):
         return "true" if value else "false"
