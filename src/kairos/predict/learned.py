@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import deque
 
 import numpy as np
 
@@ -91,6 +92,11 @@ DEFAULTS: dict = {
 #: The error samples are taken from the window every this many finished jobs (at 10,
 #: 20, 40, ... before).
 REFRESH = 500
+#: What ml said of a job is forgotten this long (seconds) after it was asked, if the job
+#: has not finished by then: a live controller's jobs cancelled while pending never do.
+#: The job, should it still finish, is learned from without its answer's error.
+PENDING_HORIZON = 90 * 86400.0
+
 #: The ``remaining`` correction needs at least this many recent jobs that ran as long.
 MIN_TAIL = 20
 
@@ -119,8 +125,11 @@ class LearnedPredictor:
         if not 0 < float(o["bagging"]) <= 1:
             raise ValueError(f"bagging is a share of the window in (0, 1], not {o['bagging']!r}")
         self.tracker = FeatureTracker()
-        #: (row, raw answer, planned estimate) of jobs submitted and not yet finished
-        self.pending: dict[int, tuple[list[float], float, float]] = {}
+        #: (row, raw answer, planned estimate, when asked) of jobs submitted and not yet
+        #: finished; ``_asked`` orders them by age, so that those of jobs that never
+        #: finish (cancelled while pending) go after ``PENDING_HORIZON``
+        self.pending: dict[int, tuple[list[float], float, float, float]] = {}
+        self._asked: deque[tuple[float, int]] = deque()
         #: the most recent finished jobs: rows, labels, errors
         self.window = Window(int(o["window"]), len(FEATURES))
         self.booster = None
@@ -142,7 +151,13 @@ class LearnedPredictor:
     def estimate(self, job: Job, now: float) -> float:
         row = self.tracker.features(job, now)
         raw, value = self._answer(row, job.time_limit)
-        self.pending[job.id] = (row, raw, value)
+        self.pending[job.id] = (row, raw, value, now)
+        asked = self._asked
+        asked.append((now, job.id))
+        while asked[0][0] < now - PENDING_HORIZON:
+            t, old = asked.popleft()
+            if self.pending.get(old, (0, 0, 0, None))[3] == t:
+                del self.pending[old]
         return value
 
     def observe(self, job: Job, now: float) -> None:
@@ -150,7 +165,7 @@ class LearnedPredictor:
         if entry is None:  # never estimated (e.g. it had an explicit time_min)
             row, raw, planned = self.tracker.peek(job, job.submit), math.nan, math.nan
         else:
-            row, raw, planned = entry
+            row, raw, planned, _ = entry
         runtime = job_runtime(job, now)
         self.tracker.observe(job, now)
         label = self._label(runtime, job.time_limit)
