@@ -61,6 +61,7 @@ def test_a_kept_configuration_says_why_and_earlier_decisions_follow_newest_first
                      chosen="user+limit+queue")
     text = render(info(decisions=[first, decision(), kept]), clock=NOW)
     assert "best           ml+limit+guarded, the current configuration" in text
+    assert "best, not applied" not in text
     assert "expected gain" not in text
     assert "decision       kept ml+limit+guarded: the current configuration is the best" in text
     earlier = text[text.index("earlier tunings:"):].splitlines()[1:]
@@ -86,3 +87,11 @@ def test_auto_off_shows_the_configuration_and_no_tuning():
         "configuration  user+limit+queue (CONSERVATIVE, predictor user, correction limit, "
         "backfill order queue)",
         "self-tuning    off"]
+
+
+def test_a_best_candidate_left_unapplied_is_marked_so():
+    within_noise = decision(time=NOW, applied=False,
+                            reason="the best candidate's gain is within the noise or the margin")
+    text = render(info(decisions=[within_noise]), clock=NOW)
+    row = next(line for line in text.splitlines() if line.strip().startswith("last2+limit+guarded"))
+    assert row.rstrip().endswith("best, not applied")

@@ -148,13 +148,16 @@ def summary(decision: dict, title: str) -> list[str]:
 
 def rows(decision: dict) -> list[tuple[str, str, str, str]]:
     """Each candidate: its configuration, average bounded slowdown, maximum wait and
-    whether it was the current one or the one chosen."""
+    whether it was the current one, the one chosen, or the best one left unapplied."""
     from kairos.slurm.timespec import format_duration
 
     out = []
     for t in decision["trials"]:
-        notes = [n for n, label in (("current", decision["current"]),
-                                    ("chosen", decision["chosen"])) if t["config"] == label]
+        notes = []
+        if t["config"] == decision["current"]:
+            notes.append("current")
+        elif t["config"] == decision["chosen"]:
+            notes.append("chosen" if decision["applied"] else "best, not applied")
         if t["max_wait"] > decision["wait_limit"]:
             notes.append("over the wait bound")
         out.append((t["config"], f"{t['avg_bsld']:.2f}", format_duration(t["max_wait"]),
