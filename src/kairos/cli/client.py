@@ -10,6 +10,7 @@ path imports the rest of the server.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -29,6 +30,18 @@ class ApiError(Exception):
         super().__init__(message)
         self.message = message
         self.status = status
+
+
+@contextlib.contextmanager
+def as_command_errors():
+    """Turn an ``ApiError`` into what the ``kairos`` app reports as a command's error:
+    ``ConnectionError`` when no controller answered, ``ValueError`` when it refused."""
+    try:
+        yield
+    except ApiError as e:
+        if e.status == 0:  # no controller
+            raise ConnectionError(e.message) from None
+        raise ValueError(e.message) from None
 
 
 class Client:

@@ -36,19 +36,15 @@ def tune(
     """The self-tuner: the configuration the controller plans with, what each candidate
     configuration did on the recent finished jobs, what was applied and when, and when
     it tunes next."""
-    from kairos.cli.client import ApiError, connect
+    from kairos.cli.client import as_command_errors, connect
 
-    try:
+    with as_command_errors():
         client = connect(autostart=False)
         if now:
             client.timeout = TUNE_TIMEOUT
             info = client.tune()
         else:
             info = client.tuning()
-    except ApiError as e:
-        if e.status == 0:  # no controller
-            raise ConnectionError(e.message) from None
-        raise ValueError(e.message) from None
     if json_out:
         import json
 

@@ -20,14 +20,10 @@ def why(
     applies, its forecast start (the one squeue --start shows) with an interval, and
     changes that would let it start sooner, each checked by running the scheduler's
     twin forward."""
-    from kairos.cli.client import ApiError, connect
+    from kairos.cli.client import as_command_errors, connect
 
-    try:
+    with as_command_errors():
         info = connect(autostart=False).why(job_id)
-    except ApiError as e:
-        if e.status == 0:  # no controller
-            raise ConnectionError(e.message) from None
-        raise ValueError(e.message) from None
     if json_out:
         import json
 
