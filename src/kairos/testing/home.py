@@ -157,6 +157,9 @@ class KairosHome:
         return kill_left_behind(self.home)
 
     def stop(self) -> None:
-        """Stop the controller and kill any job it left behind (safe to call twice)."""
+        """Stop the controller and kill any job it left behind (safe to call twice, and
+        after the home was removed: nothing is made again then)."""
+        if not self.home.exists():
+            return
         self.down()
         self.kill_left_behind()
