@@ -337,6 +337,15 @@ def max_wait_table(by: dict, traces: list[str]) -> list[str]:
     return out
 
 
+def against_easy(r: dict | None, base: dict) -> str:
+    """A run's average bounded slowdown, its change against EASY with user estimates
+    (``base``) and its maximum wait over EASY's; "-" for a run not made."""
+    if r is None:
+        return "-"
+    return (f"{fmt(r['avg_bsld'])} ({100 * (r['avg_bsld'] / base['avg_bsld'] - 1):+.0f}%, "
+            f"{r['max_wait'] / base['max_wait']:.2f}x)")
+
+
 def guarded_table(by: dict, traces: list[str]) -> list[str]:
     """``guarded`` against EASY, EASY++ and aged: average bounded slowdown (change
     against EASY with user estimates, maximum wait over EASY user's), and the same at
@@ -361,11 +370,8 @@ def guarded_table(by: dict, traces: list[str]) -> list[str]:
                 by.get((t, p, "guarded", "limit")) for p in GUARDED_PREDICTORS):
             continue
 
-        def cell(r):
-            if r is None:
-                return "-"
-            return (f"{fmt(r['avg_bsld'])} ({100 * (r['avg_bsld'] / base['avg_bsld'] - 1):+.0f}%, "
-                    f"{r['max_wait'] / base['max_wait']:.2f}x)")
+        def cell(r, base=base):
+            return against_easy(r, base)
 
         cells = [cell(by.get((t, p, o, "limit"))) for _, p, o in cols]
         ml = by.get((t, "ml", "guarded", "limit"))
@@ -401,11 +407,8 @@ def within_limit_table(results: list[dict], by: dict, traces: list[str]) -> list
         if base is None or not base["max_wait"]:
             continue
 
-        def cell(r):
-            if r is None:
-                return "-"
-            return (f"{fmt(r['avg_bsld'])} ({100 * (r['avg_bsld'] / base['avg_bsld'] - 1):+.0f}%, "
-                    f"{r['max_wait'] / base['max_wait']:.2f}x)")
+        def cell(r, base=base):
+            return against_easy(r, base)
 
         ok = [r for r in results if r["trace"] == t and r["predictor"] not in ("oracle", "auto")
               and r["backfill_order"] not in GUARDED_VARIANTS  # neighbours, not configurations
@@ -454,11 +457,8 @@ def auto_table(by: dict, traces: list[str]) -> list[str]:
         if base is None or auto is None or not base["max_wait"]:
             continue
 
-        def cell(r):
-            if r is None:
-                return "-"
-            return (f"{fmt(r['avg_bsld'])} ({100 * (r['avg_bsld'] / base['avg_bsld'] - 1):+.0f}%, "
-                    f"{r['max_wait'] / base['max_wait']:.2f}x)")
+        def cell(r, base=base):
+            return against_easy(r, base)
 
         rivals = {name: by.get((t, *cfg)) for name, cfg in AUTO_RIVALS.items()}
         beaten = all(r is not None and auto["avg_bsld"] < r["avg_bsld"]
