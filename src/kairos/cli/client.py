@@ -108,6 +108,17 @@ class Client:
             "users": users, "ids": ids, "states": states, "partitions": partitions,
             "names": names, "start": start, "all_states": all_states})
 
+    def job_table(self, fields, *, users=None, ids=None, states=None, partitions=None,
+                  names=None, start: bool = False,
+                  all_states: bool = False) -> tuple[list[str], list[list]]:
+        """As ``jobs``, only ``fields`` of each job, in the columnar layout (names once,
+        one list of values per job): a fraction of the bytes and of the decoding."""
+        table = self.request("GET", "/jobs", query={
+            "users": users, "ids": ids, "states": states, "partitions": partitions,
+            "names": names, "start": start, "all_states": all_states,
+            "fields": list(fields), "layout": "columns"})
+        return table["fields"], table["rows"]
+
     def job(self, job_id: str) -> dict:
         return self.request("GET", f"/jobs/{quote(str(job_id))}")
 

@@ -7,7 +7,8 @@ conversion lives here, so a field is added in one place:
 * the database: ``to_row`` / ``from_row`` (the ``jobs`` table's columns are these
   fields, checked by a test);
 * the wire: ``to_wire`` / ``from_wire`` (the public fields; ``kairos.server.schemas``
-  generates the API's pydantic schema from them);
+  generates the API's pydantic schema from them), and ``rows_from_wire`` for the
+  list endpoint's columnar layout (some fields of many jobs, read only);
 * the core: ``request`` and ``to_core_job`` (what the scheduler needs).
 
 States are ``JobState`` members everywhere in memory; only rows and the wire spell them
@@ -17,7 +18,10 @@ as names.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
+import operator
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -240,6 +244,36 @@ def request_of(nodes: int, ntasks: int, cpus_per_task: int, mem_per_node: int | 
     return request
 
 
+def rows_from_wire(fields: Sequence[str], rows: list[list[Any]]) -> list[Any]:
+    """Read-only jobs from the list endpoint's columnar layout (``fields`` and one list
+    of values per job), each field it lacks at ``LiveJob``'s default.
+
+    They read as ``LiveJob``s do (attributes, ``label``, ``finished``) but are tuples,
+    made in C: tens of thousands are built in a fraction of what ``from_wire`` takes.
+    ``rows`` are converted in place."""
+    names = tuple(fields)
+    convert = [(i, _FROM_WIRE[name]) for i, name in enumerate(names) if name in _FROM_WIRE]
+    for row in rows:
+        for i, to_value in convert:
+            row[i] = to_value(row[i])
+    new, cls = tuple.__new__, _row_class(names)
+    return [new(cls, row) for row in rows]
+
+
+@functools.lru_cache(maxsize=32)
+def _row_class(names: tuple[str, ...]) -> type:
+    """A tuple class whose attributes are ``names`` by position and every other public
+    field at its default."""
+    namespace: dict[str, Any] = {"__slots__": (), "label": LiveJob.label,
+                                 "finished": LiveJob.finished}
+    for f in dataclasses.fields(LiveJob):
+        if f.name in _PUBLIC_SET:
+            namespace[f.name] = None if f.default is dataclasses.MISSING else f.default
+    for i, name in enumerate(names):
+        namespace[name] = property(operator.itemgetter(i))
+    return type("WireJob", (tuple,), namespace)
+
+
 def _gpu_counts(value) -> GpuCounts:
     return tuple((t or None, int(n)) for t, n in value or ())
 
@@ -263,6 +297,14 @@ _TO_COLUMN = {
 }
 #: (field, converter or None) for every column, in order: ``to_row``'s plan.
 _ROW_PLAN = tuple((name, _TO_COLUMN.get(name)) for name in ROW_FIELDS)
+#: How ``rows_from_wire`` turns wire values back into ``LiveJob``'s.
+_FROM_WIRE = {
+    "state": JobState.__getitem__,
+    "gpus": _gpu_counts,
+    "node_cpus": lambda v: tuple(v or ()),
+    "cpu_ids": lambda v: tuple(v or ()),
+    "gpu_ids": lambda v: tuple(v or ()),
+}
 _FROM_COLUMN = {
     "state": lambda name: JobState[name],
     "gpus": _gpu_counts,

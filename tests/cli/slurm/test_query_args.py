@@ -19,6 +19,7 @@ from kairos.cli import client as client_module
 from kairos.cli.slurm import sacct, scancel, scontrol, sinfo, sprio, squeue, sshare
 from kairos.cli.slurm._query import UsageError, parse_job_ids
 from kairos.core.jobs import JobState
+from kairos.model import LiveJob
 from kairos.slurm.output.squeue import SQUEUE_DEFAULT_STATES
 
 ME = pwd.getpwuid(os.getuid()).pw_name
@@ -313,6 +314,12 @@ class FakeClient:
         self._record("jobs", **kwargs)
         return self.jobs_data
 
+    def job_table(self, fields, **kwargs):
+        """As the controller's columnar layout: the canned jobs' ``fields``."""
+        self._record("job_table", fields=list(fields), **kwargs)
+        wire = [LiveJob.from_wire(job).to_wire() for job in self.jobs_data]
+        return list(fields), [[job[name] for name in fields] for job in wire]
+
     def job(self, job_id):
         self._record("job", job_id=job_id)
         return self.jobs_data[0]
@@ -347,7 +354,9 @@ def test_squeue_main_prints_and_passes_filters(controller, capsys):
     assert squeue.main(["-h", "-o", "%i %t %P", "-u", ME, "-p", "gpu,cpu"]) == 0
     assert capsys.readouterr().out == "13 PD cpu\n12 R gpu\n"
     name, kwargs = controller.calls[0]
-    assert name == "jobs" and kwargs["users"] == [ME]
+    assert name == "job_table" and kwargs["users"] == [ME]
+    assert set(kwargs["fields"]) >= {"job_id", "state", "partition"}
+    assert "name" not in kwargs["fields"]  # not printed, not asked for
     assert kwargs["partitions"] == ["gpu", "cpu"] and not kwargs["all_states"]
     assert kwargs["states"] == ["COMPLETING", "PENDING", "RUNNING"]
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any
 
 
@@ -45,10 +46,14 @@ Token = str | FieldSpec
 
 @dataclass(frozen=True)
 class Column:
-    """A printable field: its header and how to get its text from a row."""
+    """A printable field: its header and how to get its text from a row (``reads``:
+    the job fields that text comes from, where a command asks for only those)."""
 
     header: str
     value: Callable[..., str]
+    reads: tuple[str, ...] = ()
+    #: ``value`` of every row at once, ``values(rows, *args)``, where that is faster
+    values: Callable[..., list[str]] | None = None
 
 
 def parse_percent_format(fmt: str, known: Iterable[str], *,
@@ -100,20 +105,30 @@ def render(tokens: Sequence[Token], columns: Mapping[str, Column], rows: Sequenc
            *, header: bool, args: tuple = (), uncut_values: frozenset[str] = frozenset(),
            uncut_headers: frozenset[str] = frozenset()) -> str:
     """The lines of a %-format (or ``-O``) table, header first when asked; each
-    column's value is ``column.value(row, *args)``."""
-    values = [[columns[t.key].value(row, *args) if isinstance(t, FieldSpec) else t
-               for t in tokens] for row in rows]
-    widths = [_token_width(t, columns, values, i) for i, t in enumerate(tokens)]
+    column's value is ``column.value(row, *args)``.  Built a column at a time (one
+    width, one way of padding for all its values): squeue prints tens of thousands."""
+    cells: list[Iterable[str]] = []
+    widths: list[int | None] = []
+    for t in tokens:
+        if not isinstance(t, FieldSpec):
+            cells.append(repeat(t, len(rows)))
+            widths.append(None)
+            continue
+        column = columns[t.key]
+        if column.values is not None:
+            values = column.values(rows, *args)
+        else:
+            value = column.value
+            values = [value(row, *args) for row in rows]
+        widths.append(_width(t, columns, values))
+        cells.append(_fit_all(values, t, widths[-1], cut=t.key not in uncut_values))
     lines = []
     if header:
         lines.append("".join(
             _fit(columns[t.key].header, t, widths[i], cut=t.key not in uncut_headers)
             if isinstance(t, FieldSpec) else t for i, t in enumerate(tokens)))
-    for row_values in values:
-        lines.append("".join(
-            _fit(v, t, widths[i], cut=t.key not in uncut_values)
-            if isinstance(t, FieldSpec) else v
-            for i, (t, v) in enumerate(zip(tokens, row_values))))
+    if rows:
+        lines += map("".join, zip(*cells)) if tokens else [""] * len(rows)
     return "".join(line + "\n" for line in lines)
 
 
@@ -126,11 +141,25 @@ def _fit(value: str, spec: FieldSpec, width: int | None, *, cut: bool = True) ->
     return padded + spec.suffix
 
 
-def _token_width(token: Token, columns: Mapping[str, Column], values: list[list[str]],
-                 index: int) -> int | None:
-    if not isinstance(token, FieldSpec):
-        return None
+def _fit_all(values: list[str], spec: FieldSpec, width: int | None, *,
+             cut: bool = True) -> list[str]:
+    """``_fit`` of each value, the choices made once for the column."""
+    if width is not None:
+        if cut and max(map(len, values), default=0) > width:
+            values = [v[:width] for v in values]
+        if spec.right:
+            values = [v.rjust(width) for v in values]
+        else:
+            values = [v.ljust(width) for v in values]
+    if spec.suffix:
+        suffix = spec.suffix
+        values = [v + suffix for v in values]
+    return values
+
+
+def _width(token: FieldSpec, columns: Mapping[str, Column], values: Sequence[str]) -> int | None:
+    """The token's width: as given, or for ``#`` the widest value or header."""
     if token.fit:
-        longest = max((len(row[index]) for row in values), default=0)
+        longest = max(map(len, values), default=0)
         return max(longest, len(columns[token.key].header), token.width or 0)
     return token.width

@@ -14,10 +14,13 @@ descending priority) are broken by ascending job id; a line of pending array tas
 from __future__ import annotations
 
 import math
+from itertools import repeat
 from collections.abc import Callable, Iterable, Sequence
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from kairos.core.jobs import JobState
+from kairos.model.job import PUBLIC_FIELDS
 from kairos.slurm.output.columns import (
     Column, FieldSpec, FormatError, Token, parse_percent_format, render,
 )
@@ -40,6 +43,9 @@ SQUEUE_DEFAULT_SORT = "P,t,-p"
 SQUEUE_FIELD_WIDTH = 20
 #: What squeue shows without ``-t``.
 SQUEUE_DEFAULT_STATES = frozenset({JobState.PENDING, JobState.RUNNING, JobState.COMPLETING})
+
+#: States that hold resources (``JobState.active``), read once per job here.
+_ACTIVE = frozenset(state for state in JobState if state.active)
 
 #: Slurm's largest job priority; squeue's ``%p`` divides by it.
 _PRIORITY_SCALE = 2**32 - 1
@@ -65,7 +71,9 @@ def _start(job: LiveJob) -> str:
 
 def _reason_list(job: LiveJob) -> str:
     """Nodes for running jobs and finished ones that ended normally, else (reason)."""
-    shows_nodes = job.state.active or (job.state.finished and job.reason in (None, "", "None"))
+    state = job.state
+    shows_nodes = state in _ACTIVE or (state is not JobState.PENDING
+                                       and job.reason in (None, "", "None"))
     if shows_nodes:
         return job.node_list or ""
     return f"({job.reason or 'None'})"
@@ -89,49 +97,82 @@ def _gres_per_node(job: LiveJob) -> str:
     return ",".join(f"gres:{item}" for item in gres.split(",")) if gres else "N/A"
 
 
-def _of_job(value: Callable[[LiveJob], str]) -> Callable[[JobLine, float], str]:
-    """A column that needs the job only (not the line or the time)."""
-    return lambda line, now: value(line.job)
+def _job_column(header: str, value: Callable[[LiveJob], str],
+                reads: tuple[str, ...] = ()) -> Column:
+    """A column that needs the job only (not the line or the time): its texts for all
+    lines are one ``map`` over their jobs."""
+    return Column(header, lambda line, now: value(line.job), reads,
+                  values=lambda lines, now: list(map(value, map(_JOB, lines))))
 
+
+_JOB = attrgetter("job")
+#: Each state's code and name (an enum member's own are slower to read).
+_CODES = {state: state.value for state in JobState}
+_NAMES = {state: state.name for state in JobState}
+
+
+def _labels(lines: Sequence[JobLine], now: float) -> list[str]:
+    """Each line's ``label``; a job of its own (most) without the property calls."""
+    return [str(line.job.job_id)
+            if line.tasks is None and line.job.array_task_id is None else line.label
+            for line in lines]
+
+
+def _times_used(lines: Sequence[JobLine], now: float) -> list[str]:
+    """squeue's TIME of each line; a job that has not started shows no time used."""
+    pending, zero = JobState.PENDING, format_duration(0.0)
+    return [zero if line.job.start_time is None or line.job.state is pending
+            else format_duration(elapsed(line.job, now)) for line in lines]
+
+
+#: The fields some columns and sort keys read.
+_LABEL = ("job_id", "array_job_id", "array_task_id")
+_ELAPSED = ("state", "start_time", "end_time")
+_REASON_LIST = ("state", "reason", "node_list")
 
 _COLUMNS: dict[str, Column] = {
-    "i": Column("JOBID", lambda line, now: line.label),
-    "A": Column("JOBID", _of_job(lambda j: str(j.job_id))),
-    "F": Column("ARRAY_JOB_ID", _of_job(lambda j: str(array_master_id(j)))),
-    "K": Column("ARRAY_TASK_ID", lambda line, now: line.task_text),
-    "j": Column("NAME", _of_job(lambda j: j.name)),
-    "u": Column("USER", _of_job(lambda j: j.user)),
-    "U": Column("UID", _of_job(lambda j: "" if j.uid is None else str(j.uid))),
-    "g": Column("GROUP", _of_job(lambda j: j.group)),
-    "G": Column("GROUP", _of_job(lambda j: "" if j.gid is None else str(j.gid))),
-    "a": Column("ACCOUNT", _of_job(lambda j: or_null(j.account))),
-    "q": Column("QOS", _of_job(lambda j: or_null(j.qos))),
-    "P": Column("PARTITION", _of_job(lambda j: j.partition)),
-    "t": Column("ST", _of_job(lambda j: j.state.code)),
-    "T": Column("STATE", _of_job(lambda j: j.state.name)),
-    "M": Column("TIME", lambda line, now: format_duration(elapsed(line.job, now))),
-    "l": Column("TIME_LIMIT", _of_job(lambda j: format_duration(j.time_limit))),
-    "L": Column("TIME_LEFT", _time_left),
-    "D": Column("NODES", _of_job(lambda j: str(j.nodes))),
-    "C": Column("CPUS", _of_job(lambda j: str(j.cpus))),
-    "c": Column("MIN_CPUS", _of_job(min_cpus)),
-    "m": Column("MIN_MEMORY", _of_job(lambda j: format_size(j.mem_per_node or 0, "M"))),
-    "b": Column("TRES_PER_NODE", _of_job(_gres_per_node)),
-    "R": Column("NODELIST(REASON)", _of_job(_reason_list)),
-    "r": Column("REASON", _of_job(lambda j: j.reason or "None")),
-    "N": Column("NODELIST", _of_job(lambda j: j.node_list or "")),
-    "S": Column("START_TIME", _of_job(_start)),
-    "e": Column("END_TIME", _of_job(_end)),
-    "V": Column("SUBMIT_TIME", _of_job(lambda j: format_timestamp(j.submit_time))),
-    "Q": Column("PRIORITY", _of_job(lambda j: str(shown_priority(j)))),
-    "p": Column("PRIORITY", _of_job(
-        lambda j: f"{shown_priority(j) / _PRIORITY_SCALE:.14f}")),
-    "y": Column("NICE", _of_job(lambda j: str(j.nice))),
-    "E": Column("DEPENDENCY", _of_job(lambda j: or_null(j.dependency))),
-    "Z": Column("WORK_DIR", _of_job(lambda j: j.work_dir)),
-    "o": Column("COMMAND", _of_job(lambda j: or_null(j.command))),
+    "i": Column("JOBID", lambda line, now: line.label, _LABEL, values=_labels),
+    "A": _job_column("JOBID", lambda j: str(j.job_id), ("job_id",)),
+    "F": _job_column("ARRAY_JOB_ID", lambda j: str(array_master_id(j)), _LABEL),
+    "K": Column("ARRAY_TASK_ID", lambda line, now: line.task_text, ("array_task_id",)),
+    "j": _job_column("NAME", attrgetter("name"), ("name",)),
+    "u": _job_column("USER", attrgetter("user"), ("user",)),
+    "U": _job_column("UID", lambda j: "" if j.uid is None else str(j.uid), ("uid",)),
+    "g": _job_column("GROUP", attrgetter("group"), ("group",)),
+    "G": _job_column("GROUP", lambda j: "" if j.gid is None else str(j.gid), ("gid",)),
+    "a": _job_column("ACCOUNT", lambda j: or_null(j.account), ("account",)),
+    "q": _job_column("QOS", lambda j: or_null(j.qos), ("qos",)),
+    "P": _job_column("PARTITION", attrgetter("partition"), ("partition",)),
+    "t": _job_column("ST", lambda j: _CODES[j.state], ("state",)),
+    "T": _job_column("STATE", lambda j: _NAMES[j.state], ("state",)),
+    "M": Column("TIME", lambda line, now: format_duration(elapsed(line.job, now)), _ELAPSED,
+                values=_times_used),
+    "l": _job_column("TIME_LIMIT", lambda j: format_duration(j.time_limit),
+                ("time_limit",)),
+    "L": Column("TIME_LEFT", _time_left, ("time_limit", *_ELAPSED)),
+    "D": _job_column("NODES", lambda j: str(j.nodes), ("nodes",)),
+    "C": _job_column("CPUS", lambda j: str(j.cpus), ("cpus",)),
+    "c": _job_column("MIN_CPUS", min_cpus, ("ntasks", "nodes", "cpus_per_task")),
+    "m": _job_column("MIN_MEMORY", lambda j: format_size(j.mem_per_node or 0, "M"),
+                ("mem_per_node",)),
+    "b": _job_column("TRES_PER_NODE", _gres_per_node, ("gpus",)),
+    "R": _job_column("NODELIST(REASON)", _reason_list, _REASON_LIST),
+    "r": _job_column("REASON", lambda j: j.reason or "None", ("reason",)),
+    "N": _job_column("NODELIST", lambda j: j.node_list or "", ("node_list",)),
+    "S": _job_column("START_TIME", _start, ("state", "expected_start", "start_time")),
+    "e": _job_column("END_TIME", _end,
+                ("state", "end_time", "expected_start", "time_limit", "start_time")),
+    "V": _job_column("SUBMIT_TIME", lambda j: format_timestamp(j.submit_time),
+                ("submit_time",)),
+    "Q": _job_column("PRIORITY", lambda j: str(shown_priority(j)), ("priority",)),
+    "p": _job_column("PRIORITY", 
+        lambda j: f"{shown_priority(j) / _PRIORITY_SCALE:.14f}", ("priority",)),
+    "y": _job_column("NICE", lambda j: str(j.nice), ("nice",)),
+    "E": _job_column("DEPENDENCY", lambda j: or_null(j.dependency), ("dependency",)),
+    "Z": _job_column("WORK_DIR", attrgetter("work_dir"), ("work_dir",)),
+    "o": _job_column("COMMAND", lambda j: or_null(j.command), ("command",)),
     "Y": Column("SCHEDNODES", lambda line, now: "(null)"),
-    "k": Column("COMMENT", _of_job(lambda j: or_null(j.comment))),
+    "k": _job_column("COMMENT", lambda j: or_null(j.comment), ("comment",)),
 }
 
 #: ``-O`` names (lower case) -> the %-letter printing the same thing, or a column.
@@ -144,16 +185,19 @@ _NAMED: dict[str, str | Column] = {
     "schednodes": "Y", "starttime": "S", "state": "T", "statecompact": "t",
     "submittime": "V", "timeleft": "L", "timelimit": "l", "timeused": "M",
     "tres-per-node": "b", "userid": "U", "username": "u", "workdir": "Z",
-    "numtasks": Column("TASKS", _of_job(lambda j: str(j.ntasks))),
-    "cpus-per-task": Column("CPUS_PER_TASK", _of_job(lambda j: str(j.cpus_per_task))),
-    "stdout": Column("STDOUT", _of_job(lambda j: or_null(j.stdout))),
-    "stderr": Column("STDERR", _of_job(lambda j: or_null(j.stderr))),
-    "pendingtime": Column("PENDING_TIME", _pending_time),
-    "eligibletime": Column("ELIGIBLE_TIME",
-                           _of_job(lambda j: format_timestamp(j.eligible_time))),
-    "tres-alloc": Column("TRES_ALLOC", _of_job(tres)),
+    "numtasks": _job_column("TASKS", lambda j: str(j.ntasks), ("ntasks",)),
+    "cpus-per-task": _job_column("CPUS_PER_TASK", lambda j: str(j.cpus_per_task),
+                            ("cpus_per_task",)),
+    "stdout": _job_column("STDOUT", lambda j: or_null(j.stdout), ("stdout",)),
+    "stderr": _job_column("STDERR", lambda j: or_null(j.stderr), ("stderr",)),
+    "pendingtime": Column("PENDING_TIME", _pending_time,
+                          ("eligible_time", "submit_time", "start_time", "state")),
+    "eligibletime": _job_column("ELIGIBLE_TIME",
+                           lambda j: format_timestamp(j.eligible_time),
+                           ("eligible_time",)),
+    "tres-alloc": _job_column("TRES_ALLOC", tres, ("cpus", "mem_per_node", "nodes", "gpus")),
     "comment": "k",
-    "wckey": Column("WCKEY", _of_job(lambda j: or_null(j.wckey))),
+    "wckey": _job_column("WCKEY", lambda j: or_null(j.wckey), ("wckey",)),
 }
 
 #: ``--sort`` letters -> a sort key of a job (``None`` sorts last).
@@ -163,8 +207,8 @@ _SORT_KEYS: dict[str, Callable[[LiveJob, float], Any]] = {
     "K": lambda j, now: j.array_task_id, "j": lambda j, now: j.name,
     "u": lambda j, now: j.user, "U": lambda j, now: j.uid, "g": lambda j, now: j.group,
     "a": lambda j, now: j.account or "", "q": lambda j, now: j.qos or "",
-    "P": lambda j, now: j.partition, "t": lambda j, now: j.state.code,
-    "T": lambda j, now: j.state.name, "M": lambda j, now: elapsed(j, now),
+    "P": lambda j, now: j.partition, "t": lambda j, now: _CODES[j.state],
+    "T": lambda j, now: _NAMES[j.state], "M": lambda j, now: elapsed(j, now),
     "l": lambda j, now: j.time_limit if j.time_limit is not None else math.inf,
     "D": lambda j, now: j.nodes, "C": lambda j, now: j.cpus,
     "N": lambda j, now: j.node_list or None,
@@ -174,29 +218,40 @@ _SORT_KEYS: dict[str, Callable[[LiveJob, float], Any]] = {
     "Q": lambda j, now: shown_priority(j), "p": lambda j, now: shown_priority(j),
     "y": lambda j, now: j.nice, "Z": lambda j, now: j.work_dir,
 }
+#: What every squeue reads: a line's job id and array task, state and reason (pending
+#: tasks of an array share a line per reason) and the order ties keep.
+_ALWAYS_READ = ("job_id", "array_job_id", "array_task_id", "state", "reason")
 
 
 def sort_lines(lines: Sequence[JobLine], spec: str, *, now: float) -> list[JobLine]:
     """Lines in squeue's ``--sort`` order (``P,t,-p``: partition, state, descending
     priority); ties keep ascending job id.  Raises ``FormatError`` for an unknown key."""
-    ordered = sorted(lines, key=lambda line: (array_master_id(line.job),
-                                              line.job.array_task_id or -1))
+    jobs = list(map(_JOB, lines))
+    ties = [(job.job_id if job.array_job_id is None else job.array_job_id,
+             job.array_task_id or -1) for job in jobs]
+    ordered = _sorted_nones_last(list(lines), ties, False)
     keys = [item.strip() for item in spec.split(",") if item.strip()]
     for item in reversed(keys):
         descending = item.startswith("-")
         key = _SORT_KEYS.get(item.lstrip("+-"))
         if key is None:
             raise FormatError(f"Invalid sort specification: {item}")
-        ordered = _sorted_nones_last(ordered, lambda line, k=key: k(line.job, now),
+        jobs = list(map(_JOB, ordered))
+        ordered = _sorted_nones_last(ordered, list(map(key, jobs, repeat(now, len(jobs)))),
                                      descending)
     return ordered
 
 
-def _sorted_nones_last(lines: list[JobLine], key: Callable[[JobLine], Any],
+def _sorted_nones_last(lines: list[JobLine], keys: list[Any],
                        descending: bool) -> list[JobLine]:
-    present = [line for line in lines if key(line) is not None]
-    missing = [line for line in lines if key(line) is None]
-    return sorted(present, key=key, reverse=descending) + missing
+    """``lines`` stably sorted by their ``keys`` (one each), those without one last."""
+    if None in keys:
+        present = [i for i, key in enumerate(keys) if key is not None]
+        missing = [lines[i] for i, key in enumerate(keys) if key is None]
+    else:
+        present, missing = list(range(len(lines))), []
+    present.sort(key=keys.__getitem__, reverse=descending)
+    return list(map(lines.__getitem__, present)) + missing
 
 
 def _rows(jobs: Iterable[LiveJob], *, now: float, sort: str | None,
@@ -256,6 +311,23 @@ def squeue_shows_times(fmt: str | None, fields: str | None = None) -> bool:
         return any(column in wanted for column in columns.values())
     tokens = parse_percent_format(fmt or SQUEUE_DEFAULT_FORMAT, _COLUMNS)
     return any(isinstance(t, FieldSpec) and t.key in ("S", "e") for t in tokens)
+
+
+def squeue_job_fields(fmt: str | None, fields: str | None = None,
+                      sort: str | None = None) -> list[str]:
+    """The job fields an ``-o`` format (or ``-O`` list, when given) and a ``--sort``
+    read, in ``LiveJob``'s order: all squeue needs to ask the controller for."""
+    if fields is not None:
+        columns = list(parse_squeue_fields(fields)[1].values())
+    else:
+        tokens = parse_percent_format(fmt or SQUEUE_DEFAULT_FORMAT, _COLUMNS)
+        columns = [_COLUMNS[t.key] for t in tokens if isinstance(t, FieldSpec)]
+    for item in (sort or SQUEUE_DEFAULT_SORT).split(","):
+        letter = item.strip().lstrip("+-")
+        if letter in _SORT_KEYS:
+            columns.append(_COLUMNS[letter])
+    wanted = set(_ALWAYS_READ).union(*(column.reads for column in columns))
+    return [name for name in PUBLIC_FIELDS if name in wanted]
 
 
 def format_squeue_fields(jobs: Iterable[LiveJob], fields: str, *,

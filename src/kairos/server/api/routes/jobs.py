@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query
 
+from kairos.model.job import PUBLIC_FIELDS
 from kairos.server import views, why
 from kairos.server.api.deps import CallerDep, ControllerDep, split, split_states
 from kairos.server.api.json import JSONList, json_response
@@ -40,15 +41,44 @@ async def submit_batch(batch: JobBatch, controller: ControllerDep, caller: Calle
     return {"results": results}
 
 
+#: What ``layout=columns`` answers: the field names once, then each job's values in
+#: that order (``rows``), as ``JobInfo`` gives them.
+JOB_TABLE_EXAMPLE = {"fields": ["job_id", "state", "name"],
+                     "rows": [[12, "RUNNING", "train"], [13, "PENDING", "eval"]]}
+
+
 @router.get("", response_class=JSONList, summary="List jobs (squeue)",
-            responses={200: {"model": list[JobInfo]}})  # type: ignore[valid-type]
+            responses={200: {"model": list[JobInfo],  # type: ignore[valid-type]
+                             "description": "A list of JobInfo (the default), or with "
+                             "layout=columns an object of `fields` and `rows`.",
+                             "content": {"application/json": {"examples": {"columns": {
+                                 "summary": "layout=columns", "value": JOB_TABLE_EXAMPLE}}}}},
+                       400: {"description": "an unknown state or field name"}})
 async def list_jobs(controller: ControllerDep, ids: Strings = None, users: Strings = None,
                     states: Strings = None, partitions: Strings = None, names: Strings = None,
-                    start: bool = False, all_states: bool = False):
+                    start: bool = False, all_states: bool = False,
+                    fields: Annotated[list[str] | None, Query(
+                        description="only these JobInfo fields (comma list or repeated)")] = None,
+                    layout: Annotated[Literal["records", "columns"], Query(
+                        description="records: a list of JobInfo objects; columns: "
+                        '{"fields": [names], "rows": [[values], ...]}, the names sent '
+                        "once (what squeue asks for)")] = "records"):
+    """Jobs matching the filters, as ``JobInfo`` objects (every field) by default.
+
+    ``fields`` keeps only the named ``JobInfo`` fields; ``layout=columns`` sends the
+    names once and one list of values per job, in their order (every field when
+    ``fields`` is not given).  An unknown field name is refused (400)."""
     found = views.select(controller, split(ids), users=split(users), names=split(names),
                          states=split_states(states), partitions=split(partitions),
                          active_only=not all_states and not states and not ids)
-    return json_response(views.job_views(controller, found, start=start))
+    wanted = split(fields)
+    if wanted is None and layout == "records":
+        return json_response(views.job_views(controller, found, start=start))
+    names_ = wanted or list(PUBLIC_FIELDS)
+    rows = views.job_table(controller, found, names_, start=start)  # ValueError: 400
+    if layout == "columns":
+        return json_response({"fields": names_, "rows": rows})
+    return json_response([dict(zip(names_, row)) for row in rows])
 
 
 @router.get("/{job_id}", summary="One job (scontrol show job)", response_model=JobInfo)
