@@ -6,6 +6,8 @@ late ends, revised expected ends), or, after anything the patches do not describ
 cancel, a hold, a node change), it is built anew and the promises put back
 (``restore_promises``).  Both say where resources were freed since the promises were
 searched (``kairos.core.policy.freed``), so the walk searches a promise again only there.
+EASY (and FCFS) on nodes carry their profile too (``carried_profile``): the last
+walk's reservation is taken out, and the rest is what a new profile would hold.
 Functions of the ``Scheduler`` whose bookkeeping they read (its ``_freed`` spans,
 ``_patches``, jobs and waiting set), kept here to keep that module about events.
 """
@@ -42,6 +44,22 @@ def carried_walk(s, now: float, old: Walk) -> Walk | None:
         walk.first_promise = min((p[0] for p in walk.held.values()), default=math.inf)
     walk.freed = freed_since(s, old, now)
     return walk
+
+
+def carried_profile(s, now: float, old: Walk):
+    """EASY or FCFS on nodes: the old walk's profile without its reservations, moved
+    on to ``now`` and patched with what happened since; None when that cannot be done
+    (a processor pool, whose profile is cheap to build; guarded's second profile;
+    backfill orders that plan beyond the walk's reservations)."""
+    profile = old.profile
+    policy = s.policy
+    rebase = getattr(profile, "rebase", None)
+    if (rebase is None or s.cluster.is_pool or policy.guards or old.held
+            or policy.backfill_order != "queue"):
+        return None
+    for start, placement, end in old.reservations.values():
+        profile.release(placement, start, end)
+    return profile if rebase(now, s._patches) else None
 
 
 def freed_since(s, old: Walk, now: float) -> FreedSpans:

@@ -270,7 +270,7 @@ class NodeResources:
         a batch script runs, as in Slurm)."""
         index = self.cluster.node_index
         required = {index[name] for name in req.nodelist if name in index}
-        if len(required) < len(req.nodelist) or not required <= set(nodes):
+        if len(required) < len(req.nodelist) or (required and not required <= set(nodes)):
             return None
         chosen = []
         for i in sorted(required):

@@ -12,10 +12,10 @@ repeat the same answers: those jobs did not fit then and cannot fit now (the sam
 profile, a later window).  So the walk resumes where it stopped (``Walk.scanned``).
 Anything else - a job ending, a cancel, a re-sort, an overdue job - starts a fresh walk.
 
-Size: about 630 lines because it is the one entry point of both clocks: every event the
+Size: about 640 lines because it is the one entry point of both clocks: every event the
 core accepts is a short method here, next to the pass it invalidates and the patch or
-freed span it records for conservative's carried promises (``kairos.core.promises``)
-and the requested ends it keeps for guarded's; ``reconfigure`` is the self-tuner's one
+freed span it records for carried profiles and conservative's promises
+(``kairos.core.promises``) and the requested ends it keeps for guarded's; ``reconfigure`` is the self-tuner's one
 way in.  The policies, orders, profiles, dependencies and fair share it calls live in
 their own modules.
 """
@@ -35,7 +35,7 @@ from kairos.core.jobs import DependencyKind, Job, JobState
 from kairos.core.order import QueueOrder, make_order
 from kairos.core.policy import Backfill, Walk, make_policy
 from kairos.core.policy.freed import FreedSpans
-from kairos.core.promises import carried_walk, restore_promises
+from kairos.core.promises import carried_profile, carried_walk, restore_promises
 from kairos.core.profile import Unsatisfiable
 from kairos.core.resources import NodeShare, make_resources
 
@@ -170,11 +170,12 @@ class Scheduler:
         self._limit_remove(job_id)
         self.resources.release(job.placement)
         self._count_running(job, -1)
-        if self.policy.keeps_promises:
+        if self._patching:
             # A zero-length job holds its resources for the instant it starts.
             until = max(job.expected_end, math.nextafter(job.start, math.inf))
             if until > now:
-                self._freed.add(now, until)
+                if self.policy.keeps_promises:
+                    self._freed.add(now, until)
                 self._patches.append((job.placement, now, until, +1))
         job.state = state
         job.end = now
@@ -323,9 +324,10 @@ class Scheduler:
         job = self.running[job_id]
         ends = self._ends
         del ends[bisect_left(ends, (job.expected_end, job_id))]
-        if self.policy.keeps_promises:
+        if self._patching:
             if expected_end < job.expected_end:
-                self._freed.add(expected_end, job.expected_end)
+                if self.policy.keeps_promises:
+                    self._freed.add(expected_end, job.expected_end)
                 self._patches.append((job.placement, expected_end, job.expected_end, +1))
             else:
                 self._patches.append((job.placement, job.expected_end, expected_end, -1))
@@ -481,14 +483,20 @@ class Scheduler:
         if self._dead > 64 and self._dead * 4 > len(self._queue):
             self._queue = [j for j in self._queue if j.state is _PENDING]
             self._dead = 0
+        carry = old is not None and not (self._rebuild or self.policy.reference)
+        profile = None
         if old is not None and self.policy.keeps_promises:
-            carry = not (self._rebuild or self.policy.reference)
             walk = carried_walk(self, now, old) if carry else None
             self._rebuild = False
             self._patches = []
             if walk is not None:
                 return walk
-        profile = self.resources.profile(now, list(self._ends))
+        elif carry:
+            profile = carried_profile(self, now, old)
+        self._rebuild = False
+        self._patches = []
+        if profile is None:
+            profile = self.resources.profile(now, list(self._ends))
         walk = Walk(profile)
         if self.policy.guards:  # kairos.core.policy.guarded: promises in requested times
             walk.limits = self._limit_profile
@@ -500,6 +508,13 @@ class Scheduler:
         if old is not None and self.policy.keeps_promises:
             restore_promises(self, walk, old, now)
         return walk
+
+    @property
+    def _patching(self) -> bool:
+        """Whether events are recorded as ``_patches`` for the next fresh walk to carry
+        its profile on: conservative's promises anywhere, and any walk on nodes, where
+        building the profile anew costs a pass a full machine's worth of work."""
+        return self.policy.keeps_promises or not self.cluster.is_pool
 
     def _limit_profile(self, now: float):
         """The profile with each running job ending at its time limit (the latest it may
@@ -530,7 +545,7 @@ class Scheduler:
             job = self.running[job_id]
             old = job.expected_end
             job.expected_end = max(self.correct(job, now), now + OVERDUE_SLACK * 1e-3)
-            if self.policy.keeps_promises:
+            if self._patching:
                 self._patches.append((placement, old, job.expected_end, -1))
             job.corrections += 1
             insort(ends, (job.expected_end, job_id, placement))

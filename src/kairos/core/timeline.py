@@ -38,6 +38,7 @@ from heapq import heappop, heappush
 from kairos.core.cluster import NodeState
 from kairos.core.jobs import Job
 from kairos.core.profile import NodeProfile, Unsatisfiable
+from kairos.core.room import RoomNow
 
 _INF = math.inf
 _UP = NodeState.UP
@@ -139,7 +140,9 @@ class TimelineProfile:
         self._good: dict[tuple, tuple] = {}
         self._version = 0
         self._cache_at: tuple = (0, now)
-        self._now_counts: dict[tuple, tuple] = {}
+        #: request shape -> the nodes with room for it at ``_rooms_at`` (the origin)
+        self._rooms: dict[tuple, RoomNow] = {}
+        self._rooms_at = now
         self._failed: dict[tuple, float] = {}
 
     # ----------------------------------------------------------------- the interface
@@ -172,7 +175,7 @@ class TimelineProfile:
         placement = None
         if self._count_now(job, duration) >= _needed(req):
             placement = self.res.place(job, _Window(self.tl, t, duration), self._licenses(0, t + duration),
-                                       among=self._roomy(job, t, duration))
+                                       among=self._roomy_now(job, duration))
         if placement is None and (failed is None or duration < failed):
             self._failed[key] = duration
         return placement
@@ -240,6 +243,8 @@ class TimelineProfile:
         built or a late job now overlaps a reservation (then rebuild)."""
         if self.res.generation != self._generation:
             return False
+        if len(self._good) > 4 * len(self.tl) + 4096:
+            self._good.clear()  # spans of timelines long gone: a profile carried for hours
         T = self.T
         k = bisect_right(T, now) - 1
         if k > 0 or T[0] != now:
@@ -290,7 +295,6 @@ class TimelineProfile:
         at = (self._version, self.T[0])
         if self._cache_at != at:
             self._cache_at = at
-            self._now_counts.clear()
             self._failed.clear()
 
     def _step_at(self, t: float) -> int:
@@ -352,6 +356,13 @@ class TimelineProfile:
             if not members:
                 del classes[(kind, old)]
             classes.setdefault((kind, new), set()).add(n)
+        if self._rooms:
+            if self._rooms_at != origin:
+                self._rooms.clear()
+            else:
+                for room in self._rooms.values():
+                    for n, _vec in per_node:
+                        room.update(n)
         self._version += 1
 
     def _eligible_kind(self, kind: int, job: Job) -> bool:
@@ -415,13 +426,12 @@ class TimelineProfile:
         return out
 
     def _roomy(self, job: Job, t: float, duration: float) -> list[int] | None:
-        """The candidate nodes that could hold a share of a plain request (not
-        spread, exclusive, ``-w`` or ``-x``) throughout ``[t, t + duration)``, in
-        cluster order: the only ones ``place`` would take.  None (look at all) for
-        other requests, or when most nodes qualify and sorting them costs more than
-        looking."""
+        """The candidate nodes that could hold a share of a request (not spread,
+        ``-w`` or ``-x``) throughout ``[t, t + duration)``, in cluster order: the only
+        ones ``place`` would take.  None (look at all) for other requests, or when most
+        nodes qualify and sorting them costs more than looking."""
         req = job.request
-        if req.spread or req.exclusive or req.nodelist or req.exclude:
+        if req.spread or req.nodelist or req.exclude:
             return None
         end = t + duration if duration > 0 else math.nextafter(t, _INF)
         roomy: list[int] = []
@@ -439,25 +449,44 @@ class TimelineProfile:
     def _count_now(self, job: Job, duration: float) -> int:
         """How many candidate nodes could hold a share of ``job`` from now for
         ``duration`` (a bound: a placement needs at least ``_needed`` of them)."""
+        return self._room(job).count(self.T[0] + duration)
+
+    def _roomy_now(self, job: Job, duration: float):
+        """``_roomy`` at the origin (an iterable in cluster order), kept up to date from
+        start to start instead of gathered from every class (``kairos.core.room``)."""
+        req = job.request
+        if req.spread or req.nodelist or req.exclude:
+            return None
+        return self._room(job).nodes(self.T[0] + duration)
+
+    def _room(self, job: Job) -> RoomNow:
+        t = self.T[0]
+        if self._rooms_at != t:
+            self._rooms.clear()
+            self._rooms_at = t
         req = job.request
         key = (job.partition, req.features, req.any_features, req.exclusive,
                req.cpus_per_node, req.mem_per_node, req.gpus_per_node)
-        entry = self._now_counts.get(key)
-        t = self.T[0]
-        if entry is None:
-            ends: dict[float, int] = {}
-            for (kind, tl), members in self._classes.items():
-                if self._eligible_kind(kind, job):
-                    for a, b in self._good_intervals(kind, tl, job):
+        room = self._rooms.get(key)
+        if room is None:
+            # ``job`` stands for its shape: only the fields in ``key`` are read.
+            eligible, good = self._eligible_kind, self._good_intervals
+            kind_of, tls = self._kind_of, self.tl
+
+            def room_end(kind: int, tl: tuple) -> float | None:
+                if eligible(kind, job):
+                    for a, b in good(kind, tl, job):
                         if a <= t < b:
-                            ends[b] = ends.get(b, 0) + len(members)
-            bs = sorted(ends)
-            suffix = [0] * (len(bs) + 1)
-            for k in range(len(bs) - 1, -1, -1):
-                suffix[k] = suffix[k + 1] + ends[bs[k]]
-            entry = self._now_counts[key] = (bs, suffix)
-        bs, suffix = entry
-        return suffix[bisect_left(bs, t + duration)]
+                            return b
+                return None
+
+            groups = []
+            for (kind, tl), members in self._classes.items():
+                b = room_end(kind, tl)
+                if b is not None:
+                    groups.append((b, members))
+            room = self._rooms[key] = RoomNow(lambda n: room_end(kind_of[n], tls[n]), groups)
+        return room
 
 
 def _needed(req) -> int:
