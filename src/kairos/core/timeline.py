@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left, bisect_right
-from heapq import heappop, heappush
+from heapq import heapify, heappop, heappush
 
 from kairos.core.cluster import NodeState
 from kairos.core.jobs import Job
@@ -139,6 +139,12 @@ class TimelineProfile:
         self._eligible: dict[tuple, bool] = {}
         self._good: dict[tuple, tuple] = {}
         self._version = 0
+        #: (first change, node) of nodes whose timeline changes: ``rebase`` forgets the
+        #: past of those whose first change has come, not of every node
+        self._due = _first_changes(timelines)
+        #: free CPUs at the origin: nodes per count, and each node's (``headroom``)
+        self._cpus_now: dict[int, int] | None = None
+        self._cpus_of: list[int] = []
         self._cache_at: tuple = (0, now)
         #: request shape -> the nodes with room for it at ``_rooms_at`` (the origin)
         self._rooms: dict[tuple, RoomNow] = {}
@@ -152,14 +158,36 @@ class TimelineProfile:
         return self.T[0]
 
     def headroom(self) -> int:
-        """Most CPUs one node could give a job starting now (a bound for quick rejects)."""
-        t = self.T[0]
-        best = 0
-        for (_kind, tl) in self._classes:
-            cpus = _window_min(tl, t, t)[0] if len(tl) > 1 else tl[0][0]
-            if cpus > best:
-                best = cpus
-        return best
+        """Most CPUs one node could give a job starting now (a bound for quick rejects).
+        Kept as a count of nodes per free CPU count at the origin, updated with the nodes
+        each change touches (a walk asks after every start)."""
+        counts = self._cpus_now
+        if counts is None:
+            t = self.T[0]
+            counts = self._cpus_now = {}
+            of = self._cpus_of = []
+            for tl in self.tl:
+                cpus = _window_min(tl, t, t)[0] if len(tl) > 1 else tl[0][0]
+                of.append(cpus)
+                counts[cpus] = counts.get(cpus, 0) + 1
+        return max(counts, default=0)
+
+    def _recount(self, n: int) -> None:
+        """Node ``n``'s timeline or the origin changed: its free CPUs now, counted again."""
+        counts = self._cpus_now
+        if counts is None:
+            return
+        t, tl = self.T[0], self.tl[n]
+        cpus = _window_min(tl, t, t)[0] if len(tl) > 1 else tl[0][0]
+        old = self._cpus_of[n]
+        if cpus != old:
+            self._cpus_of[n] = cpus
+            left = counts[old] - 1
+            if left:
+                counts[old] = left
+            else:
+                del counts[old]
+            counts[cpus] = counts.get(cpus, 0) + 1
 
     #: the same steps ``T`` and generation as ``NodeProfile``: stale at the same moments
     advance = NodeProfile.advance
@@ -251,20 +279,30 @@ class TimelineProfile:
             if self.L is not None:
                 self.L[: k + 1] = [self.L[k]]
             T[: k + 1] = [now]
-            # Forget each node's past, so that nodes alike from now on share a class.
-            classes, kind_of, tls = self._classes, self._kind_of, self.tl
-            for n, tl in enumerate(tls):
-                if len(tl) > 1 and tl[1] <= now:
-                    j = 1
-                    while j + 2 < len(tl) and tl[j + 2] <= now:
-                        j += 2
-                    new = tl[j + 1:]
-                    tls[n] = new
-                    members = classes[(kind_of[n], tl)]
-                    members.discard(n)
-                    if not members:
-                        del classes[(kind_of[n], tl)]
-                    classes.setdefault((kind_of[n], new), set()).add(n)
+            # Forget each node's past, so that nodes alike from now on share a class:
+            # the nodes whose first change has come, from a heap of first changes
+            # (entries left by later changes are skipped).
+            classes, kind_of, tls, due = self._classes, self._kind_of, self.tl, self._due
+            while due and due[0][0] <= now:
+                first, n = heappop(due)
+                tl = tls[n]
+                if len(tl) == 1 or tl[1] != first:
+                    continue
+                j = 1
+                while j + 2 < len(tl) and tl[j + 2] <= now:
+                    j += 2
+                new = tl[j + 1:]
+                tls[n] = new
+                if len(new) > 1:
+                    heappush(due, (new[1], n))
+                members = classes[(kind_of[n], tl)]
+                members.discard(n)
+                if not members:
+                    del classes[(kind_of[n], tl)]
+                classes.setdefault((kind_of[n], new), set()).add(n)
+                self._recount(n)
+            if len(due) > 2 * len(tls) + 1024:
+                self._due = _first_changes(tls)
         taken = []
         for placement, a, b, sign in patches:
             if a < now:
@@ -356,6 +394,9 @@ class TimelineProfile:
             if not members:
                 del classes[(kind, old)]
             classes.setdefault((kind, new), set()).add(n)
+            if len(new) > 1 and (len(old) == 1 or new[1] != old[1]):
+                heappush(self._due, (new[1], n))
+            self._recount(n)
         if self._rooms:
             if self._rooms_at != origin:
                 self._rooms.clear()
@@ -492,6 +533,13 @@ class TimelineProfile:
 def _needed(req) -> int:
     """The fewest nodes a placement of ``req`` holds."""
     return max(req.nodes, len(req.nodelist)) if req.spread else req.nodes
+
+
+def _first_changes(timelines: list[tuple]) -> list[tuple[float, int]]:
+    """A heap of (first change time, node) of the timelines that change."""
+    due = [(tl[1], n) for n, tl in enumerate(timelines) if len(tl) > 1]
+    heapify(due)
+    return due
 
 
 def _flatten(times: list[float], vecs: list[tuple]) -> tuple:

@@ -328,8 +328,8 @@ class Controller:
 
     def _sleep_time(self) -> float:
         interval = self.settings.scheduler_interval
-        if self.nodes.any_running():
-            interval = min(interval, 2.0)  # a supervisor killed outright says nothing
+        if interval > 2.0 and self.nodes.any_running():
+            interval = 2.0  # a supervisor killed outright says nothing
         if self._next_warning is not None:  # a --signal warning is due
             interval = min(interval, max(0.0, self._next_warning - self.clock()))
         return interval

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import operator
 import os
+from collections import Counter
 from collections.abc import Iterable
 
 from kairos.core.dependencies import DependencyStatus, dependency_states
@@ -292,10 +293,8 @@ def shares(controller, users=None) -> list[dict]:
 
 def state_counts(controller) -> dict[str, int]:
     """Jobs in memory per state name (finished ones for ``MIN_JOB_AGE``)."""
-    counts: dict[str, int] = {}
-    for job in controller.jobs.values():
-        counts[job.state.name] = counts.get(job.state.name, 0) + 1
-    return counts
+    counts = Counter(job.state for job in controller.jobs.values())
+    return {state.name: n for state, n in counts.items()}
 
 
 def _boot_time() -> float:

@@ -42,9 +42,12 @@ def send_due(controller, now: float) -> float | None:
     for job_id in [j for j in sent if j not in controller.scheduler.running]:
         del sent[job_id]
     upcoming = None
+    jobs = controller.jobs
     for job_id in controller.scheduler.running:
-        job = controller.jobs.get(job_id)
-        at = None if job is None else warning_time(job)
+        job = jobs.get(job_id)
+        if job is None or job.submission is None or job.submission.warn_signal is None:
+            continue  # most jobs: no --signal (the loop visits every running job each round)
+        at = warning_time(job)
         if at is None or (job_id in sent and at <= sent[job_id]):
             continue
         if at > now:
