@@ -21,6 +21,7 @@ they are just shorter), and ``generation`` moves on so older profiles are stale.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from typing import NamedTuple
 
 from kairos.core import spread
@@ -227,13 +228,13 @@ class NodeResources:
     # ------------------------------------------------------------------ placement
 
     def place(self, job: Job, free: list[list[int]], licenses: dict[str, int], *,
-              all_nodes: bool = False, among: list[int] | None = None):
+              all_nodes: bool = False, among: Iterable[int] | None = None):
         """Choose nodes for ``job`` given free vectors; None if it does not fit.
 
         Nodes are taken in cluster order (like Slurm with equal node weights), the
         ``-w`` nodes first; a spread request takes as many as its tasks need
         (``kairos.core.spread``).  ``all_nodes``: whatever their state (the submission
-        check).  ``among``: the candidates that may have room, in cluster order (a
+        check).  ``among``: the candidates that may have room, in cluster order, read once (a
         profile that knows which do not saves looking at them; the same choice).
         """
         req = job.request

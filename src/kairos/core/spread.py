@@ -21,25 +21,26 @@ replays never spreads.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from itertools import chain
 
 from kairos.core.jobs import Job, Request, fill_tasks
 
 
-def place(resources, job: Job, nodes: list[int], free: list[list[int]], wanted):
-    """The placement of spread ``job`` on the usable ``nodes`` with ``free`` vectors, or
-    None when its tasks do not all fit (``NodeResources.place``)."""
+def place(resources, job: Job, nodes: Iterable[int], free: list[list[int]], wanted):
+    """The placement of spread ``job`` on the usable ``nodes`` (in cluster order, read
+    once) with ``free`` vectors, or None when its tasks do not all fit
+    (``NodeResources.place``)."""
     req = job.request
     index = resources.cluster.node_index
     required = sorted({index[name] for name in req.nodelist if name in index})
-    usable = set(nodes)
-    if len(required) < len(req.nodelist) or not usable.issuperset(required):
+    if len(required) < len(req.nodelist) or (required and not set(nodes).issuperset(required)):
         return None
     least = max(req.nodes, len(required))
     chosen: list[tuple[int, int]] = []  # (node, tasks it has room for)
     room = 0
     taken = set(required)
-    for i in required + [i for i in nodes if i not in taken]:
+    for i in chain(required, (i for i in nodes if i not in taken)):
         fits = _room(resources, req, i, free[i])
         if fits < 1:
             if i in taken:
