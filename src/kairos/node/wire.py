@@ -194,7 +194,30 @@ def _decode(data: dict[str, Any], kinds: dict[str, type]):
         raise ValueError(f"malformed {kind.__name__}: {e}") from None
 
 
+#: Types ``_plain`` gives back as they are, checked first (most values are these).
+_AS_IS = frozenset({str, int, float, bool, type(None)})
+#: A dataclass's field names, by type (``dataclasses.fields`` is slow to ask each time).
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
 def _plain(value: Any) -> Any:
+    kind = type(value)
+    if kind in _AS_IS:
+        return value
+    if kind is dict:
+        return {k: _plain(v) for k, v in value.items()}
+    if kind is list or kind is tuple:
+        return [_plain(v) for v in value]
+    names = _FIELD_NAMES.get(kind)
+    if names is not None:
+        return {name: _plain(getattr(value, name)) for name in names}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        _FIELD_NAMES[kind] = tuple(f.name for f in dataclasses.fields(value))
+        return _plain(value)
+    return _plain_other(value)
+
+
+def _plain_other(value: Any) -> Any:
     if isinstance(value, JobState):
         return value.name
     if dataclasses.is_dataclass(value):

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from kairos.server import membership
 from kairos.server.api.deps import ControllerDep, node_identity
+from kairos.server.api.json import json_response
 
 router = APIRouter(prefix="/cluster", tags=["cluster"])
 NodeIdentity = Annotated[object, Depends(node_identity)]
@@ -161,4 +162,6 @@ async def bundle(request: Request, controller: ControllerDep):
         except ValueError as e:
             answers.append({"status": 400, "body": {"detail": str(e)}})
     await controller.commit()
-    return {"answers": answers}
+    # Plain dicts built here: encoded as they are, not walked by FastAPI's encoder (an
+    # emulator's bundles carry hundreds of heartbeats and events a second).
+    return json_response({"answers": answers})
