@@ -467,13 +467,13 @@ class TimelineProfile:
         return out
 
     def _roomy(self, job: Job, t: float, duration: float) -> list[int] | None:
-        """The candidate nodes that could hold a share of a request (without ``-w``
-        or ``-x``; of a spread one: a task) throughout ``[t, t + duration)``, in
-        cluster order: the only ones ``place`` would take.  None (look at all) for
-        other requests, or when most nodes qualify and sorting them costs more than
-        looking."""
+        """The candidate nodes that could hold a share of a request (not spread,
+        ``-w`` or ``-x``) throughout ``[t, t + duration)``, in cluster order: the only
+        ones ``place`` would take.  None (look at all) for other requests, or when most
+        nodes qualify and sorting them costs more than looking.  (At the origin,
+        ``_roomy_now`` answers for spread requests too, from a set kept up to date.)"""
         req = job.request
-        if req.nodelist or req.exclude:
+        if req.spread or req.nodelist or req.exclude:
             return None
         end = t + duration if duration > 0 else math.nextafter(t, _INF)
         roomy: list[int] = []
