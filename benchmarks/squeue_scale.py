@@ -19,8 +19,9 @@ in this process, stage by stage, ``-t all`` both ways: the list endpoint's defau
 layout (every field as a JobInfo object, decoded into ``LiveJob``s: what squeue asked
 for before the columnar layout) and the columnar layout of only the fields squeue
 prints.  ``--before-src`` also times the commands of another source tree (its ``src``
-put first on PYTHONPATH) against the same controller, and checks that both trees print
-the same bytes for formats without times (the times move between two commands).
+put first on PYTHONPATH) against the same controller (this tree's), a run of each in
+turn, and checks that both trees print the same bytes for formats without times (the
+times move between two commands).
 """
 
 from __future__ import annotations
@@ -264,12 +265,20 @@ def run(opts, console: Console) -> dict:
                       + ", ".join(f"{k} {v:,}" for k, v in sorted(result["states"].items())))
         user = names[-1]
         commands = {"-t all": ["-t", "all"], "default": [], f"-u {user}": ["-u", user]}
-        result["after"] = {name: timed(cluster, args, opts.runs)[:2]
-                           for name, args in commands.items()}
+        trees = {"after": cluster.env}
         if opts.before_src is not None:
             env = {**cluster.env, "PYTHONPATH": str(opts.before_src.resolve())}
-            result["before"] = {name: timed(cluster, args, opts.runs, env)[:2]
-                                for name, args in commands.items()}
+            trees["before"] = env
+        for tree in trees:
+            result[tree] = {}
+        for name, args in commands.items():
+            samples: dict[str, list[float]] = {tree: [] for tree in trees}
+            for _ in range(opts.runs):  # the trees in turn: both see the same load
+                for tree, tree_env in trees.items():
+                    seconds, lines, _ = timed(cluster, args, 1, tree_env)
+                    samples[tree].append(seconds)
+                    result[tree][name] = (statistics.median(samples[tree]), lines)
+        if opts.before_src is not None:
             result["same_output"] = all(
                 timed(cluster, args, 1)[2] == timed(cluster, args, 1, env)[2]
                 for args in STILL_FORMATS)

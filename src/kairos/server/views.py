@@ -64,75 +64,78 @@ def select(controller, ids: Iterable[str] | None = None, *, users=None, names=No
 def job_views(controller, jobs: list[LiveJob], *, start: bool = False) -> list[dict]:
     """``JobInfo`` dicts with the core's live reason, priority and dependencies
     (``start``: with forecast start times, as ``squeue --start``)."""
+    live = list(_live_values(controller, jobs, start).items())
     out = []
-    for job, live in _live_values(controller, jobs, start):
+    for i, job in enumerate(jobs):
         info = job.to_wire()
-        if live:
-            info.update(live)
+        for name, values in live:
+            if i in values:
+                info[name] = values[i]
         out.append(info)
     return out
 
 
 def job_table(controller, jobs: list[LiveJob], fields: list[str], *,
-              start: bool = False) -> list[list]:
+              start: bool = False) -> list[tuple]:
     """The values of ``fields`` (``JobInfo`` names) of each job, as ``job_views`` gives
-    them, one list per job: what the list endpoint's columnar layout sends (a command
-    that prints a few columns of 60,000 jobs needs neither the dicts nor the rest)."""
+    them, one tuple per job: what the list endpoint's columnar layout sends (a command
+    that prints a few columns of 60,000 jobs needs neither the dicts nor the rest).
+
+    Made a field at a time (one ``map`` in C over the jobs), the live values put in
+    their places, then turned into rows by ``zip``."""
     unknown = [name for name in fields if name not in _PUBLIC]
     if unknown:
         raise ValueError(f"unknown job field(s): {', '.join(unknown)}")
-    values = operator.attrgetter(*fields) if fields else (lambda job: ())
-    single = len(fields) == 1
-    where = {name: i for i, name in enumerate(fields)}
-    state = where.get("state")
-    out = []
-    for job, live in _live_values(controller, jobs, start):
-        row = [values(job)] if single else list(values(job))
-        if state is not None:
-            row[state] = job.state.name
-        if live:
-            for name, value in live.items():
-                i = where.get(name)
-                if i is not None:
-                    row[i] = value
-        out.append(row)
-    return out
+    if not fields:
+        return [() for _ in jobs]
+    columns = [list(map(_WIRE_VALUE.get(name) or operator.attrgetter(name), jobs))
+               for name in fields]
+    for name, values in _live_values(controller, jobs, start, frozenset(fields)).items():
+        for column in (c for f, c in zip(fields, columns) if f == name):
+            for i, value in values.items():
+                column[i] = value
+    return list(zip(*columns))
 
 
-def _live_values(controller, jobs: list[LiveJob], start: bool):
-    """Each job with what its view shows other than its own fields (None: nothing):
-    the core's reason, priority and dependencies of a pending job, the forecast start."""
+#: How ``job_table`` reads a field whose wire value is not the job's own (``to_wire``).
+_WIRE_VALUE = {"state": operator.attrgetter("state._name_")}
+
+
+def _live_values(controller, jobs: list[LiveJob], start: bool,
+                 wanted: frozenset[str] | None = None) -> dict[str, dict[int, object]]:
+    """What the views show of the jobs other than their own fields, field by field
+    (``{place in jobs: value}``; the ``wanted`` fields only, all by default): the core's
+    reason, priority and dependencies of a pending job, the forecast start (``start``)
+    and the nodes of a pending spread job; a job that left PENDING waits for nothing."""
+    def wants(name: str) -> bool:
+        return wanted is None or name in wanted
+
     scheduler = controller.scheduler
-    now = controller.clock()
-    forecasts: dict[int, float] = {}
-    if start:
-        pending = [job.job_id for job in jobs if job.state is JobState.PENDING]
-        if pending:
-            forecasts = forecast_starts(scheduler, now, pending)
+    waiting = JobState.PENDING
+    pending = [(i, job) for i, job in enumerate(jobs) if job.state is waiting]
     cores = scheduler.jobs
-    for job in jobs:
-        live: dict | None = None
-        if job.state is JobState.PENDING:
-            core = cores.get(job.job_id)
-            if core is not None:
-                live = {"reason": core.reason if core.reason != "None" else "Priority",
-                        "priority": core.priority}
-                if core.dependencies:
-                    live["dependency"] = dependencies_left(scheduler, core)
-            if job.job_id in forecasts:
-                t = forecasts[job.job_id]
-                live = live or {}
-                live["expected_start"] = None if math.isinf(t) else t
-            if job.submission is not None and job.submission.spread:
-                live = live or {}
-                live["nodes"] = max(job.nodes, _fewest_nodes(controller, job))
-        else:
-            live = _NOTHING_LEFT
-        yield job, live
-
-
-#: A job that left PENDING waits for nothing (shared: never changed).
-_NOTHING_LEFT = {"dependency": None}
+    found = [(i, core) for i, job in pending
+             if (core := cores.get(job.job_id)) is not None]
+    out: dict[str, dict[int, object]] = {}
+    if wants("reason"):
+        out["reason"] = {i: core.reason if core.reason != "None" else "Priority"
+                         for i, core in found}
+    if wants("priority"):
+        out["priority"] = {i: core.priority for i, core in found}
+    if wants("dependency"):
+        left = {i: None for i, job in enumerate(jobs) if job.state is not waiting}
+        left.update((i, dependencies_left(scheduler, core)) for i, core in found
+                    if core.dependencies)
+        out["dependency"] = left
+    if start and pending and wants("expected_start"):
+        forecasts = forecast_starts(scheduler, controller.clock(),
+                                    [job.job_id for _, job in pending])
+        out["expected_start"] = {i: None if math.isinf(t) else t for i, job in pending
+                                 if (t := forecasts.get(job.job_id)) is not None}
+    if wants("nodes"):
+        out["nodes"] = {i: max(job.nodes, _fewest_nodes(controller, job)) for i, job in pending
+                        if job.submission is not None and job.submission.spread}
+    return {name: values for name, values in out.items() if values}
 
 
 _PUBLIC = frozenset(PUBLIC_FIELDS)

@@ -146,3 +146,32 @@ def test_rows_read_as_live_jobs():
     assert (row.label, row.finished, row.state, row.gpus, row.node_cpus) == (
         "6_1", True, JobState.FAILED, (("a100", 2),), (4, 4))
     assert (row.name, row.qos, row.time_limit) == ("", "normal", None)  # LiveJob's defaults
+
+
+def test_the_table_shows_the_cores_live_values_as_the_views_do():
+    """A pending job the core knows shows its reason ("None" as Priority) and priority,
+    a spread one the fewest nodes it can run on; one that left PENDING waits for
+    nothing; a pending job the core does not know shows its own fields."""
+    spread = LiveJob(job_id=1, user="a", partition="cpu", ntasks=6,
+                     submission=SimpleNamespace(spread=True))  # type: ignore[arg-type]
+    waiting = LiveJob(job_id=2, user="a", dependency="afterok:1", priority=3.0)
+    unknown = LiveJob(job_id=3, user="a", reason="JobHeldUser", priority=4.0)
+    done = LiveJob(job_id=4, user="a", state=JobState.COMPLETED, dependency="afterok:1")
+    core = {1: SimpleNamespace(reason="None", priority=5.5, dependencies=()),
+            2: SimpleNamespace(reason="Resources", priority=7.0, dependencies=()),
+            4: SimpleNamespace(reason="None", priority=9.0, dependencies=())}
+    controller = SimpleNamespace(
+        scheduler=SimpleNamespace(jobs=core), clock=lambda: NOW,
+        cluster=SimpleNamespace(partitions=[SimpleNamespace(name="cpu", nodes=None)],
+                                nodes=[SimpleNamespace(name="n1", cpus=4)]))
+    found = [spread, waiting, unknown, done]
+    fields = ["job_id", "reason", "priority", "dependency", "nodes", "state"]
+    table = over_the_wire(views.job_table(controller, found, fields))
+    assert table == [[1, "Priority", 5.5, None, 2, "PENDING"],
+                     [2, "Resources", 7.0, "afterok:1", 1, "PENDING"],
+                     [3, "JobHeldUser", 4.0, None, 1, "PENDING"],
+                     [4, "None", 0.0, None, 1, "COMPLETED"]]
+    records = over_the_wire(views.job_views(controller, found))
+    assert [[info[name] for name in fields] for info in records] == table
+    everything = views.job_table(controller, found, list(PUBLIC_FIELDS))
+    assert over_the_wire([dict(zip(PUBLIC_FIELDS, row)) for row in everything]) == records

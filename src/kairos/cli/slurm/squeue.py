@@ -20,6 +20,7 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from kairos.cli.slurm._clusters import add_clusters_option, checked_cluster, cluster_line
@@ -157,13 +158,17 @@ def _check_formats(options: SqueueOptions) -> None:
 def select(jobs: Sequence[LiveJob], options: SqueueOptions) -> list[LiveJob]:
     """The jobs the options ask for, filtered here too (state, account, QOS), so the
     output is right whatever the controller filtered."""
-    def wanted(job: LiveJob) -> bool:
-        if job.state not in options.states:
-            return False
-        if options.accounts and job.account not in options.accounts:
-            return False
-        return not options.qos or job.qos in options.qos
-    return [job for job in jobs if wanted(job)]
+    accounts, qos = options.accounts, options.qos
+    if options.all_states and not accounts and not qos:
+        return list(jobs)
+    codes = {state.value for state in options.states}
+    return [job for job, code in zip(jobs, map(_STATE_CODE, jobs))
+            if code in codes and (not accounts or job.account in accounts)
+            and (not qos or job.qos in qos)]
+
+
+#: A job's state code, read in C (a set of members would hash each in Python).
+_STATE_CODE = attrgetter("state._value_")
 
 
 def render(jobs: Sequence[LiveJob], options: SqueueOptions, *, now: float) -> str:

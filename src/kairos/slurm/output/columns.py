@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import repeat
 from typing import Any
 
 
@@ -103,16 +102,23 @@ def _read_field(fmt: str, i: int) -> tuple[FieldSpec, int]:
 
 def render(tokens: Sequence[Token], columns: Mapping[str, Column], rows: Sequence[Any],
            *, header: bool, args: tuple = (), uncut_values: frozenset[str] = frozenset(),
-           uncut_headers: frozenset[str] = frozenset()) -> str:
+           uncut_headers: frozenset[str] = frozenset(),
+           order: Sequence[int] | None = None) -> str:
     """The lines of a %-format (or ``-O``) table, header first when asked; each
-    column's value is ``column.value(row, *args)``.  Built a column at a time (one
-    width, one way of padding for all its values): squeue prints tens of thousands."""
-    cells: list[Iterable[str]] = []
+    column's value is ``column.value(row, *args)``; ``order``: the rows' places in the
+    order they are printed (all rows, as they are, by default).
+
+    Built a column at a time, then each line with one ``%`` of a format that pads and
+    cuts every field (``%-8.8s``): squeue prints tens of thousands.  The rows are read
+    in the order they come, and the lines put in ``order`` last: the rows' objects
+    read in the order they were made are read several times faster than shuffled."""
+    fields: list[list[str]] = []
     widths: list[int | None] = []
+    layout: list[str] = []
     for t in tokens:
         if not isinstance(t, FieldSpec):
-            cells.append(repeat(t, len(rows)))
             widths.append(None)
+            layout.append(t.replace("%", "%%"))
             continue
         column = columns[t.key]
         if column.values is not None:
@@ -121,15 +127,18 @@ def render(tokens: Sequence[Token], columns: Mapping[str, Column], rows: Sequenc
             value = column.value
             values = [value(row, *args) for row in rows]
         widths.append(_width(t, columns, values))
-        cells.append(_fit_all(values, t, widths[-1], cut=t.key not in uncut_values))
+        layout.append(_conversion(t, widths[-1], cut=t.key not in uncut_values))
+        fields.append(values)
     lines = []
     if header:
         lines.append("".join(
             _fit(columns[t.key].header, t, widths[i], cut=t.key not in uncut_headers)
             if isinstance(t, FieldSpec) else t for i, t in enumerate(tokens)))
     if rows:
-        lines += map("".join, zip(*cells)) if tokens else [""] * len(rows)
-    return "".join(line + "\n" for line in lines)
+        line = "".join(layout)
+        body = list(map(line.__mod__, zip(*fields))) if fields else [line % ()] * len(rows)
+        lines += body if order is None else map(body.__getitem__, order)
+    return "\n".join(lines) + "\n" if lines else ""
 
 
 def _fit(value: str, spec: FieldSpec, width: int | None, *, cut: bool = True) -> str:
@@ -141,20 +150,14 @@ def _fit(value: str, spec: FieldSpec, width: int | None, *, cut: bool = True) ->
     return padded + spec.suffix
 
 
-def _fit_all(values: list[str], spec: FieldSpec, width: int | None, *,
-             cut: bool = True) -> list[str]:
-    """``_fit`` of each value, the choices made once for the column."""
-    if width is not None:
-        if cut and max(map(len, values), default=0) > width:
-            values = [v[:width] for v in values]
-        if spec.right:
-            values = [v.rjust(width) for v in values]
-        else:
-            values = [v.ljust(width) for v in values]
-    if spec.suffix:
-        suffix = spec.suffix
-        values = [v + suffix for v in values]
-    return values
+def _conversion(spec: FieldSpec, width: int | None, *, cut: bool = True) -> str:
+    """``_fit`` as a ``%`` conversion of a text: ``%-8.8s`` pads to 8 on the right and
+    cuts at 8, ``%18s`` pads on the left and never cuts."""
+    suffix = spec.suffix.replace("%", "%%")
+    if not width:  # no width, or 0: nothing to pad
+        return ("%.0s" if width == 0 and cut else "%s") + suffix
+    side = "" if spec.right else "-"
+    return f"%{side}{width}{f'.{width}' if cut else ''}s{suffix}"
 
 
 def _width(token: FieldSpec, columns: Mapping[str, Column], values: Sequence[str]) -> int | None:

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from functools import partial
+from itertools import repeat
+from operator import attrgetter, itemgetter
 from typing import TYPE_CHECKING
 
 from kairos.core.jobs import JobState
@@ -24,13 +26,23 @@ if TYPE_CHECKING:
     from kairos.model import LiveJob
 
 
-@dataclass(frozen=True, slots=True)
-class JobLine:
+class JobLine(tuple):
     """A job as one line of output; ``tasks`` is set when the line stands for several
-    pending tasks of one array (``"3-7"``), ``job`` being then the lowest task."""
+    pending tasks of one array (``"3-7"``), ``job`` being then the lowest task.
 
-    job: LiveJob
-    tasks: str | None = None
+    A pair ``(job, tasks)``, made in C in bulk (``tuple.__new__(JobLine, (job, None))``):
+    squeue makes one per line of tens of thousands."""
+
+    __slots__ = ()
+
+    def __new__(cls, job: LiveJob, tasks: str | None = None) -> JobLine:
+        return tuple.__new__(cls, (job, tasks))
+
+    job: LiveJob = property(itemgetter(0))  # type: ignore[assignment]
+    tasks: str | None = property(itemgetter(1))  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"JobLine(job={self.job!r}, tasks={self.tasks!r})"
 
     @property
     def label(self) -> str:
@@ -52,36 +64,43 @@ def job_lines(jobs: Iterable[LiveJob], *, expand_arrays: bool) -> list[JobLine]:
     """One line per job, or (without ``expand_arrays``, squeue's and sacct's ``-r``)
     pending array tasks collapsed as ``collapse_pending_arrays`` does."""
     if expand_arrays:
-        return [JobLine(job) for job in jobs]
+        new = tuple.__new__
+        return [new(JobLine, (job, None)) for job in jobs]
     return collapse_pending_arrays(list(jobs))
 
 
 def collapse_pending_arrays(jobs: Sequence[LiveJob]) -> list[JobLine]:
     """Pending tasks of one array with the same reason become one line (``12_[3-7]``),
     as squeue and sacct show them without ``-r``; the line goes where its first task
-    was."""
-    groups: dict[tuple[int, str | None], list[LiveJob]] = {}
-    for job in jobs:
-        if _pending_task(job):
-            groups.setdefault((array_master_id(job), job.reason), []).append(job)
-    lines = []
-    for job in jobs:
-        if not _pending_task(job):
-            lines.append(JobLine(job))
+    was.  A line per job first (in C), then the array tasks alone are looked at: a
+    group keeps its first task's place, the others' lines are dropped."""
+    pending, new = JobState.PENDING, tuple.__new__
+    lines: list[JobLine | None] = list(map(partial(new, JobLine), zip(jobs, repeat(None))))
+    groups: dict[tuple[int, str | None], list] = {}
+    for i in [i for i, task in enumerate(map(_TASK, jobs)) if task is not None]:
+        job = jobs[i]
+        if job.state is not pending:
             continue
-        members = groups.pop((array_master_id(job), job.reason), None)
-        if members is None:  # already shown with its group
-            continue
-        if len(members) == 1:
-            lines.append(JobLine(job))
-            continue
-        first = min(members, key=lambda m: m.array_task_id or 0)
-        lines.append(JobLine(first, format_array([m.array_task_id or 0 for m in members])))
-    return lines
+        key = (job.array_job_id if job.array_job_id is not None else job.job_id, job.reason)
+        group = groups.get(key)
+        if group is None:
+            groups[key] = [i, job]  # the line's place, then the tasks
+        else:
+            group.append(job)
+            lines[i] = None
+    if not groups:
+        return lines  # type: ignore[return-value]
+    for place, *members in groups.values():
+        if len(members) > 1:
+            tasks = list(map(_TASK, members))
+            low, high = min(tasks), max(tasks)
+            text = (f"{low}-{high}" if high - low + 1 == len(tasks) == len(set(tasks))
+                    else format_array(tasks))  # consecutive tasks (most) without sorting
+            lines[place] = new(JobLine, (members[tasks.index(low)], text))
+    return list(filter(None, lines))
 
 
-def _pending_task(job: LiveJob) -> bool:
-    return job.state is JobState.PENDING and job.array_task_id is not None
+_TASK = attrgetter("array_task_id")
 
 
 def array_master_id(job: LiveJob) -> int:

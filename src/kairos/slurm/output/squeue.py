@@ -14,7 +14,6 @@ descending priority) are broken by ascending job id; a line of pending array tas
 from __future__ import annotations
 
 import math
-from itertools import repeat
 from collections.abc import Callable, Iterable, Sequence
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
@@ -44,9 +43,6 @@ SQUEUE_FIELD_WIDTH = 20
 #: What squeue shows without ``-t``.
 SQUEUE_DEFAULT_STATES = frozenset({JobState.PENDING, JobState.RUNNING, JobState.COMPLETING})
 
-#: States that hold resources (``JobState.active``), read once per job here.
-_ACTIVE = frozenset(state for state in JobState if state.active)
-
 #: Slurm's largest job priority; squeue's ``%p`` divides by it.
 _PRIORITY_SCALE = 2**32 - 1
 
@@ -71,12 +67,16 @@ def _start(job: LiveJob) -> str:
 
 def _reason_list(job: LiveJob) -> str:
     """Nodes for running jobs and finished ones that ended normally, else (reason)."""
-    state = job.state
-    shows_nodes = state in _ACTIVE or (state is not JobState.PENDING
-                                       and job.reason in (None, "", "None"))
-    if shows_nodes:
-        return job.node_list or ""
-    return f"({job.reason or 'None'})"
+    return _reason_lists([job])[0]
+
+
+def _reason_lists(jobs: Sequence[LiveJob]) -> list[str]:
+    """``_reason_list`` of each job, its fields read a column at a time."""
+    active, pending, no_reason = _ACTIVE_CODES, JobState.PENDING.value, (None, "", "None")
+    return [(nodes or "") if code in active or (code != pending and reason in no_reason)
+            else f"({reason or 'None'})"
+            for code, reason, nodes in zip(map(_CODE, jobs), map(_REASON, jobs),
+                                           map(_NODE_LIST, jobs))]
 
 
 def _time_left(line: JobLine, now: float) -> str:
@@ -97,32 +97,60 @@ def _gres_per_node(job: LiveJob) -> str:
     return ",".join(f"gres:{item}" for item in gres.split(",")) if gres else "N/A"
 
 
-def _job_column(header: str, value: Callable[[LiveJob], str],
-                reads: tuple[str, ...] = ()) -> Column:
+def _job_column(header: str, value: Callable[[LiveJob], str], reads: tuple[str, ...] = (),
+                *, values: Callable[[list[LiveJob]], list[str]] | None = None) -> Column:
     """A column that needs the job only (not the line or the time): its texts for all
-    lines are one ``map`` over their jobs."""
+    lines are ``values`` of their jobs, by default one ``map`` of ``value``."""
+    many = values or (lambda jobs: list(map(value, jobs)))
     return Column(header, lambda line, now: value(line.job), reads,
-                  values=lambda lines, now: list(map(value, map(_JOB, lines))))
+                  values=lambda lines, now: many(list(map(_JOB, lines))))
+
+
+def _text_column(header: str, name: str) -> Column:
+    """A column showing ``str`` of one job field, made in C for all lines."""
+    field = attrgetter(name)
+    return _job_column(header, lambda j: str(field(j)), (name,),
+                       values=lambda jobs: list(map(str, map(field, jobs))))
 
 
 _JOB = attrgetter("job")
-#: Each state's code and name (an enum member's own are slower to read).
-_CODES = {state: state.value for state in JobState}
-_NAMES = {state: state.name for state in JobState}
+_TASKS = attrgetter("tasks")
+_JOB_ID = attrgetter("job_id")
+_ARRAY_JOB_ID = attrgetter("array_job_id")
+_ARRAY_TASK_ID = attrgetter("array_task_id")
+_REASON = attrgetter("reason")
+_NODE_LIST = attrgetter("node_list")
+_START_TIME = attrgetter("start_time")
+_PRIORITY = attrgetter("priority")
+#: A job's state code and name, read in C: ``state.value`` and a dict keyed by the
+#: member both run Python code for each job (enum members hash in Python).
+_CODE = attrgetter("state._value_")
+_NAME = attrgetter("state._name_")
+#: Codes of the states that hold resources (``JobState.active``).
+_ACTIVE_CODES = frozenset(state.value for state in JobState if state.active)
 
 
 def _labels(lines: Sequence[JobLine], now: float) -> list[str]:
-    """Each line's ``label``; a job of its own (most) without the property calls."""
-    return [str(line.job.job_id)
-            if line.tasks is None and line.job.array_task_id is None else line.label
-            for line in lines]
+    """Each line's ``label``: the job id, but for array tasks and pending tasks."""
+    jobs = list(map(_JOB, lines))
+    out = list(map(str, map(_JOB_ID, jobs)))
+    tasks = zip(map(_TASKS, lines), map(_ARRAY_TASK_ID, jobs))
+    for i in [i for i, (shared, task) in enumerate(tasks)
+              if shared is not None or task is not None]:
+        out[i] = lines[i].label
+    return out
 
 
 def _times_used(lines: Sequence[JobLine], now: float) -> list[str]:
     """squeue's TIME of each line; a job that has not started shows no time used."""
-    pending, zero = JobState.PENDING, format_duration(0.0)
-    return [zero if line.job.start_time is None or line.job.state is pending
-            else format_duration(elapsed(line.job, now)) for line in lines]
+    jobs = list(map(_JOB, lines))
+    out = [format_duration(0.0)] * len(jobs)
+    pending = JobState.PENDING.value
+    began = zip(map(_START_TIME, jobs), map(_CODE, jobs))
+    for i in [i for i, (start, code) in enumerate(began)
+              if start is not None and code != pending]:
+        out[i] = format_duration(elapsed(jobs[i], now))
+    return out
 
 
 #: The fields some columns and sort keys read.
@@ -132,7 +160,7 @@ _REASON_LIST = ("state", "reason", "node_list")
 
 _COLUMNS: dict[str, Column] = {
     "i": Column("JOBID", lambda line, now: line.label, _LABEL, values=_labels),
-    "A": _job_column("JOBID", lambda j: str(j.job_id), ("job_id",)),
+    "A": _text_column("JOBID", "job_id"),
     "F": _job_column("ARRAY_JOB_ID", lambda j: str(array_master_id(j)), _LABEL),
     "K": Column("ARRAY_TASK_ID", lambda line, now: line.task_text, ("array_task_id",)),
     "j": _job_column("NAME", attrgetter("name"), ("name",)),
@@ -143,20 +171,20 @@ _COLUMNS: dict[str, Column] = {
     "a": _job_column("ACCOUNT", lambda j: or_null(j.account), ("account",)),
     "q": _job_column("QOS", lambda j: or_null(j.qos), ("qos",)),
     "P": _job_column("PARTITION", attrgetter("partition"), ("partition",)),
-    "t": _job_column("ST", lambda j: _CODES[j.state], ("state",)),
-    "T": _job_column("STATE", lambda j: _NAMES[j.state], ("state",)),
+    "t": _job_column("ST", _CODE, ("state",)),
+    "T": _job_column("STATE", _NAME, ("state",)),
     "M": Column("TIME", lambda line, now: format_duration(elapsed(line.job, now)), _ELAPSED,
                 values=_times_used),
     "l": _job_column("TIME_LIMIT", lambda j: format_duration(j.time_limit),
                 ("time_limit",)),
     "L": Column("TIME_LEFT", _time_left, ("time_limit", *_ELAPSED)),
-    "D": _job_column("NODES", lambda j: str(j.nodes), ("nodes",)),
-    "C": _job_column("CPUS", lambda j: str(j.cpus), ("cpus",)),
+    "D": _text_column("NODES", "nodes"),
+    "C": _text_column("CPUS", "cpus"),
     "c": _job_column("MIN_CPUS", min_cpus, ("ntasks", "nodes", "cpus_per_task")),
     "m": _job_column("MIN_MEMORY", lambda j: format_size(j.mem_per_node or 0, "M"),
                 ("mem_per_node",)),
     "b": _job_column("TRES_PER_NODE", _gres_per_node, ("gpus",)),
-    "R": _job_column("NODELIST(REASON)", _reason_list, _REASON_LIST),
+    "R": _job_column("NODELIST(REASON)", _reason_list, _REASON_LIST, values=_reason_lists),
     "r": _job_column("REASON", lambda j: j.reason or "None", ("reason",)),
     "N": _job_column("NODELIST", lambda j: j.node_list or "", ("node_list",)),
     "S": _job_column("START_TIME", _start, ("state", "expected_start", "start_time")),
@@ -167,7 +195,7 @@ _COLUMNS: dict[str, Column] = {
     "Q": _job_column("PRIORITY", lambda j: str(shown_priority(j)), ("priority",)),
     "p": _job_column("PRIORITY", 
         lambda j: f"{shown_priority(j) / _PRIORITY_SCALE:.14f}", ("priority",)),
-    "y": _job_column("NICE", lambda j: str(j.nice), ("nice",)),
+    "y": _text_column("NICE", "nice"),
     "E": _job_column("DEPENDENCY", lambda j: or_null(j.dependency), ("dependency",)),
     "Z": _job_column("WORK_DIR", attrgetter("work_dir"), ("work_dir",)),
     "o": _job_column("COMMAND", lambda j: or_null(j.command), ("command",)),
@@ -185,9 +213,8 @@ _NAMED: dict[str, str | Column] = {
     "schednodes": "Y", "starttime": "S", "state": "T", "statecompact": "t",
     "submittime": "V", "timeleft": "L", "timelimit": "l", "timeused": "M",
     "tres-per-node": "b", "userid": "U", "username": "u", "workdir": "Z",
-    "numtasks": _job_column("TASKS", lambda j: str(j.ntasks), ("ntasks",)),
-    "cpus-per-task": _job_column("CPUS_PER_TASK", lambda j: str(j.cpus_per_task),
-                            ("cpus_per_task",)),
+    "numtasks": _text_column("TASKS", "ntasks"),
+    "cpus-per-task": _text_column("CPUS_PER_TASK", "cpus_per_task"),
     "stdout": _job_column("STDOUT", lambda j: or_null(j.stdout), ("stdout",)),
     "stderr": _job_column("STDERR", lambda j: or_null(j.stderr), ("stderr",)),
     "pendingtime": Column("PENDING_TIME", _pending_time,
@@ -200,23 +227,56 @@ _NAMED: dict[str, str | Column] = {
     "wckey": _job_column("WCKEY", lambda j: or_null(j.wckey), ("wckey",)),
 }
 
-#: ``--sort`` letters -> a sort key of a job (``None`` sorts last).
-_SORT_KEYS: dict[str, Callable[[LiveJob, float], Any]] = {
-    "i": lambda j, now: (array_master_id(j), j.array_task_id or -1, j.job_id),
-    "A": lambda j, now: j.job_id, "F": lambda j, now: array_master_id(j),
-    "K": lambda j, now: j.array_task_id, "j": lambda j, now: j.name,
-    "u": lambda j, now: j.user, "U": lambda j, now: j.uid, "g": lambda j, now: j.group,
-    "a": lambda j, now: j.account or "", "q": lambda j, now: j.qos or "",
-    "P": lambda j, now: j.partition, "t": lambda j, now: _CODES[j.state],
-    "T": lambda j, now: _NAMES[j.state], "M": lambda j, now: elapsed(j, now),
-    "l": lambda j, now: j.time_limit if j.time_limit is not None else math.inf,
-    "D": lambda j, now: j.nodes, "C": lambda j, now: j.cpus,
-    "N": lambda j, now: j.node_list or None,
-    "r": lambda j, now: j.reason or "", "R": lambda j, now: _reason_list(j),
-    "S": lambda j, now: j.expected_start if j.state is JobState.PENDING else j.start_time,
-    "e": lambda j, now: j.end_time, "V": lambda j, now: j.submit_time,
-    "Q": lambda j, now: shown_priority(j), "p": lambda j, now: shown_priority(j),
-    "y": lambda j, now: j.nice, "Z": lambda j, now: j.work_dir,
+def _field(name: str) -> Callable[[Sequence[LiveJob], float], list]:
+    """The sort key that is the field ``name`` of each job."""
+    field = attrgetter(name)
+    return lambda jobs, now: list(map(field, jobs))
+
+
+def _field_or(name: str, missing: Any) -> Callable[[Sequence[LiveJob], float], list]:
+    """The field ``name`` of each job, ``missing`` for an empty one."""
+    field = attrgetter(name)
+    return lambda jobs, now: [value or missing for value in map(field, jobs)]
+
+
+def _each(key: Callable[[LiveJob, float], Any]) -> Callable[[Sequence[LiveJob], float], list]:
+    return lambda jobs, now: [key(job, now) for job in jobs]
+
+
+def _master_ids(jobs: Sequence[LiveJob], now: float = 0.0) -> list[int]:
+    return [job_id if array is None else array
+            for job_id, array in zip(map(_JOB_ID, jobs), map(_ARRAY_JOB_ID, jobs))]
+
+
+def _id_keys(jobs: Sequence[LiveJob], now: float) -> list[tuple[int, int, int]]:
+    return [(job_id if array is None else array, task or -1, job_id)
+            for job_id, array, task in zip(map(_JOB_ID, jobs), map(_ARRAY_JOB_ID, jobs),
+                                           map(_ARRAY_TASK_ID, jobs))]
+
+
+def _shown_priorities(jobs: Sequence[LiveJob], now: float) -> list[int]:
+    return [int(value or 0) for value in map(_PRIORITY, jobs)]
+
+
+def _time_limits(jobs: Sequence[LiveJob], now: float) -> list[float]:
+    return [math.inf if value is None else value
+            for value in map(attrgetter("time_limit"), jobs)]
+
+
+#: ``--sort`` letters -> the sort key of each of a list of jobs (``None`` sorts last).
+_SORT_KEYS: dict[str, Callable[[Sequence[LiveJob], float], list]] = {
+    "i": _id_keys, "A": _field("job_id"), "F": _master_ids, "K": _field("array_task_id"),
+    "j": _field("name"), "u": _field("user"), "U": _field("uid"), "g": _field("group"),
+    "a": _field_or("account", ""), "q": _field_or("qos", ""), "P": _field("partition"),
+    "t": _field("state._value_"), "T": _field("state._name_"),
+    "M": _each(lambda j, now: elapsed(j, now)), "l": _time_limits,
+    "D": _field("nodes"), "C": _field("cpus"), "N": _field_or("node_list", None),
+    "r": _field_or("reason", ""), "R": lambda jobs, now: _reason_lists(jobs),
+    "S": _each(lambda j, now: j.expected_start if j.state is JobState.PENDING
+               else j.start_time),
+    "e": _field("end_time"), "V": _field("submit_time"),
+    "Q": _shown_priorities, "p": _shown_priorities,
+    "y": _field("nice"), "Z": _field("work_dir"),
 }
 #: What every squeue reads: a line's job id and array task, state and reason (pending
 #: tasks of an array share a line per reason) and the order ties keep.
@@ -226,38 +286,46 @@ _ALWAYS_READ = ("job_id", "array_job_id", "array_task_id", "state", "reason")
 def sort_lines(lines: Sequence[JobLine], spec: str, *, now: float) -> list[JobLine]:
     """Lines in squeue's ``--sort`` order (``P,t,-p``: partition, state, descending
     priority); ties keep ascending job id.  Raises ``FormatError`` for an unknown key."""
-    jobs = list(map(_JOB, lines))
-    ties = [(job.job_id if job.array_job_id is None else job.array_job_id,
-             job.array_task_id or -1) for job in jobs]
-    ordered = _sorted_nones_last(list(lines), ties, False)
-    keys = [item.strip() for item in spec.split(",") if item.strip()]
-    for item in reversed(keys):
-        descending = item.startswith("-")
+    return list(map(lines.__getitem__, _sort_order(lines, spec, now)))
+
+
+def _sort_order(lines: Sequence[JobLine], spec: str, now: float) -> list[int]:
+    """The lines' places in ``sort_lines``'s order: one stable sort of the places per
+    key, last key first, each key computed once for all jobs."""
+    passes = []
+    for item in reversed([item.strip() for item in spec.split(",") if item.strip()]):
         key = _SORT_KEYS.get(item.lstrip("+-"))
         if key is None:
             raise FormatError(f"Invalid sort specification: {item}")
-        jobs = list(map(_JOB, ordered))
-        ordered = _sorted_nones_last(ordered, list(map(key, jobs, repeat(now, len(jobs)))),
-                                     descending)
-    return ordered
+        passes.append((key, item.startswith("-")))
+    jobs = list(map(_JOB, lines))
+    ties = [(master, task or -1)
+            for master, task in zip(_master_ids(jobs), map(_ARRAY_TASK_ID, jobs))]
+    order = _sorted_nones_last(list(range(len(jobs))), ties, False)
+    for key, descending in passes:
+        order = _sorted_nones_last(order, key(jobs, now), descending)
+    return order
 
 
-def _sorted_nones_last(lines: list[JobLine], keys: list[Any],
-                       descending: bool) -> list[JobLine]:
-    """``lines`` stably sorted by their ``keys`` (one each), those without one last."""
+def _sorted_nones_last(order: list[int], keys: list[Any], descending: bool) -> list[int]:
+    """The places in ``order`` stably sorted by their ``keys`` (``keys[place]``), those
+    without one last.  Keys all equal (one partition) leave the order as it is."""
     if None in keys:
-        present = [i for i, key in enumerate(keys) if key is not None]
-        missing = [lines[i] for i, key in enumerate(keys) if key is None]
-    else:
-        present, missing = list(range(len(lines))), []
-    present.sort(key=keys.__getitem__, reverse=descending)
-    return list(map(lines.__getitem__, present)) + missing
+        missing = [i for i in order if keys[i] is None]
+        order = [i for i in order if keys[i] is not None]
+        order.sort(key=keys.__getitem__, reverse=descending)
+        return order + missing
+    if keys and keys.count(keys[0]) == len(keys):
+        return order
+    order.sort(key=keys.__getitem__, reverse=descending)
+    return order
 
 
-def _rows(jobs: Iterable[LiveJob], *, now: float, sort: str | None,
-          expand_arrays: bool) -> list[JobLine]:
+def _lines(jobs: Iterable[LiveJob], *, now: float, sort: str | None,
+           expand_arrays: bool) -> tuple[list[JobLine], list[int]]:
+    """The lines, as the jobs come, and their places in ``sort``'s order."""
     lines = job_lines(jobs, expand_arrays=expand_arrays)
-    return sort_lines(lines, sort or SQUEUE_DEFAULT_SORT, now=now)
+    return lines, _sort_order(lines, sort or SQUEUE_DEFAULT_SORT, now)
 
 
 def format_squeue(jobs: Iterable[LiveJob], fmt: str | None = None, *,
@@ -267,9 +335,9 @@ def format_squeue(jobs: Iterable[LiveJob], fmt: str | None = None, *,
     by ``sort`` (default ``P,t,-p``); pending array tasks share a line unless
     ``expand_arrays`` (``-r``)."""
     tokens = parse_percent_format(fmt or SQUEUE_DEFAULT_FORMAT, _COLUMNS)
-    rows = _rows(jobs, now=now, sort=sort, expand_arrays=expand_arrays)
-    return render(tokens, _COLUMNS, rows, header=header, args=(now,),
-                  uncut_values=frozenset("M"), uncut_headers=frozenset("R"))
+    lines, order = _lines(jobs, now=now, sort=sort, expand_arrays=expand_arrays)
+    return render(tokens, _COLUMNS, lines, header=header, args=(now,),
+                  uncut_values=frozenset("M"), uncut_headers=frozenset("R"), order=order)
 
 
 def parse_squeue_fields(fields: str) -> tuple[list[Token], dict[str, Column]]:
@@ -335,5 +403,5 @@ def format_squeue_fields(jobs: Iterable[LiveJob], fields: str, *,
                          expand_arrays: bool = False) -> str:
     """squeue's table for an ``-O``/``--Format`` field list."""
     tokens, columns = parse_squeue_fields(fields)
-    rows = _rows(jobs, now=now, sort=sort, expand_arrays=expand_arrays)
-    return render(tokens, columns, rows, header=header, args=(now,))
+    lines, order = _lines(jobs, now=now, sort=sort, expand_arrays=expand_arrays)
+    return render(tokens, columns, lines, header=header, args=(now,), order=order)
