@@ -30,7 +30,7 @@ class RoomNow:
     no room now, or not a candidate); ``update`` is called with every node whose
     timeline changed."""
 
-    __slots__ = ("room_of", "forever", "until", "_ends")
+    __slots__ = ("room_of", "forever", "until", "_ends", "seen")
 
     def __init__(self, room_of: Callable[[int], float | None],
                  groups: Iterable[tuple[float, Iterable[int]]]) -> None:
@@ -39,6 +39,7 @@ class RoomNow:
         self.forever: list[int] = []
         self.until: dict[int, float] = {}
         self._ends: list[float] | None = None  #: sorted ``until`` values, built when asked
+        self.seen = 0  #: how many of the profile's changed nodes it has looked at again
         for b, nodes in groups:
             if b == _INF:
                 self.forever.extend(nodes)

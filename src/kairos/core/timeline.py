@@ -149,6 +149,8 @@ class TimelineProfile:
         #: request shape -> the nodes with room for it at ``_rooms_at`` (the origin)
         self._rooms: dict[tuple, RoomNow] = {}
         self._rooms_at = now
+        #: nodes changed since the rooms were made, in order: a room catches up when asked
+        self._touched: list[int] = []
         self._failed: dict[tuple, float] = {}
 
     # ----------------------------------------------------------------- the interface
@@ -400,10 +402,9 @@ class TimelineProfile:
         if self._rooms:
             if self._rooms_at != origin:
                 self._rooms.clear()
-            else:
-                for room in self._rooms.values():
-                    for n, _vec in per_node:
-                        room.update(n)
+                self._touched.clear()
+            else:  # each room looks at these nodes again when next asked
+                self._touched.extend(n for n, _vec in per_node)
         self._version += 1
 
     def _eligible_kind(self, kind: int, job: Job) -> bool:
@@ -505,11 +506,17 @@ class TimelineProfile:
         t = self.T[0]
         if self._rooms_at != t:
             self._rooms.clear()
+            self._touched.clear()
             self._rooms_at = t
         req = job.request
         key = (job.partition, req.features, req.any_features, req.exclusive,
                req.cpus_per_node, req.mem_per_node, req.gpus_per_node)
         room = self._rooms.get(key)
+        touched = self._touched
+        if room is not None and room.seen < len(touched):
+            for n in touched[room.seen:]:
+                room.update(n)
+            room.seen = len(touched)
         if room is None:
             # ``job`` stands for its shape: only the fields in ``key`` are read.
             eligible, good = self._eligible_kind, self._good_intervals
@@ -528,6 +535,7 @@ class TimelineProfile:
                 if b is not None:
                     groups.append((b, members))
             room = self._rooms[key] = RoomNow(lambda n: room_end(kind_of[n], tls[n]), groups)
+            room.seen = len(touched)
         return room
 
 
