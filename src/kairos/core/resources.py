@@ -125,13 +125,17 @@ class NodeResources:
 
     def candidates(self, job: Job) -> list[int]:
         """Indices of the nodes ``job`` may use now: ``selectable`` ones that are up."""
+        nodes = self.cluster.nodes
+        return [i for i in self._selectable_cached(job) if nodes[i].state is NodeState.UP]
+
+    def _selectable_cached(self, job: Job) -> list[int]:
+        """``selectable``, kept per partition and node selection until the nodes change."""
         req = job.request
         key = (job.partition, req.features, req.any_features, req.exclude)
         cached = self._candidates.get(key)
         if cached is None:
             cached = self._candidates[key] = self.selectable(job)
-        nodes = self.cluster.nodes
-        return [i for i in cached if nodes[i].state is NodeState.UP]
+        return cached
 
     def selectable(self, job: Job) -> list[int]:
         """Indices of the nodes ``job`` may ever use, whatever their state: in its
@@ -185,8 +189,9 @@ class NodeResources:
         key = (job.partition, req)
         fits = self._fits_empty.get(key)
         if fits is None:
-            empty = [list(v) for v in self.capacity]
-            fits = self.place(job, empty, dict(self.cluster.licenses), all_nodes=True) is not None
+            # Placing reads the free vectors only: the capacities stand for an empty cluster.
+            fits = self.place(job, self.capacity, dict(self.cluster.licenses),
+                              all_nodes=True) is not None
             self._fits_empty[key] = fits
         if not fits:
             if req.spread:
@@ -245,7 +250,7 @@ class NodeResources:
         if among is not None:
             nodes = among
         else:
-            nodes = self.candidates(job) if not all_nodes else self.selectable(job)
+            nodes = self.candidates(job) if not all_nodes else self._selectable_cached(job)
         if req.exclusive or req.nodelist or req.spread:
             if req.spread:
                 return spread.place(self, job, nodes, free, wanted)
