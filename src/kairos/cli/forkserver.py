@@ -38,7 +38,7 @@ from kairos.cli import fastpath
 PRELOAD = ("kairos.cli.client", "kairos.cli.unix_http", "kairos.model", "kairos.model.job",
            "kairos.model.step", "kairos.model.submission", "kairos.slurm.sbatch",
            "kairos.slurm.sbatch_submission", "kairos.slurm.output", "kairos.server.paths",
-           "kairos.cli.slurm._query", "json", "pwd", "grp")
+           "kairos.cli.slurm._query", "json", "orjson", "pwd", "grp")
 _MAX_REQUEST = 16 << 20  # a command line and an environment; scripts are read by the child
 
 

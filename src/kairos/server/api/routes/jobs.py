@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query
+from fastapi.responses import Response
 
 from kairos.model.job import PUBLIC_FIELDS
 from kairos.server import views, why
 from kairos.server.api.deps import CallerDep, ControllerDep, split, split_states
-from kairos.server.api.json import JSONList, json_response
+from kairos.server.api.json import JSONList, collector_paused, json_response
 from kairos.server.schemas import (
     BatchResult, Cancelled, CancelRequest, Done, JobBatch, JobIds, JobInfo, JobSubmit,
     JobUpdate, SubmitResult, WhyInfo, to_submission,
@@ -68,17 +69,22 @@ async def list_jobs(controller: ControllerDep, ids: Strings = None, users: Strin
     ``fields`` keeps only the named ``JobInfo`` fields; ``layout=columns`` sends the
     names once and one list of values per job, in their order (every field when
     ``fields`` is not given).  An unknown field name is refused (400)."""
-    found = views.select(controller, split(ids), users=split(users), names=split(names),
-                         states=split_states(states), partitions=split(partitions),
-                         active_only=not all_states and not states and not ids)
-    wanted = split(fields)
+    with collector_paused():  # the table is freed inside, before collection resumes
+        return _job_list(controller, views.select(
+            controller, split(ids), users=split(users), names=split(names),
+            states=split_states(states), partitions=split(partitions),
+            active_only=not all_states and not states and not ids), split(fields), layout, start)
+
+
+def _job_list(controller, found: list, wanted: list[str] | None, layout: str,
+              start: bool) -> Response:
     if wanted is None and layout == "records":
         return json_response(views.job_views(controller, found, start=start))
-    names_ = wanted or list(PUBLIC_FIELDS)
-    rows = views.job_table(controller, found, names_, start=start)  # ValueError: 400
+    names = wanted or list(PUBLIC_FIELDS)
+    rows = views.job_table(controller, found, names, start=start)  # ValueError: 400
     if layout == "columns":
-        return json_response({"fields": names_, "rows": rows})
-    return json_response([dict(zip(names_, row)) for row in rows])
+        return json_response({"fields": names, "rows": rows})
+    return json_response([dict(zip(names, row)) for row in rows])
 
 
 @router.get("/{job_id}", summary="One job (scontrol show job)", response_model=JobInfo)
