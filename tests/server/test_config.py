@@ -160,7 +160,7 @@ def test_predictor_none_means_no_predictor(tmp_path):
     ('[controller]\npolcy = "easy"\n',
      r"unknown key 'polcy' in \[controller\]; accepted keys: admins, auto, auto_every, "
      r"auto_min_jobs, auto_window, backfill_order, cluster_name, correction, kill_wait, "
-     r"max_script_size, order, policy, predictor, scheduler_interval"),
+     r"max_script_size, order, policy, predictor, predictor_history, scheduler_interval"),
     ('[scheduler]\npolicy = "easy"\n', r"unknown section \[scheduler\]; accepted sections: \[controller\]"),
     ('[[partition]]\nname = "p"\nmax_time = "1-xx"\n',
      r"\[\[partition\]\] 'p' max_time = \"1-xx\": invalid time '1-xx': use minutes, .*UNLIMITED"),
@@ -171,6 +171,8 @@ def test_predictor_none_means_no_predictor(tmp_path):
     ('[controller]\npolicy = "sjf"\n', r"policy = \"sjf\": expected one of: fcfs, easy, conservative"),
     ('[controller]\npredictor = "oracle"\n', r"expected one of: none, user, last2, rf, ml, mlq"),
     ('[controller]\nkill_wait = -1\n', r"kill_wait = -1: expected a number of seconds, 0 or more"),
+    ('[controller]\npredictor_history = -1\n',
+     r"predictor_history = -1: expected a whole number of jobs, 0 or more"),
     ('[controller]\nscheduler_interval = 0\n', r"scheduler_interval = 0: expected a number of seconds greater than 0"),
     ('[controller]\nmax_script_size = "4M"\n', r"max_script_size = \"4M\": expected a number of bytes, 1 or more"),
     ('[controller]\nadmins = "alice"\n', r"admins = \"alice\": expected a list of user names"),

@@ -114,6 +114,9 @@ class ForestPredictor:
         self.fits = 0
         self.fit_seconds = 0.0
         self.trained_on = 0  # rows in the last fit
+        #: while ``learn_past`` runs: the rows of the last fit due with any, or None
+        self._deferred: list | None = None
+        self._deferring = False
 
     def row(self, job: Job) -> list[float]:
         enc_user, enc_part, enc_queue = self.encoders
@@ -140,12 +143,22 @@ class ForestPredictor:
         if self.since_fit >= o["every_jobs"] and now - self.last_fit >= o["every_seconds"]:
             self.fit(now)
 
+    def learn_past(self, replay) -> None:
+        """Run ``replay()``, the estimates and ends of a past nobody plans with (a
+        restarted controller's, ``kairos.server.seeding``), making only the last of the
+        fits that fall due in it: the model is the one learning live ended with, on the
+        same rows, and the earlier fits would only have changed answers nobody keeps."""
+        self._deferred, self._deferring = None, True
+        try:
+            replay()
+        finally:
+            self._deferring = False
+        if self._deferred is not None:
+            rows, self._deferred = self._deferred, None
+            self._train(rows)
+
     def fit(self, now: float) -> None:
         """Refit on the jobs that finished in the last ``window_days`` before ``now``."""
-        import time
-
-        from sklearn.ensemble import RandomForestRegressor
-
         o = self.options
         horizon = now - o["window_days"] * _DAY
         w = self.window
@@ -153,6 +166,18 @@ class ForestPredictor:
             w.popleft()
         self.since_fit = 0
         self.last_fit = now
+        if self._deferring:
+            if w:  # an empty window leaves the model as it was
+                self._deferred = list(w)
+        else:
+            self._train(w)
+
+    def _train(self, w) -> None:
+        import time
+
+        from sklearn.ensemble import RandomForestRegressor
+
+        o = self.options
         if not w:
             return
         began = time.perf_counter()

@@ -23,6 +23,7 @@ make), one QoS ``normal``, EASY backfilling in multifactor priority order.
     auto_every = "21-00:00:00"     # how often (Slurm durations)
     auto_window = "7-00:00:00"     # on the jobs submitted this far back that have finished
     auto_min_jobs = 200            # fewer finished jobs in the window: no decision
+    predictor_history = 20000      # at start the predictor learns the last jobs to finish
 
     [database]
     url = "postgresql+psycopg://kairos@dbhost/kairos"   # default: sqlite in the home
@@ -72,6 +73,11 @@ switches when one is clearly better; ``kairos tune`` shows its decisions.  It ne
 tuner's: giving one of them too is a mistake, not a start configuration (the tuner
 starts from ``kairos.sim.tuning.START``, and after a restart from the configuration it
 applied last).
+
+A starting controller teaches its predictor (with ``auto``, the tuner's panel) the last
+``predictor_history`` jobs to finish, read from the accounting database, as it met them
+live (``kairos.server.seeding``): a restart does not send it back to users' time limits.
+0 starts it from nothing.
 
 The tables are validated by pydantic models (``kairos.server.config_schema``) that read
 TOML's notations (Slurm durations, memory sizes, hostlists) into plain values (seconds,
@@ -143,6 +149,9 @@ class Settings:
     auto_every: float  #: seconds between tunings
     auto_window: float  #: seconds of finished jobs each tuning replays
     auto_min_jobs: int  #: the fewest finished jobs a tuning decides on
+    #: at start the predictor (or the tuner's panel) learns this many of the last jobs to
+    #: finish (``kairos.server.seeding``)
+    predictor_history: int
     partitions: list[PartitionConfig]
     qos: dict[str, QosConfig]
     node_overrides: NodeOverrides

@@ -42,6 +42,10 @@ DB_SCHEMES = ("sqlite", "sqlite+pysqlite", "postgresql", "postgresql+psycopg")
 LIVE_PREDICTORS = ("user", "last2", "rf", "ml", "mlq")
 #: The predictors that learn how long jobs outlive their estimates (``remaining``).
 REMAINING_PREDICTORS = ("ml", "mlq")
+#: How many of the last jobs to finish a starting controller teaches its predictor
+#: (``kairos.server.seeding``): ml refits on its last 20,000, so more would not reach
+#: its model.
+PREDICTOR_HISTORY = 20_000
 _DAY = 86400.0
 #: The error type of validators whose message must not repeat the value (see its use).
 VALUE_NOT_SHOWN = "value_not_shown"
@@ -150,6 +154,8 @@ class ControllerConfig(_Table):
     auto_every: PositiveDuration = Field(21 * _DAY, description=_DURATION)
     auto_window: PositiveDuration = Field(7 * _DAY, description=_DURATION)
     auto_min_jobs: StrictInt = Field(200, ge=1, description="a whole number, 1 or more")
+    predictor_history: StrictInt = Field(PREDICTOR_HISTORY, ge=0,
+                                         description="a whole number of jobs, 0 or more")
 
     @field_validator("admins")
     @classmethod

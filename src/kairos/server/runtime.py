@@ -17,6 +17,7 @@ from kairos.server.controller import Controller
 def build_controller(settings) -> Controller:
     """Everything a controller needs, recovered from the database."""
     from kairos.server.recovery import recover
+    from kairos.server.seeding import teach
     from kairos.server.store import Store
 
     store = Store(settings.db_url)
@@ -44,6 +45,7 @@ def build_controller(settings) -> Controller:
     controller.shims = write_shims(settings.home / "bin")
     controller.settings_user = getpass.getuser()
     controller.store_description = _describe_url(settings.db_url)
+    teach(controller)  # before recovery queues the pending jobs with its answers
     controller.recovered = recover(controller)
     return controller
 
@@ -121,8 +123,9 @@ def cluster_trust(settings, nodes):
 
 def _estimator(name: str | None):
     """The runtime predictor the scheduler plans with (None: users' time limits).  It
-    learns from every job that ends, like in the twin; ``kairos predict evaluate``
-    shows which predictor suits a workload."""
+    learns from every job that ends, like in the twin, and at start from those the
+    database holds (``kairos.server.seeding``); ``kairos predict evaluate`` shows which
+    predictor suits a workload."""
     if name in (None, "none", "user"):
         return None
     from kairos.predict import make_predictor

@@ -6,9 +6,9 @@ current configuration - predictor, correction, EASY's backfill order - plans.  E
 ``auto_every`` seconds, or when an admin asks, ``SelfTuning`` decides as the twin's
 tuner does, on the accounting database: the jobs submitted in the last ``auto_window``
 that have finished, read from the store, each planned in the what-ifs with what each
-predictor said at its submission.  Jobs the panel has no answer for (submitted before
-this controller started, or with an explicit ``--time-min``) are planned with their
-time limits.
+predictor said at its submission.  Jobs the panel has no answer for (with an explicit
+``--time-min``, or submitted before this controller started and older than what it
+learned again at start, ``kairos.server.seeding``) are planned with their time limits.
 
 The replays run in a thread, so the loop keeps serving requests (it shares the
 interpreter with them: a long tuning slows passes down, it does not stop them).  The
