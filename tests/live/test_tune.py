@@ -5,6 +5,9 @@ with self-tuning off."""
 from __future__ import annotations
 
 import json
+import os
+import time
+from pathlib import Path
 
 from kairos.sim.tuning import CANDIDATES, EASY, START
 
@@ -34,6 +37,33 @@ def test_tune_now_replays_the_finished_jobs_under_every_candidate(make_live):
         assert line.split()[1] == f"{t['avg_bsld']:.2f}"
     assert f"configuration  {answer['current']['label']} (EASY, " in text
     assert "next tuning    " in text
+
+    # The replays ran in the controller's worker process, which stops with it.
+    log = (live.home / "kairos.log").read_text()
+    [line] = [line for line in log.splitlines() if "self-tuning: 6 finished jobs" in line]
+    assert line.endswith(", in the worker process)")
+    controller = int((live.home / "kairos.pid").read_text().split()[0])
+    workers = children(controller)
+    assert workers, "no worker process under the controller"
+    live.down()
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()]
+
+
+def children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid``."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry))
+    return found
 
 
 def test_with_self_tuning_off_tune_says_so(make_live):

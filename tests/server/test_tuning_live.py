@@ -115,7 +115,49 @@ def test_a_tuning_on_request_replays_every_candidate_on_the_jobs_that_ran(make_b
     assert shown["next"] == decision["time"] + DAY
     [line] = [r.getMessage() for r in caplog.records if r.name == "kairos.tuning"]
     assert line.startswith("self-tuning: 40 finished jobs; ") and decision["reason"] in line
+    assert line.endswith(", in the worker process)")
     assert tuning.load(bench.store) == [decision]
+    bench.controller.tuning.cancel()
+
+
+def trials_in_this_process(self_tuning, now: float) -> dict:
+    """label -> (avg bsld, max wait) of every candidate replayed here, as the twin does."""
+    tuner = self_tuning.tuner
+    history = tuner.window_of(self_tuning.history(now), now)
+    return {c.label: (t.avg_bsld, t.max_wait)
+            for c in tuner.configs() for t in [tuner.trial(history, c, "submit")]}
+
+
+def test_the_worker_process_replays_as_this_one_and_a_dead_worker_is_replaced(make_bench,
+                                                                              caplog):
+    bench = make_bench(AUTO)
+    run_jobs(bench)
+    self_tuning = bench.controller.tuning
+    caplog.set_level(logging.INFO, logger="kairos.tuning")
+    try:
+        first = bench.run(self_tuning.tune(bench.controller))
+        assert self_tuning.in_process
+        shown = {t["config"]: (t["avg_bsld"], t["max_wait"]) for t in first["trials"]}
+        assert shown == trials_in_this_process(self_tuning, first["time"])
+        assert len({avg for avg, _ in shown.values()}) >= 2  # a mix-up would show
+
+        # The worker dies between two tunings: the next one replays in a thread, says
+        # so, and decides the same; the one after starts a fresh worker.
+        [worker] = self_tuning._pool._processes.values()
+        worker.kill()
+        worker.join(10)
+        again = bench.run(self_tuning.tune(bench.controller))
+        assert not self_tuning.in_process and self_tuning._pool is None
+        assert again["trials"] == first["trials"] and again["chosen"] == first["chosen"]
+        assert any("the worker process failed (BrokenProcessPool" in r.getMessage()
+                   for r in caplog.records)
+        third = bench.run(self_tuning.tune(bench.controller))
+        assert self_tuning.in_process and third["trials"] == first["trials"]
+        [worker] = self_tuning._pool._processes.values()
+    finally:
+        self_tuning.cancel()
+    worker.join(10)
+    assert not worker.is_alive()  # the controller's stop ends its worker
 
 
 def test_the_periodic_tuning_switches_the_scheduler_and_a_restart_resumes_it(make_bench):

@@ -274,3 +274,42 @@ def test_a_panel_forgets_answers_by_age_even_for_jobs_that_never_finish():
         panel.estimate(pending_job(i, float(i), 100.0), float(i))
     panel.forget_before(2.0)
     assert set(panel.answers) == {2}
+
+
+# ----------------------------------------------------------------- in another process
+
+
+def test_the_replays_give_the_same_trials_in_a_worker_process():
+    """What a live controller sends to its worker process (the window, a cluster per
+    candidate and each predictor's answers as a plain dict) replays to exactly the trials
+    the tuner gets in this process, candidate by candidate."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from kairos.sim.tuning import replay_trials
+
+    workload = lublin(600, 64, seed=7)
+    span = workload.jobs[-1].submit - workload.jobs[0].submit
+    t = small_tuner(span)
+    t.window = span  # the whole past: a few hundred finished jobs
+    result = replay(workload, tuner=t)
+    now = max(j.end for j in result.jobs)
+    history = t.window_of(list(t.panel.finished), now)
+    assert history is not None and len(history) >= 200
+    configs = t.configs()
+    assert all(t.portable(c) for c in configs)
+    here = [t.trial(history, c, "submit") for c in configs]
+    plans = [(c, t.machine(), t.answers(history, c)) for c in configs]
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        away = pool.submit(replay_trials, history, "submit", plans).result(timeout=120)
+    assert [x.config for x in away] == configs
+    for a, b in zip(here, away):
+        assert (a.avg_bsld, a.max_wait) == (b.avg_bsld, b.max_wait), a.config
+        np.testing.assert_array_equal(a.bsld, b.bsld)
+    # The answers matter (a worker planning with the wrong ones would differ), and the
+    # candidates differ from each other (one in another's place would show).
+    assert t.answers(history, START) != t.answers(history, OTHER)
+    assert len({x.avg_bsld for x in here}) >= 3
+    wrong = replay_trials(history, "submit", [(START, t.machine(), t.answers(history, OTHER))])
+    assert wrong[0].avg_bsld != here[0].avg_bsld
+

@@ -10,12 +10,18 @@ predictor said at its submission.  Jobs the panel has no answer for (with an exp
 ``--time-min``, or submitted before this controller started and older than what it
 learned again at start, ``kairos.server.seeding``) are planned with their time limits.
 
-The replays run in a thread, so the loop keeps serving requests (it shares the
-interpreter with them: a long tuning slows passes down, it does not stop them).  The
-decision is applied on the loop, between two passes (``Tuner.apply``: pending jobs get
-the new predictor's answers, running jobs keep their expected ends), logged in one
-line, and kept in the ``tuning`` table.  A restarted controller takes from there the
-configuration applied last, when to tune next, and the starvation guard's reference
+The replays run in a worker process (one, started with ``spawn`` at the first tuning
+and kept for the next ones): in a thread they would share the interpreter lock with the
+loop, and a long tuning slowed submissions, passes and ``squeue`` down
+(docs/self-tuning.md).  The loop gives the worker plain data: the window's jobs, an
+empty copy of the cluster per candidate, and what each candidate's predictor said of
+each job, taken from the panel on the loop.  Candidates whose correction reads a live
+predictor (``remaining``; no default candidate) replay in a thread, as does every
+candidate of a tuning whose worker failed (logged; a broken worker is replaced at the
+next tuning).  The decision rule runs on the loop, and the decision is applied there,
+between two passes (``Tuner.apply``: pending jobs get the new predictor's answers,
+running jobs keep their expected ends), logged in one line, and kept in the ``tuning``
+table.  A restarted controller takes from there the configuration applied last, when to tune next, and the starvation guard's reference
 (EASY's longest what-if wait); the per-job evidence of earlier windows is not kept, so
 its first decisions pool fewer windows.
 
@@ -29,6 +35,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
+import time
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 import sqlalchemy as sa
 
@@ -68,6 +78,11 @@ class SelfTuning:
         self.running = False
         self._lock = asyncio.Lock()
         self._task: asyncio.Task | None = None
+        #: the worker process the replays run in (``_replay``), started at the first tuning
+        self._pool: ProcessPoolExecutor | None = None
+        #: where the last tuning's replays ran (True: the worker process), and how long
+        #: they took (wall seconds): in the log line of each decision
+        self.in_process, self.replay_seconds = True, 0.0
 
     def _resumed(self):
         """The configuration applied last, if it still names what Kairos has."""
@@ -109,8 +124,21 @@ class SelfTuning:
             log.exception("self-tuning failed; the configuration is unchanged")
 
     def cancel(self) -> None:
+        """Stop a tuning in progress and the worker process (the controller stops)."""
         if self._task is not None:
             self._task.cancel()
+        self._close_pool()
+
+    def _close_pool(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        # shutdown() alone lets a replay in progress finish, and the interpreter's exit
+        # waits for it: a stopping controller would wait out the tuning.
+        processes = list((getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.terminate()
 
     async def tune(self, controller, now: float | None = None) -> dict:
         """Decide on the window before ``now`` (default: once a tuning in progress is
@@ -129,14 +157,54 @@ class SelfTuning:
                         f"{len(history)} job(s) submitted in the last "
                         f"{_duration(self.tuner.window)} have finished; a tuning needs at "
                         f"least {needed} (auto_min_jobs in [controller])")
-                decision = await asyncio.to_thread(self.tuner.decide, history, now,
-                                                   self.settings.order)
+                decision = await self._decide(history, now)
             finally:
                 self.running = False
             if decision is None:  # decide counts as ``history`` does: not expected
                 raise TuningRefused(f"too few finished jobs in the last "
                                     f"{_duration(self.tuner.window)}")
             return await self._record(controller, decision, now)
+
+    async def _decide(self, finished: list, now: float):
+        """``Tuner.decide`` with the replays away from the loop (the module docstring)."""
+        tuner, order = self.tuner, self.settings.order
+        history = tuner.window_of(finished, now)
+        if history is None:
+            return None
+        configs = tuner.configs()
+        away = [c for c in configs if tuner.portable(c)]
+        # On the loop: the panel's answers change with every submission.
+        plans = [(c, self._machine(), tuner.answers(history, c)) for c in away]
+        trials = dict(zip(away, await self._replay(history, order, plans)))
+        rest = [c for c in configs if c not in trials]
+        if rest:
+            trials.update(await asyncio.to_thread(
+                lambda: {c: tuner.trial(history, c, order) for c in rest}))
+        return tuner.conclude(history, {c: trials[c] for c in configs}, now)
+
+    async def _replay(self, history: list, order: str, plans: list) -> list:
+        """``replay_trials`` in the worker process; in a thread if that fails."""
+        from kairos.sim.tuning import replay_trials
+
+        if not plans:
+            return []
+        t0 = time.perf_counter()
+        try:
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(
+                    max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+            trials = await asyncio.get_running_loop().run_in_executor(
+                self._pool, replay_trials, history, order, plans)
+            self.in_process, self.replay_seconds = True, time.perf_counter() - t0
+            return trials
+        except Exception as e:  # noqa: BLE001 - the tuning goes on in a thread
+            log.warning("self-tuning: the worker process failed (%s: %s); replaying in a "
+                        "thread this time", type(e).__name__, e)
+            if isinstance(e, (BrokenProcessPool, OSError)):
+                self._close_pool()  # the next tuning starts a fresh worker
+        trials = await asyncio.to_thread(replay_trials, history, order, plans)
+        self.in_process, self.replay_seconds = False, time.perf_counter() - t0
+        return trials
 
     async def _record(self, controller, decision, now: float) -> dict:
         from kairos.sim.tuning import Trial
@@ -150,7 +218,8 @@ class SelfTuning:
         self.next_time = now + self.settings.auto_every
         record = decision.as_dict()
         self.decisions.append(record)
-        log.info("self-tuning: %s", describe(record))
+        log.info("self-tuning: %s (replays: %.1f s, in %s)", describe(record),
+                 self.replay_seconds, "the worker process" if self.in_process else "a thread")
         await asyncio.to_thread(save, self.store, record)
         return record
 

@@ -19,8 +19,9 @@ The bound decides what the tuner may switch *to*; it leaves the current configur
 for one within the bound without the margin only when the current one starved jobs far
 past it (``STARVING``): the default candidates promise starts to jobs that waited too
 long (guarded) or are EASY, and a window's longest wait is too noisy to act on alone
-(on CTC a tuner that did so went back to EASY twice and lost half its gain).  Each decision is a ``Decision`` (every trial's numbers, the expected gain with its
-interval, what was applied), for ``kairos simulate --auto`` and ``kairos tune``.
+(on CTC a tuner that did so went back to EASY twice and lost half its gain).  Each
+decision is a ``Decision`` (every trial's numbers, the expected gain with its interval,
+what was applied), for ``kairos simulate --auto`` and ``kairos tune``.
 
 Why replays rather than a model of the schedule: a replay of the same jobs under each
 candidate is a paired experiment, the only estimate of a policy's effect that the
@@ -265,14 +266,47 @@ class Tuner:
 
     def decide(self, finished: list[Job], now: float, order: str = "submit") -> Decision | None:
         """Replay the window's finished jobs under every candidate; None when too few."""
+        history = self.window_of(finished, now)
+        if history is None:
+            return None
+        return self.conclude(history, {c: self.trial(history, c, order)
+                                       for c in self.configs()}, now)
+
+    # A live controller runs the replays in another process (kairos.server.tuning): it
+    # calls ``window_of``, replays what ``portable`` allows with ``replay_trials`` on
+    # ``answers`` it took from the panel, the rest with ``trial``, then ``conclude``.
+
+    def window_of(self, finished: list[Job], now: float) -> list[Job] | None:
+        """The finished jobs submitted in the window before ``now``, by submission;
+        None when fewer than ``min_jobs``."""
         history = sorted((j for j in finished if j.submit >= now - self.window
                           and j.end is not None and j.end <= now),
                          key=lambda j: (j.submit, j.id))
-        if len(history) < self.min_jobs:
+        return history if len(history) >= self.min_jobs else None
+
+    def configs(self) -> list[Config]:
+        """What each tuning replays: the candidates, and EASY for the wait bound."""
+        return list(dict.fromkeys([*self.candidates, EASY]))
+
+    @staticmethod
+    def portable(config: Config) -> bool:
+        """Whether ``config`` replays without the live predictors (in another process):
+        not with a correction that reads what a predictor learned."""
+        return config.correction not in ESTIMATOR_CORRECTIONS
+
+    def answers(self, history: list[Job], config: Config) -> dict[int, float] | None:
+        """What ``config``'s predictor said of each job of ``history`` at its submission
+        (job id -> seconds); None for ``user``, which plans with the requested times."""
+        if config.predictor == "user":
             return None
+        panel, name = self.panel, config.predictor
+        return {job.id: panel.answer(job, name) for job in history}
+
+    def conclude(self, history: list[Job], trials: dict[Config, Trial], now: float) -> Decision:
+        """The decision on ``trials`` (one per ``configs()``, in that order) of
+        ``history``, pooled with the windows before."""
         ids = np.fromiter((j.id for j in history), np.int64, len(history))
-        self.evidence.append((ids, {c: self.trial(history, c, order)
-                                    for c in dict.fromkeys([*self.candidates, EASY])}))
+        self.evidence.append((ids, trials))
         pooled = pool(self.evidence)
         return self.choose(pooled, now, len(pooled[EASY].bsld))
 
@@ -305,34 +339,57 @@ class Tuner:
 
     def trial(self, history: list[Job], config: Config, order: str) -> Trial:
         """Replay ``history`` (finished jobs, by submission) under ``config``."""
-        from kairos.sim.replay import fresh_copy, replay
+        return replay_trial(history, config, order, self.machine(),
+                            self.answers(history, config), self._correction(config))
 
-        jobs = [fresh_copy(j) for j in history]
-        for job in jobs:  # planned with what the live predictor said: start from the request
-            job.estimate = job.time_limit
-        workload = Workload("what-if", 0, jobs, {j.id: j.end - j.start for j in history})
-        panel = self.panel
-        recorded = None if config.predictor == "user" else _Recorded(panel, config.predictor)
-        cluster = self.machine()
-        sched = Scheduler(cluster, make_backfill(config.backfill_order),
-                          order, estimator=recorded, correct=self._correction(config))
-        result = replay(workload, scheduler=sched)
-        start = np.fromiter((j.start for j in result.jobs), float, len(jobs))
-        submit = np.fromiter((j.submit for j in result.jobs), float, len(jobs))
-        runtime = np.fromiter((workload.runtimes[j.id] for j in result.jobs), float, len(jobs))
-        wait = start - submit
-        bsld = bounded_slowdown(wait, runtime)
-        return Trial(config, float(bsld.mean()), float(wait.max()), bsld)
+
+def replay_trial(history: list[Job], config: Config, order: str, cluster: Cluster,
+                 answers: dict[int, float] | None, correct=None) -> Trial:
+    """Replay ``history`` (finished jobs, by submission) under ``config`` on ``cluster``
+    (empty; used up), each job planned with ``answers[job id]`` (None: its time limit).
+
+    A module-level function of plain, picklable arguments, so that a live controller
+    can run it in a worker process, away from its event loop's interpreter lock.
+    ``correct``: the correction to plan with; by default ``config``'s, which must then
+    not read a predictor (``Tuner.portable``).
+    """
+    from kairos.sim.replay import fresh_copy, replay
+
+    jobs = [fresh_copy(j) for j in history]
+    for job in jobs:  # planned with what the live predictor said: start from the request
+        job.estimate = job.time_limit
+    workload = Workload("what-if", 0, jobs, {j.id: j.end - j.start for j in history})
+    recorded = None if answers is None else _Recorded(answers, config.predictor)
+    if correct is None:
+        correct = make_correction(config.correction)
+    sched = Scheduler(cluster, make_backfill(config.backfill_order),
+                      order, estimator=recorded, correct=correct)
+    result = replay(workload, scheduler=sched)
+    start = np.fromiter((j.start for j in result.jobs), float, len(jobs))
+    submit = np.fromiter((j.submit for j in result.jobs), float, len(jobs))
+    runtime = np.fromiter((workload.runtimes[j.id] for j in result.jobs), float, len(jobs))
+    wait = start - submit
+    bsld = bounded_slowdown(wait, runtime)
+    return Trial(config, float(bsld.mean()), float(wait.max()), bsld)
+
+
+def replay_trials(history: list[Job], order: str,
+                  plans: list[tuple[Config, Cluster, dict[int, float] | None]]) -> list[Trial]:
+    """``replay_trial`` for each ``(config, cluster, answers)`` of ``plans``, in order:
+    one call, one pickled ``history``, for a worker process."""
+    return [replay_trial(history, config, order, cluster, answers)
+            for config, cluster, answers in plans]
 
 
 class _Recorded:
-    """A predictor that gives, for each job, what a panel member said of it live."""
+    """A predictor that gives, for each job, what a panel member said of it live (its
+    time limit when the member said nothing)."""
 
-    def __init__(self, panel: PredictorPanel, name: str) -> None:
-        self.panel, self.name = panel, name
+    def __init__(self, answers: dict[int, float], name: str) -> None:
+        self.answers, self.name = answers, name
 
     def estimate(self, job: Job, now: float) -> float:
-        return self.panel.answer(job, self.name)
+        return self.answers.get(job.id, job.time_limit)
 
     def observe(self, job: Job, now: float) -> None:
         pass
