@@ -8,7 +8,8 @@ ask them through this module only:
 * ``earliest(job, d)``  - the earliest start at or after now for ``d`` seconds, and where.
 * ``fits_at(job, t, d)`` - could it run in ``[t, t + d)``?  (to re-check an old promise)
 
-and change it with ``reserve(placement, a, b)`` / ``release(placement, a, b)``.
+and change it with ``reserve(placement, a, b)`` / ``release(placement, a, b)``.  A pool
+also answers ``earlier``: can a conservative promise move, asked without releasing it.
 
 Two representations share that interface:
 
@@ -154,52 +155,79 @@ class PoolProfile:
                 return None
         return n
 
-    def earliest(self, job: Job, duration: float, within=None) -> tuple[float, int] | None:
-        """The earliest start for ``duration`` seconds, and the placement.  ``within``:
-        only start times in these sorted ranges ``[lo, hi)``, all before the last step
-        (a promise being re-checked, ``kairos.core.policy.freed``); None if none fits."""
+    def earliest(self, job: Job, duration: float) -> tuple[float, int]:
+        """The earliest start for ``duration`` seconds, and the placement.  (A held
+        promise is re-checked with ``earlier`` instead, only where something was freed.)"""
         n = job.request.cpus
         if n > self.capacity:
             raise Unsatisfiable(f"job {job.id} asks for {n} processors; the machine has {self.capacity}")
         T, F = self.T, self.F
         size = len(T)
-        if within is not None:
-            for lo, hi in within:
-                i = bisect_left(T, lo)
-                while i < size and T[i] < hi:
-                    if F[i] < n:
-                        i += 1
-                        continue
-                    j = self._short_step(i, n, duration)
-                    if j < 0:
-                        return T[i], n
-                    i = j
-            return None
-        i = 0
+        i = good = 0  # steps i..good-1 are known to have n free
         while True:
             if i == size:
                 if not self._extend():
                     raise Unsatisfiable(f"job {job.id} never fits: {n} processors are never free")
                 size += 1
-            if F[i] < n:
-                i += 1
-                continue
-            j = self._short_step(i, n, duration)
-            if j < 0:
+            # The window's last step (beyond the last step nothing decreases), then
+            # backwards: a step short of n rules out every start up to it at once.
+            j = bisect_left(T, T[i] + duration, i + 1) - 1
+            k = j
+            stop = good if good > i else i
+            while k >= stop and F[k] >= n:
+                k -= 1
+            if k < stop:
                 return T[i], n
-            i = j
+            good = j + 1
+            i = k + 1
 
-    def _short_step(self, i: int, n: int, duration: float) -> int:
-        """The first step after ``i`` within ``duration`` of it with fewer than ``n``
-        processors free, or -1 when there is none (the window from step ``i`` fits;
-        beyond the last step nothing decreases: see the module docstring)."""
+    def earlier(self, n: int, duration: float, until: float, starts: Sequence[float],
+                ends: Sequence[float]) -> float | None:
+        """The first start ``s`` before ``until`` whose window ``[s, s + duration)``
+        reaches one of the spans ``[starts[k], ends[k])`` (sorted, disjoint, at least
+        one) and has ``n`` processors free throughout, or up to ``until`` if that
+        comes first; None if there is none.
+
+        A promise at ``until`` is re-checked so, with its own slot still in the
+        profile: from ``until`` on, that slot gives the job its processors back, so
+        only the time before it matters.  The spans are where something was freed
+        since it was searched (``kairos.core.policy.freed``).  Windows are scanned
+        from their ends backwards: the last step short of ``n`` rules out every start
+        up to it, so the search jumps over whole windows, and scans no step twice."""
         T, F = self.T, self.F
-        size = len(T)
-        end = T[i] + duration
-        j = i + 1
-        while j < size and F[j] >= n and T[j] < end:
-            j += 1
-        return -1 if j == size or T[j] >= end else j
+        size, count = len(T), len(starts)
+        i = good = 0  # steps i..good-1 are known to have n free
+        k = 0  # the span the windows from step i meet first
+        while True:
+            t = T[i]
+            if ends[k] <= t:
+                k = bisect_right(ends, t, k + 1)
+                if k == count:
+                    return None
+            lo = starts[k] - duration  # the first start whose window reaches span k
+            if t < lo:
+                if lo >= until:
+                    return None
+                i = bisect_left(T, lo, i + 1)
+                if i == size:
+                    return None
+                continue
+            if t >= until:
+                return None
+            end = t + duration
+            if end > until:
+                end = until
+            j = bisect_left(T, end, i + 1) - 1
+            m = j
+            stop = good if good > i else i
+            while m >= stop and F[m] >= n:
+                m -= 1
+            if m < stop:
+                return t
+            good = j + 1
+            i = m + 1
+            if i == size:
+                return None
 
     def may_start(self, job: Job, within) -> bool:
         """Whether ``job`` could start at some step in the ranges ``within`` (all
@@ -287,17 +315,38 @@ class PoolProfile:
             F.append(F[-1])
         a = self._step_at(start)
         if end > T[-1]:
-            for k in range(a, len(F)):
-                F[k] -= n
+            F[a:] = [f - n for f in F[a:]]
             heapq.heappush(self._tail, (end, n))
         else:
             b = self._step_at(end)
-            for k in range(a, b):
-                F[k] -= n
+            F[a:b] = [f - n for f in F[a:b]]
 
     def release(self, n: int, start: float, end: float) -> None:
         """Give back what ``reserve(n, start, end)`` took."""
         self.reserve(-n, start, end)
+
+    def move(self, n: int, start: float, end: float, to: float, to_end: float) -> None:
+        """``release(n, start, end)`` then ``reserve(n, to, to_end)`` for a promise
+        moving earlier (``to < start``): the same steps, changed only where the two
+        slots do not overlap (a promise usually moves less than its length)."""
+        T, F = self.T, self.F
+        if end <= start or to_end <= to or end > T[-1] or to_end > T[-1]:
+            self.release(n, start, end)
+            self.reserve(n, to, to_end)
+            return
+        step_at = self._step_at
+        step_at(start)
+        step_at(end)
+        step_at(to)
+        step_at(to_end)
+        a, b = bisect_left(T, to), bisect_left(T, to_end)
+        c, d = bisect_left(T, start), bisect_left(T, end)
+        if b <= c:  # apart
+            F[a:b] = [f - n for f in F[a:b]]
+            F[c:d] = [f + n for f in F[c:d]]
+        else:  # overlapping: taken before ``start``, given back after ``to_end``
+            F[a:c] = [f - n for f in F[a:c]]
+            F[b:d] = [f + n for f in F[b:d]]
 
 
 class NodeProfile:

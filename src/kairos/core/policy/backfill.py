@@ -32,7 +32,9 @@ jobs may then only start where they delay none of those reservations.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from dataclasses import dataclass, field
+from itertools import islice
 
 from kairos.core.jobs import Job, JobState
 from kairos.core.policy.freed import FreedSpans
@@ -138,11 +140,17 @@ class Backfill:
         i = walk.scanned
         freed, changed = walk.freed, walk.changed
         search_all = self.reference or freed is None or freed.everything
-        if (held and i == 0 and not search_all and not freed and not changed
-                and self._keep_promises(queue, walk, now)):
-            return starts
+        pool = self.keeps_promises and hasattr(profile, "earlier")  # conservative, one pool
+        if held and i == 0 and not search_all and not freed and not changed:
+            # Nothing was freed since the held promises were searched: none can move.
+            if self._keep_promises(queue, walk, now):
+                return starts
+            if pool and (due := self._start_due(queue, walk, now)) is not None:
+                return due
         if i == 0:
             walk.first_promise = math.inf  # from here: the earliest reservation made
+        if pool:
+            return self._walk_pool(queue, walk, now)
         may_start = getattr(profile, "may_start", None) if held else None
         while i < n and not walk.blocked:
             job = queue[i]
@@ -237,6 +245,140 @@ class Backfill:
         walk.scanned = n
         return starts
 
+    def _walk_pool(self, queue: list[Job], walk: Walk, now: float) -> list[tuple[Job, object]]:
+        """``walk`` for conservative on a processor pool, where a replay spends most of
+        its time: the same outcome, job by job, with less work for a held promise.  It
+        is asked whether it can move (``PoolProfile.earlier``) with its slot still in
+        the profile, and taken out only when it does; most promises stand."""
+        profile = walk.profile
+        T, F = profile.T, profile.F
+        move, earlier = profile.move, profile.earlier
+        held, reservations = walk.held, walk.reservations
+        freed, changed = walk.freed, walk.changed or ()
+        # Held promises are searched again only where something was freed
+        # (``kairos.core.policy.freed``), unless that is not known.
+        recheck = not (self.reference or freed is None or freed.everything)
+        spans, span_ends = (freed.starts, freed.ends) if recheck else ((), ())
+        reserved_ = self._reserved
+        starts: list[tuple[Job, object]] = []
+        # ``walk.reserved``, ``first_promise`` and ``head``, kept in locals while
+        # promises stand and put back around anything else that reads them.
+        reserved, first, head = walk.reserved, walk.first_promise, walk.head
+        for job in islice(queue, walk.scanned, None):
+            if job.state is not _PENDING:
+                continue
+            d = job.estimate
+            promise = held.pop(job.id, None) if held else None
+            if promise is not None:
+                t0 = promise[0]
+                if t0 > now and recheck and job.id not in changed:
+                    # The common case first: every freed span begins after this
+                    # promise ends.
+                    if spans and t0 + d > spans[0]:
+                        n = job.request.cpus
+                        # Just as common: the step before the promise is short of
+                        # ``n`` and every window that meets a span reaches it.
+                        k = bisect_left(T, t0) - 1
+                        if F[k] >= n or T[k] >= spans[0] and T[k] >= now + d:
+                            t = earlier(n, d, t0, spans, span_ends)
+                        else:
+                            t = None
+                        if t is not None:
+                            placement = promise[1]
+                            move(placement, t0, promise[2], t, t + d)
+                            self._moved_earlier(walk, promise, t + d)
+                            if t == now:
+                                starts.append((job, placement))
+                            else:
+                                walk.reserved, walk.first_promise, walk.head = reserved, first, head
+                                reserved_(job, walk, (t, placement, t + d))
+                                reserved, first, head = walk.reserved, walk.first_promise, walk.head
+                            continue
+                    # It keeps its promise: ``_reserved``, inlined.
+                    reservations[job.id] = promise
+                    job.reserved_start = t0
+                    if t0 < first:
+                        first = t0
+                    if reserved:
+                        job.reason = "Priority"
+                    else:
+                        job.reason = "Resources"
+                        head = job.id
+                    reserved += 1
+                    continue
+            walk.reserved, walk.first_promise, walk.head = reserved, first, head
+            self._place(job, promise, walk, now, starts)
+            reserved, first, head = walk.reserved, walk.first_promise, walk.head
+        walk.reserved, walk.first_promise, walk.head = reserved, first, head
+        walk.scanned = len(queue)
+        return starts
+
+    def _place(self, job: Job, promise: tuple | None, walk: Walk, now: float,
+               starts: list[tuple[Job, object]]) -> None:
+        """``_walk_pool`` for a job searched afresh: one without a promise, or whose
+        promise is due or must be searched everywhere (given back first)."""
+        profile = walk.profile
+        d = job.estimate
+        if promise is not None:
+            profile.release(promise[1], promise[0], promise[2])
+        if profile.F[0] >= job.request.cpus:
+            placement = profile.fits_now(job, d)
+            if placement is not None:
+                profile.reserve(placement, now, now + d)
+                starts.append((job, placement))
+                if promise is not None:
+                    self._moved(walk, promise, now, placement)
+                return
+        try:
+            t, placement = profile.earliest(job, d)
+        except Unsatisfiable:
+            # Nothing known ever frees enough (jobs without a time limit): the job
+            # waits without a slot, but still counts as the protected one.
+            job.reason = "Resources"
+            walk.reserved += 1
+            return
+        if promise is not None and t == promise[0]:
+            profile.reserve(promise[1], t, promise[2])  # not earlier: the promise stands
+            self._reserved(job, walk, promise)
+            return
+        profile.reserve(placement, t, t + d)
+        if promise is not None:
+            self._moved(walk, promise, t, placement)
+        self._reserved(job, walk, (t, placement, t + d))
+
+    def _start_due(self, queue: list[Job], walk: Walk, now: float) -> list[tuple[Job, object]] | None:
+        """``_keep_promises`` on a processor pool when some promises are due now: each
+        due job starts on its own slot (which is there for it) and the others stand,
+        as the full walk would have it, without visiting each.  Only when every
+        waiting job holds a promise, in queue order (as the walk made them): else None,
+        and the walk goes job by job."""
+        held = walk.held
+        pending = [j for j in queue if j.state is _PENDING]
+        if list(held) != [j.id for j in pending]:
+            return None
+        due = [k for k, p in enumerate(held.values()) if p[0] <= now]
+        for k in due:
+            job = pending[k]
+            t0, _, end = held[job.id]
+            if t0 != now or end != now + job.estimate:
+                return None  # not its own slot from now: search it as the walk would
+        starts: list[tuple[Job, object]] = []
+        for k in due:
+            job = pending[k]
+            self._place(job, held.pop(job.id), walk, now, starts)
+        walk.reservations, walk.held = held, {}
+        walk.reserved = len(held)
+        walk.first_promise = min((p[0] for p in held.values()), default=math.inf)
+        walk.scanned = len(queue)
+        if held:  # the first job that still waits waits for resources, the rest behind it
+            head = pending[next((m for m, k in enumerate(due) if k != m), len(due))]
+            if walk.head != head.id and walk.head in held:
+                held_head = next(j for j in pending if j.id == walk.head)
+                held_head.reason = "Priority"
+            head.reason = "Resources"
+            walk.head = head.id
+        return starts
+
     def _keep_promises(self, queue: list[Job], walk: Walk, now: float) -> bool:
         """A fresh conservative walk when nothing was freed since every held promise
         was searched: none can move, so when none is due (a promise at ``now`` starts)
@@ -275,6 +417,17 @@ class Backfill:
         else:
             job.reason = "Priority"
         walk.reserved += 1
+
+    @staticmethod
+    def _moved_earlier(walk: Walk, promise: tuple, end: float) -> None:
+        """A promise on a processor pool moved earlier, to end at ``end``: what is
+        freed is its old slot less the part its new one still takes (no window
+        overlapping only that part is any roomier)."""
+        start = max(promise[0], end)
+        walk.freed.add(start, promise[2])
+        if walk.moved is None:
+            walk.moved = FreedSpans()
+        walk.moved.add(start, promise[2])
 
     @staticmethod
     def _moved(walk: Walk, promise: tuple, start: float, placement) -> None:
