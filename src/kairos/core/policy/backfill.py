@@ -222,10 +222,7 @@ class Backfill:
                     try:
                         t, placement = profile.earliest(job, d)
                     except Unsatisfiable:
-                        # Nothing known ever frees enough (jobs without a time limit): the
-                        # job waits without a slot, but still counts as the protected one.
-                        job.reason = "Resources"
-                        walk.reserved += 1
+                        self._waits_without_slot(job, walk)
                         continue
                 if promise is not None and t == promise[0]:
                     # Not earlier: the promise stands, on its nodes.
@@ -332,10 +329,7 @@ class Backfill:
         try:
             t, placement = profile.earliest(job, d)
         except Unsatisfiable:
-            # Nothing known ever frees enough (jobs without a time limit): the job
-            # waits without a slot, but still counts as the protected one.
-            job.reason = "Resources"
-            walk.reserved += 1
+            self._waits_without_slot(job, walk)
             return
         if promise is not None and t == promise[0]:
             profile.reserve(promise[1], t, promise[2])  # not earlier: the promise stands
@@ -416,6 +410,13 @@ class Backfill:
             walk.head = job.id
         else:
             job.reason = "Priority"
+        walk.reserved += 1
+
+    @staticmethod
+    def _waits_without_slot(job: Job, walk: Walk) -> None:
+        """Nothing known ever frees enough (jobs without a time limit): the job waits
+        without a slot, but still counts as the protected one."""
+        job.reason = "Resources"
         walk.reserved += 1
 
     @staticmethod
