@@ -31,6 +31,7 @@ import numpy as np
 
 from kairos.core.jobs import Job
 from kairos.predict.features import LabelEncoder, job_queue, job_req_mem, job_runtime
+from kairos.predict.fitting import fit_now
 
 __all__ = ["FOREST_FEATURES", "FlatForest", "ForestPredictor"]
 
@@ -114,6 +115,8 @@ class ForestPredictor:
         self.fits = 0
         self.fit_seconds = 0.0
         self.trained_on = 0  # rows in the last fit
+        #: runs a refit that fell due: ``fitter(self, self.training_set())``
+        self.fitter = fit_now
         #: while ``learn_past`` runs: the rows of the last fit due with any, or None
         self._deferred: list | None = None
         self._deferring = False
@@ -155,10 +158,11 @@ class ForestPredictor:
             self._deferring = False
         if self._deferred is not None:
             rows, self._deferred = self._deferred, None
-            self._train(rows)
+            fit_now(self, rows)
 
     def fit(self, now: float) -> None:
-        """Refit on the jobs that finished in the last ``window_days`` before ``now``."""
+        """Refit on the jobs that finished in the last ``window_days`` before ``now`` (by
+        ``fitter``; an empty window leaves the model as it was)."""
         o = self.options
         horizon = now - o["window_days"] * _DAY
         w = self.window
@@ -166,29 +170,39 @@ class ForestPredictor:
             w.popleft()
         self.since_fit = 0
         self.last_fit = now
+        if not w:
+            return
         if self._deferring:
-            if w:  # an empty window leaves the model as it was
-                self._deferred = list(w)
+            self._deferred = self.training_set()
         else:
-            self._train(w)
+            self.fitter(self, self.training_set())
 
-    def _train(self, w) -> None:
+    def prepare(self) -> None:
+        import sklearn.ensemble  # noqa: F401 - a second or more, once
+
+    def training_set(self) -> list:
+        """A copy of the window: (end time, row, runtime), oldest first."""
+        return list(self.window)
+
+    def train(self, rows: list) -> tuple[object, FlatForest, int, float]:
+        """(forest, its flat copy, rows learned, seconds) for a ``training_set()``."""
         import time
 
         from sklearn.ensemble import RandomForestRegressor
 
         o = self.options
-        if not w:
-            return
         began = time.perf_counter()
-        X = np.array([r for _, r, _ in w], dtype=np.float64)
-        y = np.array([v for _, _, v in w], dtype=np.float64)
+        X = np.array([r for _, r, _ in rows], dtype=np.float64)
+        y = np.array([v for _, _, v in rows], dtype=np.float64)
         model = RandomForestRegressor(
             n_estimators=o["n_estimators"], max_depth=o["max_depth"],
             random_state=o["seed"], n_jobs=self.n_jobs)
         model.fit(X, y)
-        self.model = model
-        self.flat = FlatForest(model)
+        flat = FlatForest(model)
+        return model, flat, len(rows), time.perf_counter() - began
+
+    def install(self, model: tuple[object, FlatForest, int, float]) -> None:
+        self.model, self.flat, rows, seconds = model
         self.fits += 1
-        self.trained_on = len(w)
-        self.fit_seconds += time.perf_counter() - began
+        self.trained_on = rows
+        self.fit_seconds += seconds

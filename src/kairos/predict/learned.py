@@ -47,8 +47,9 @@ is a ring of NumPy rows (``kairos.predict.window``).
 Scheduling outcomes move by several percent between neighbouring settings (a replay is
 chaotic), so no single setting should be read too finely.
 
-Fitting happens inside ``observe`` on the caller's thread; ``fit_seconds`` adds it up so
-replays can report the whole cost.
+A refit falls due inside ``observe``; its ``fitter`` (``kairos.predict.fitting``) trains
+on the caller's thread by default, or on a live controller's worker thread.
+``fit_seconds`` adds the training time up so replays can report the whole cost.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ import numpy as np
 from kairos.core.jobs import Job
 from kairos.predict.booster import RowPredictor
 from kairos.predict.features import CATEGORICAL, FEATURES, FeatureTracker, job_runtime
+from kairos.predict.fitting import fit_now
 from kairos.predict.uncertainty import Quantiles
 from kairos.predict.window import Window
 
@@ -139,6 +141,8 @@ class LearnedPredictor:
         self.fits = 0
         self.fit_seconds = 0.0
         self.trained_on = 0
+        #: runs a refit that fell due: ``fitter(self, self.training_set())``
+        self.fitter = fit_now
         #: label - raw answer (recent jobs that had a model), and runtime / planned estimate
         self.residuals = Quantiles()
         self.ratios = Quantiles()
@@ -180,7 +184,8 @@ class LearnedPredictor:
             self.ratios.set(w.recent(w.ratio))
             self.errors_at = self.finished
         if self.finished >= self.next_fit:
-            self.fit()
+            if len(self.window) >= 2:
+                self.fitter(self, self.training_set())
             self.next_fit += min(self.next_fit, int(self.options["period"]))
 
     # ---------------------------------------------------------------- uncertainty
@@ -280,18 +285,34 @@ class LearnedPredictor:
         self._predict = None if booster is None else RowPredictor(booster, len(FEATURES))
 
     def fit(self) -> None:
-        """Refit on the window now (``observe`` calls this on its schedule)."""
-        if len(self.window) < 2:
-            return
+        """Refit on the window now, on this thread (``observe`` refits on its schedule)."""
+        if len(self.window) >= 2:
+            fit_now(self, self.training_set())
+
+    def prepare(self) -> None:
+        import lightgbm  # noqa: F401 - a second or more, once
+
+    def training_set(self) -> tuple[np.ndarray, np.ndarray]:
+        """A copy of the window's rows and labels, oldest first."""
+        X, y, _, _ = self.window.arrays()
+        return np.array(X), np.array(y)
+
+    def train(self, rows: tuple[np.ndarray, np.ndarray]) -> tuple[object, int, float]:
+        """(LightGBM booster, rows learned, seconds) for a ``training_set()``."""
         import lightgbm as lgb
 
         began = time.perf_counter()
-        X, y, _, _ = self.window.arrays()
+        X, y = rows
         cats = list(CATEGORICAL) if self.options["categorical"] else []
         params = self.params()
         data = lgb.Dataset(X, y, feature_name=list(FEATURES), categorical_feature=cats,
                            params={"verbose": -1, "max_bin": params["max_bin"]}, free_raw_data=True)
-        self.set_booster(lgb.train(params, data, num_boost_round=int(self.options["trees"])))
+        booster = lgb.train(params, data, num_boost_round=int(self.options["trees"]))
+        return booster, len(y), time.perf_counter() - began
+
+    def install(self, model: tuple[object, int, float]) -> None:
+        booster, rows, seconds = model
+        self.set_booster(booster)
         self.fits += 1
-        self.trained_on = len(y)
-        self.fit_seconds += time.perf_counter() - began
+        self.trained_on = rows
+        self.fit_seconds += seconds

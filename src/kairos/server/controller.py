@@ -59,6 +59,7 @@ from kairos.server.errors import NotFound
 from kairos.server.journal import Journal
 from kairos.server.nodes import NodeRegistry
 from kairos.server.permissions import Caller, PermissionDenied, Permissions
+from kairos.server.training import BackgroundFits
 from kairos.slurm.hostlist import compress, natural_key
 
 log = logging.getLogger("kairos.controller")
@@ -122,6 +123,8 @@ class Controller:
         self.trust = None
         #: the Slurm commands for jobs run in this process's nodes (their PATH)
         self.shims = None
+        #: trains the predictors' refits off the loop while it runs (``run``)
+        self.fits: BackgroundFits | None = None
 
     # ------------------------------------------------------------------ requests
 
@@ -234,6 +237,7 @@ class Controller:
         for fd in fds:
             loop.add_reader(fd, self._wake.set)  # a local supervisor reports an exit
         delivering = asyncio.create_task(self.sender.run()) if self.sender else None
+        self.fits = BackgroundFits(self.scheduler.estimator, loop)
         try:
             while not self._stopping:
                 self._wake.clear()
@@ -252,6 +256,7 @@ class Controller:
                 except TimeoutError:
                     pass
         finally:
+            self.fits.close()
             if self.tuning is not None:
                 self.tuning.cancel()
             for fd in fds:

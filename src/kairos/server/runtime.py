@@ -17,6 +17,7 @@ from kairos.server.controller import Controller
 def build_controller(settings) -> Controller:
     """Everything a controller needs, recovered from the database."""
     from kairos.server.recovery import recover
+    from kairos.predict.fitting import learners
     from kairos.server.seeding import teach
     from kairos.server.store import Store
 
@@ -45,6 +46,8 @@ def build_controller(settings) -> Controller:
     controller.shims = write_shims(settings.home / "bin")
     controller.settings_user = getpass.getuser()
     controller.store_description = _describe_url(settings.db_url)
+    for predictor in learners(controller.scheduler.estimator):
+        predictor.prepare()  # the libraries' import, here rather than at the first refit
     teach(controller)  # before recovery queues the pending jobs with its answers
     controller.recovered = recover(controller)
     return controller
