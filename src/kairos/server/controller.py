@@ -110,6 +110,8 @@ class Controller:
         #: ``warning_signals``), and the next such time still ahead
         self.warned: dict[int, float] = {}
         self._next_warning: float | None = None
+        #: ids of the jobs in ``jobs`` whose steps get a ``--signal`` warning
+        self.warning_jobs: set[int] = set()
         #: (end time, job id) of finished jobs still shown, oldest first
         self._finished: collections.deque = collections.deque()
         self._wake = asyncio.Event()
@@ -145,6 +147,7 @@ class Controller:
             handle(self.scheduler, JobSubmitted(now, core_job))
             job.reason = core_job.reason
             self.jobs[job.job_id] = job
+            warning_signals.watch(self, job)
             self.journal.insert(job)
         self._wake.set()
         return {"job_id": ids[0], "job_ids": ids}

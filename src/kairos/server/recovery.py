@@ -16,7 +16,7 @@ import math
 
 from kairos.core.events import JobSubmitted, handle
 from kairos.core.jobs import JobState
-from kairos.server import allocations
+from kairos.server import allocations, warning_signals
 from kairos.server.admission import resolve_dependencies
 
 
@@ -40,6 +40,7 @@ def recover(controller) -> dict[str, int]:
     for job in jobs:
         core = job.to_core_job(resolve_dependencies(job.dependency, controller.arrays))
         controller.jobs[job.job_id] = job
+        warning_signals.watch(controller, job)
         nodes = _node_names(job.node_list)
         link = controller.nodes.link(nodes[0]) if nodes else None
         allocation = job.submission is not None and job.submission.allocation

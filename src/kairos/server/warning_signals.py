@@ -35,18 +35,30 @@ def warning_time(job) -> float | None:
     return job.start_time + job.time_limit - submission.warn_time
 
 
+def watch(controller, job) -> None:
+    """Keep ``job`` (new to the controller) among those ``send_due`` looks at, if it
+    warns its steps: most jobs do not, and a round must not visit every running job."""
+    submission = job.submission
+    if submission is not None and submission.warn_signal is not None and not submission.warn_batch:
+        controller.warning_jobs.add(job.job_id)
+
+
 def send_due(controller, now: float) -> float | None:
     """Warn the steps of each running job whose warning time has come; the next warning
     time still ahead (None: none is)."""
     sent = controller.warned
-    for job_id in [j for j in sent if j not in controller.scheduler.running]:
+    running = controller.scheduler.running
+    for job_id in [j for j in sent if j not in running]:
         del sent[job_id]
     upcoming = None
     jobs = controller.jobs
-    for job_id in controller.scheduler.running:
-        job = jobs.get(job_id)
-        if job is None or job.submission is None or job.submission.warn_signal is None:
-            continue  # most jobs: no --signal (the loop visits every running job each round)
+    watched = controller.warning_jobs
+    for job_id in [j for j in watched if j not in jobs]:
+        watched.discard(job_id)  # forgotten (``MIN_JOB_AGE``)
+    for job_id in watched:
+        if job_id not in running:
+            continue
+        job = jobs[job_id]
         at = warning_time(job)
         if at is None or (job_id in sent and at <= sent[job_id]):
             continue
