@@ -11,6 +11,7 @@ import pytest
 
 from kairos.core.jobs import JobState
 from kairos.model import Submission
+from kairos.server import warning_signals
 from kairos.server.admission import SubmitError
 from kairos.server.controller import Controller
 from kairos.server.nodes import NodeRegistry
@@ -179,6 +180,26 @@ def test_recovery_adopts_running_jobs_through_the_core(make_bench):
     assert again.jobs[queued].state is JobState.PENDING
     again.check_invariants()
     bench.controller = again  # the fixture checks this one at the end
+
+
+def test_a_restarted_controller_still_warns_the_steps_of_a_job_with_signal(make_bench):
+    bench = make_bench()
+    warned = bench.submit(NOBODY, ntasks=1, time_limit=600, warn_signal=10, warn_time=60)
+    shell_only = bench.submit(NOBODY, ntasks=1, time_limit=600, warn_signal=10,
+                              warn_time=60, warn_batch=True)  # the supervisor's to send
+    plain = bench.submit(NOBODY, ntasks=1, time_limit=600)
+    bench.step()
+    assert bench.controller.warning_jobs == {warned}
+    start = bench.controller.jobs[warned].start_time
+    assert bench.controller._next_warning == start + 600 - 60
+    bench.commit()
+    again = Controller(bench.settings, bench.store, NodeRegistry.local("node1", bench.agent),
+                       bench.controller.cluster, clock=bench.clock, controller_uid=4242)
+    assert recover(again)["adopted"] == 3
+    assert again.warning_jobs == {warned}
+    assert warning_signals.send_due(again, bench.clock()) == start + 600 - 60
+    bench.controller = again
+    assert {shell_only, plain} <= again.jobs.keys()
 
 
 def test_a_spread_job_records_the_cpus_it_holds_on_each_node_and_keeps_them(make_bench):
