@@ -121,6 +121,7 @@ _ARRAY_TASK_ID = attrgetter("array_task_id")
 _REASON = attrgetter("reason")
 _NODE_LIST = attrgetter("node_list")
 _START_TIME = attrgetter("start_time")
+_END_TIME = attrgetter("end_time")
 _PRIORITY = attrgetter("priority")
 #: A job's state code and name, read in C: ``state.value`` and a dict keyed by the
 #: member both run Python code for each job (enum members hash in Python).
@@ -142,14 +143,23 @@ def _labels(lines: Sequence[JobLine], now: float) -> list[str]:
 
 
 def _times_used(lines: Sequence[JobLine], now: float) -> list[str]:
-    """squeue's TIME of each line; a job that has not started shows no time used."""
+    """squeue's TIME of each line (``elapsed``, in whole seconds); a job that has not
+    started shows no time used.  Each number of seconds is written once: many jobs
+    share one (short jobs, a backlog started in one pass)."""
     jobs = list(map(_JOB, lines))
     out = [format_duration(0.0)] * len(jobs)
-    pending = JobState.PENDING.value
-    began = zip(map(_START_TIME, jobs), map(_CODE, jobs))
-    for i in [i for i, (start, code) in enumerate(began)
-              if start is not None and code != pending]:
-        out[i] = format_duration(elapsed(jobs[i], now))
+    pending, active = JobState.PENDING.value, _ACTIVE_CODES
+    written: dict[int, str] = {}
+    for i, (start, end, code) in enumerate(zip(map(_START_TIME, jobs), map(_END_TIME, jobs),
+                                               map(_CODE, jobs))):
+        if start is None or code == pending:
+            continue
+        stop = now if code in active or end is None else end
+        seconds = int(stop - start) if stop > start else 0
+        text = written.get(seconds)
+        if text is None:
+            text = written[seconds] = format_duration(seconds)
+        out[i] = text
     return out
 
 
