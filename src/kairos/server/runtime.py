@@ -16,8 +16,8 @@ from kairos.server.controller import Controller
 
 def build_controller(settings) -> Controller:
     """Everything a controller needs, recovered from the database."""
-    from kairos.server.recovery import recover
     from kairos.predict.fitting import learners
+    from kairos.server.recovery import recover
     from kairos.server.seeding import teach
     from kairos.server.store import Store
 
