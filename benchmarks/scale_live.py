@@ -539,7 +539,8 @@ def main(argv=None) -> int:
         results.append(one_run(opts, console))
     console.print(table(results))
     opts.json.parent.mkdir(parents=True, exist_ok=True)
-    opts.json.write_text(json.dumps({"options": {k: str(v) for k, v in vars(opts).items()},
+    kept = {k: str(v) for k, v in vars(opts).items() if k not in ("json", "profile", "keep")}
+    opts.json.write_text(json.dumps({"options": kept,
                                      "runs": results}, indent=2))
     lost = any(r["missing"] or r["not_final"] for r in results)
     return 1 if lost else 0
