@@ -359,3 +359,21 @@ def test_a_trace_replays_on_nodes_as_spread_tasks():
     assert starts == {1: 0, 2: 0, 3: 10}
     with pytest.raises(ValueError, match="at least one CPU"):
         on_nodes(pool, 0)
+
+
+def test_a_trace_with_partition_numbers_replays_on_nodes():
+    """SWF partitions are numbers the pool ignores; on nodes they must not name a
+    partition the cluster lacks."""
+    import dataclasses
+
+    from kairos.sim.replay import replay
+    from kairos.sim.workload import on_nodes
+    from tests.core.conftest import make_workload
+
+    pool = make_workload([(1, 0, 6, 10, 20, "a"), (2, 0, 4, 5, 10, "b")], 10)
+    pool = dataclasses.replace(pool, jobs=[dataclasses.replace(j, partition=str(k + 1))
+                                           for k, j in enumerate(pool.jobs)])
+    assert replay(pool, "easy").jobs  # the pool ignores them
+    workload, cluster = on_nodes(pool, 4)
+    assert {j.partition for j in workload.jobs} == {""}
+    assert {j.id: j.start for j in replay(workload, "easy", cluster=cluster).jobs} == {1: 0, 2: 0}

@@ -242,12 +242,15 @@ def on_nodes(workload: Workload, cpus_per_node: int) -> tuple[Workload, Cluster]
     """The workload on a cluster of nodes instead of one pool of processors:
     ``ceil(procs / cpus_per_node)`` nodes of ``cpus_per_node`` CPUs, each job asking for
     its processors as tasks spread over as few nodes as hold them (Slurm's ``-n``
-    without ``-N``).  For replaying traces through the node-level scheduler."""
+    without ``-N``).  For replaying traces through the node-level scheduler.  The trace's
+    partition numbers are dropped, as the pool model ignores them: every node is in the
+    one default partition."""
     if cpus_per_node < 1:
         raise ValueError(f"a node needs at least one CPU (got {cpus_per_node})")
     count = -(-workload.procs // cpus_per_node)
     cluster = Cluster([Node(f"n{k:05d}", cpus=cpus_per_node) for k in range(count)])
-    jobs = [dataclasses.replace(j, request=Request(nodes=1, tasks=j.request.cpus, spread=True))
+    jobs = [dataclasses.replace(j, request=Request(nodes=1, tasks=j.request.cpus, spread=True),
+                                partition="")
             for j in workload.jobs]
     name = f"{workload.name} on {count:,} nodes of {cpus_per_node}"
     return dataclasses.replace(workload, name=name, jobs=jobs), cluster
