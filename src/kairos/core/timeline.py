@@ -24,7 +24,7 @@ questions with the same answers (a property test compares the two), cheaply:
 The global step times ``T`` are kept exactly as ``NodeProfile`` keeps them, so
 ``advance`` says "stale" at the same moments and the walk resumes or restarts alike.
 
-Size: about 590 lines because the timelines, the node classes over them and what is
+Size: about 610 lines because the timelines, the node classes over them and what is
 kept over both (the caches, the rooms at the origin, the free CPUs counted there, the
 heap of first changes) change together in ``_change`` and ``rebase``; split, each half
 would reach into the other's state.  ``RoomNow`` (``kairos.core.room``) stands alone.
@@ -224,7 +224,7 @@ class TimelineProfile:
     def earliest(self, job: Job, duration: float, within=None):
         """As ``PoolProfile.earliest`` (``within``: only start times in those ranges)."""
         need = _needed(job.request)
-        intervals = self._intervals(job)
+        intervals = self._intervals(job, duration)
         intervals.sort()
         T = list(self.T)
         ranges = iter(within) if within is not None else None
@@ -294,7 +294,7 @@ class TimelineProfile:
                 j = 1
                 while j + 2 < len(tl) and tl[j + 2] <= now:
                     j += 2
-                new = tl[j + 1:]
+                new = _timeline(tl[j + 1:])
                 tls[n] = new
                 if len(new) > 1:
                     heappush(due, (new[1], n))
@@ -458,14 +458,20 @@ class TimelineProfile:
         good = self._good[key] = tuple(spans)
         return good
 
-    def _intervals(self, job: Job) -> list[tuple[float, float, int]]:
+    def _intervals(self, job: Job, duration: float) -> list[tuple[float, float, int]]:
         """``(a, b, nodes)``: for every class of candidate nodes, the spans where one
-        of its nodes could hold a share of ``job``."""
+        of its nodes could hold a share of ``job`` for ``duration``.  Shorter spans
+        are left out: no window of that length fits in them (under conservative
+        backfilling most spans are the gaps between promises)."""
         out = []
+        append = out.append
+        eligible, good = self._eligible_kind, self._good_intervals
         for (kind, tl), members in self._classes.items():
-            if self._eligible_kind(kind, job):
-                for a, b in self._good_intervals(kind, tl, job):
-                    out.append((a, b, len(members)))
+            if eligible(kind, job):
+                n = len(members)
+                for a, b in good(kind, tl, job):
+                    if a + duration <= b:  # as the window's end is computed, not b - a
+                        append((a, b, n))
         return out
 
     def _roomy(self, job: Job, t: float, duration: float) -> list[int] | None:
@@ -552,12 +558,36 @@ def _first_changes(timelines: list[tuple]) -> list[tuple[float, int]]:
     return due
 
 
+class _Timeline(tuple):
+    """A long timeline ``(v0, t1, v1, ...)``, hashed once: timelines key the node classes
+    and the caches of good spans, and under conservative backfilling they grow as long
+    as the promises on their node (hashing a tuple reads all of it, every time).  Short
+    ones stay plain tuples, whose hash costs less than a method call; the two kinds
+    hash and compare alike."""
+
+    def __hash__(self) -> int:
+        try:
+            return self._hash
+        except AttributeError:
+            h = self._hash = tuple.__hash__(self)
+            return h
+
+
 def _flatten(times: list[float], vecs: list[tuple]) -> tuple:
     out = [vecs[0]]
     for t, v in zip(times[1:], vecs[1:]):
         out.append(t)
         out.append(v)
-    return tuple(out)
+    return _timeline(out)
+
+
+#: timelines with more elements than this hash once (``_Timeline``)
+LONG_TIMELINE = 16
+
+
+def _timeline(items) -> tuple:
+    items = tuple(items)
+    return _Timeline(items) if len(items) > LONG_TIMELINE else items
 
 
 def _shifted(tl: tuple, a: float, b: float, vec, sign: int) -> tuple:
