@@ -35,6 +35,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_left, bisect_right
 from heapq import heapify, heappop, heappush
+from operator import add, ne
 
 from kairos.core.cluster import NodeState
 from kairos.core.jobs import Job
@@ -439,18 +440,21 @@ class TimelineProfile:
                                   and res.gpu_share(capacity, gpus) is not None):
             self._good[key] = ()
             return ()
+        vecs = tl[0::2]
+        if req.exclusive:
+            oks = [v == capacity for v in vecs]
+        elif gpus:
+            gpu_share = res.gpu_share
+            oks = [v[0] >= cpn and v[1] >= mem and gpu_share(v, gpus) is not None for v in vecs]
+        else:
+            oks = [v[0] >= cpn and v[1] >= mem for v in vecs]
         spans = []
         start = None
-        for j in range(0, len(tl), 2):
-            v = tl[j]
-            t = -_INF if j == 0 else tl[j - 1]
-            if req.exclusive:
-                ok = list(v) == list(capacity)
-            else:
-                ok = v[0] >= cpn and v[1] >= mem and (not gpus or res.gpu_share(v, gpus) is not None)
-            if ok and start is None:
-                start = t
-            elif not ok and start is not None:
+        for t, ok in zip((-_INF, *tl[1::2]), oks):
+            if ok:
+                if start is None:
+                    start = t
+            elif start is not None:
                 spans.append((start, t))
                 start = None
         if start is not None:
@@ -574,10 +578,10 @@ class _Timeline(tuple):
 
 
 def _flatten(times: list[float], vecs: list[tuple]) -> tuple:
-    out = [vecs[0]]
-    for t, v in zip(times[1:], vecs[1:]):
-        out.append(t)
-        out.append(v)
+    """``(vecs[0], times[1], vecs[1], ...)``, interleaved by slice assignment."""
+    out = [None] * (2 * len(vecs) - 1)
+    out[0::2] = vecs
+    out[1::2] = times[1:]
     return _timeline(out)
 
 
@@ -592,9 +596,10 @@ def _timeline(items) -> tuple:
 
 def _shifted(tl: tuple, a: float, b: float, vec, sign: int) -> tuple:
     """Timeline ``tl`` with ``sign * vec`` added over ``[a, b)`` (``a`` = -inf: from the
-    origin), equal neighbouring steps merged."""
-    times = [-_INF] + [tl[j] for j in range(1, len(tl), 2)]
-    vecs = [tl[j] for j in range(0, len(tl), 2)]
+    origin), equal neighbouring steps merged.  (The slices and ``map`` run in C: under
+    conservative backfilling a timeline is as long as the promises on its node.)"""
+    times = [-_INF, *tl[1::2]]
+    vecs = list(tl[0::2])
     for t in (a, b):
         if t == -_INF or t == _INF:
             continue
@@ -604,20 +609,26 @@ def _shifted(tl: tuple, a: float, b: float, vec, sign: int) -> tuple:
             vecs.insert(j + 1, vecs[j])
     lo = bisect_left(times, a)
     hi = len(times) if b == _INF else bisect_left(times, b)
+    delta = [sign * amount for amount in vec]
+    width = len(delta)
     for j in range(lo, hi):
-        v = list(vecs[j])
-        if len(v) < len(vec):
-            v += [0] * (len(vec) - len(v))
-        for d, amount in enumerate(vec):
-            v[d] += sign * amount
-        vecs[j] = tuple(v)
-    merged_t, merged_v = [times[0]], [vecs[0]]
-    for t, v in zip(times[1:], vecs[1:]):
-        if v == merged_v[-1]:
-            continue
-        merged_t.append(t)
-        merged_v.append(v)
-    return _flatten(merged_t, merged_v)
+        v = vecs[j]
+        if len(v) == width:
+            vecs[j] = tuple(map(add, v, delta))
+        else:  # vectors of other lengths (GPU types added since): pad the shorter
+            w = [*v, *[0] * (width - len(v))]
+            for d, amount in enumerate(delta):
+                w[d] += amount
+            vecs[j] = tuple(w)
+    if not all(map(ne, vecs[1:], vecs)):  # equal neighbours: merge them
+        merged_t, merged_v = [times[0]], [vecs[0]]
+        for t, v in zip(times[1:], vecs[1:]):
+            if v == merged_v[-1]:
+                continue
+            merged_t.append(t)
+            merged_v.append(v)
+        times, vecs = merged_t, merged_v
+    return _flatten(times, vecs)
 
 
 __all__ = ["TimelineProfile"]
