@@ -152,6 +152,30 @@ def test_the_timeline_profile_schedules_as_the_reference(data, policy, order):
     assert fast == slow
 
 
+def test_a_moved_promise_slot_passing_makes_the_next_walk_fresh():
+    """Found by the property test above.  Job 2 (both nodes) is promised 50, job 3 (in
+    multifactor order before it) 100.  Job 1 ends at 28: job 2 starts, and its old slot
+    from 50 is free, but job 3 was walked before the move.  Job 5 arrives at 51, past
+    that slot: the reference walks afresh (a step lies in between), job 3 takes 78 and
+    job 5 the next slot; resuming the walk instead gave job 5 the 78 job 3 could have."""
+    from kairos.core import Request
+
+    def exclusive(nodes):
+        return Request(nodes=nodes, tasks=nodes, exclusive=True)
+
+    cluster = Cluster([Node("n0", 2, mem=1000), Node("n1", 2, mem=1000)])
+    spec = [(1, 0, 1, 50, 28), (2, 0, 2, 50, 25), (3, 6, 1, 100, 100), (4, 31, 1, 1, 1),
+            (5, 51, 1, 1, 1)]
+    jobs = [Job(i, "u", submit, exclusive(n), time_limit=limit) for i, submit, n, limit, _ in spec]
+    runtimes = {i: runtime for i, _, _, _, runtime in spec}
+    with mock.patch.object(promises, "CARRY_FROM_NODES", 1):
+        fast = run(cluster, jobs, runtimes, [], "conservative", "multifactor", reference=False)
+    slow = run(cluster, jobs, runtimes, [], "conservative", "multifactor", reference=True)
+    assert fast == slow
+    at_51 = next(entry for entry in fast if entry[0] == 51)
+    assert at_51[2] == [(3, 78), (4, 78), (5, 79)]
+
+
 def test_alike_nodes_share_a_class():
     # Eight idle nodes of one kind and two busy until 50: two classes, not ten.
     cluster = Cluster([Node(f"n{i}", 4, mem=1000) for i in range(10)])

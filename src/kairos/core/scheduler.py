@@ -406,14 +406,22 @@ class Scheduler:
         ended or became due in between."""
         if not self.policy.keeps_promises:
             return walk.profile.advance(now)
-        rebase = getattr(walk.profile, "rebase", None)
-        if rebase is not None:
-            # Steps in between that are neither a running job's end (that one is
-            # corrected, and the walk is fresh) nor a promise's start or end (due) are
-            # the old slots of promises that moved in the last walk: what they free is
-            # in ``walk.moved``, for the next fresh walk, as if they had moved at ``now``.
-            return walk.first_promise > now and rebase(now, ())
-        return walk.profile.advance(now)
+        profile = walk.profile
+        rebase = getattr(profile, "rebase", None)
+        if rebase is None:
+            return profile.advance(now)
+        if walk.first_promise <= now:
+            return False
+        # Steps in between that are neither a running job's end (that one is corrected,
+        # and the walk is fresh) nor a promise's start or end (due) are the old slots of
+        # promises that moved in the last walk: what they free is in ``walk.moved``.
+        # On a pool the walk goes on, the next fresh walk searching there as if they
+        # had moved at ``now``; on nodes the walk is fresh, as the per-step profile's
+        # ``advance`` has it, so jobs walked before the move get those slots before
+        # the new ones do.
+        if not self.cluster.is_pool and len(profile.T) > 1 and profile.T[1] <= now:
+            return False
+        return rebase(now, ())
 
     @property
     def reservations(self) -> dict[int, float]:
