@@ -590,6 +590,7 @@ LONG_TIMELINE = 16
 
 
 def _timeline(items) -> tuple:
+    """``items`` as a timeline: a ``_Timeline`` when long, else a plain tuple."""
     items = tuple(items)
     return _Timeline(items) if len(items) > LONG_TIMELINE else items
 
