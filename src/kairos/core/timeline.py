@@ -106,20 +106,23 @@ class TimelineProfile:
                     step[name] += amount
         timelines = []
         for i, v in enumerate(free):
-            if i in changes:
-                times, vecs = [-_INF], [tuple(v)]
-                for end, vec in changes[i]:
-                    cur = list(vecs[-1])
-                    for d, amount in enumerate(vec):
-                        cur[d] += amount
-                    if times[-1] == end:
-                        vecs[-1] = tuple(cur)
-                    else:
-                        times.append(end)
-                        vecs.append(tuple(cur))
-                timelines.append(_flatten(times, vecs))
-            else:
+            on_node = changes.get(i)
+            if on_node is None:
                 timelines.append((tuple(v),))
+                continue
+            cur = tuple(v)
+            times, vecs = [-_INF], [cur]
+            for end, vec in on_node:
+                if len(vec) == len(cur):
+                    cur = tuple(map(add, cur, vec))
+                else:  # a share recorded before GPU types were added: the rest as it was
+                    cur = (*map(add, cur, vec), *cur[len(vec):])
+                if times[-1] == end:
+                    vecs[-1] = cur
+                else:
+                    times.append(end)
+                    vecs.append(cur)
+            timelines.append(_flatten(times, vecs))
         self.tl = timelines
         # Static kinds: what makes two nodes interchangeable apart from their order.
         kinds: dict[tuple, int] = {}
