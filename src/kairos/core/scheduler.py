@@ -12,7 +12,7 @@ repeat the same answers: those jobs did not fit then and cannot fit now (the sam
 profile, a later window).  So the walk resumes where it stopped (``Walk.scanned``).
 Anything else - a job ending, a cancel, a re-sort, an overdue job - starts a fresh walk.
 
-Size: about 640 lines because it is the one entry point of both clocks: every event the
+Size: about 650 lines because it is the one entry point of both clocks: every event the
 core accepts is a short method here, next to the pass it invalidates and the patch or
 freed span it records for carried profiles and conservative's promises
 (``kairos.core.promises``) and the requested ends it keeps for guarded's; ``reconfigure`` is the self-tuner's one
