@@ -113,10 +113,7 @@ class TimelineProfile:
             cur = tuple(v)
             times, vecs = [-_INF], [cur]
             for end, vec in on_node:
-                if len(vec) == len(cur):
-                    cur = tuple(map(add, cur, vec))
-                else:  # a share recorded before GPU types were added: the rest as it was
-                    cur = (*map(add, cur, vec), *cur[len(vec):])
+                cur = _plus(cur, vec)
                 if times[-1] == end:
                     vecs[-1] = cur
                 else:
@@ -598,6 +595,16 @@ def _timeline(items) -> tuple:
     return _Timeline(items) if len(items) > LONG_TIMELINE else items
 
 
+def _plus(v, delta) -> tuple:
+    """``v + delta`` elementwise; the shorter padded with zeros (a share recorded before
+    GPU types were added is shorter than the free vectors)."""
+    if len(v) != len(delta):
+        width = max(len(v), len(delta))
+        v = (*v, *[0] * (width - len(v)))
+        delta = (*delta, *[0] * (width - len(delta)))
+    return tuple(map(add, v, delta))
+
+
 def _shifted(tl: tuple, a: float, b: float, vec, sign: int) -> tuple:
     """Timeline ``tl`` with ``sign * vec`` added over ``[a, b)`` (``a`` = -inf: from the
     origin), equal neighbouring steps merged.  (The slices and ``map`` run in C: under
@@ -614,16 +621,8 @@ def _shifted(tl: tuple, a: float, b: float, vec, sign: int) -> tuple:
     lo = bisect_left(times, a)
     hi = len(times) if b == _INF else bisect_left(times, b)
     delta = [sign * amount for amount in vec]
-    width = len(delta)
     for j in range(lo, hi):
-        v = vecs[j]
-        if len(v) == width:
-            vecs[j] = tuple(map(add, v, delta))
-        else:  # vectors of other lengths (GPU types added since): pad the shorter
-            w = [*v, *[0] * (width - len(v))]
-            for d, amount in enumerate(delta):
-                w[d] += amount
-            vecs[j] = tuple(w)
+        vecs[j] = _plus(vecs[j], delta)
     if not all(map(ne, vecs[1:], vecs)):  # equal neighbours: merge them
         merged_t, merged_v = [times[0]], [vecs[0]]
         for t, v in zip(times[1:], vecs[1:]):
