@@ -106,11 +106,13 @@ def _job_column(header: str, value: Callable[[LiveJob], str], reads: tuple[str, 
                   values=lambda lines, now: many(list(map(_JOB, lines))))
 
 
-def _text_column(header: str, name: str) -> Column:
-    """A column showing ``str`` of one job field, made in C for all lines."""
+def _text_column(header: str, name: str, *, shared: bool = False) -> Column:
+    """A column showing ``str`` of one job field, made in C for all lines (``shared``:
+    a whole number many lines share, written once, ``_texts``)."""
     field = attrgetter(name)
+    texts = _texts if shared else (lambda values: list(map(str, values)))
     return _job_column(header, lambda j: str(field(j)), (name,),
-                       values=lambda jobs: list(map(str, map(field, jobs))))
+                       values=lambda jobs: texts(map(field, jobs)))
 
 
 _JOB = attrgetter("job")
@@ -135,32 +137,37 @@ def _labels(lines: Sequence[JobLine], now: float) -> list[str]:
     """Each line's ``label``: the job id, but for array tasks and pending tasks."""
     jobs = list(map(_JOB, lines))
     out = list(map(str, map(_JOB_ID, jobs)))
-    tasks = zip(map(_TASKS, lines), map(_ARRAY_TASK_ID, jobs))
-    for i in [i for i, (shared, task) in enumerate(tasks)
-              if shared is not None or task is not None]:
+    shared, tasks = list(map(_TASKS, lines)), list(map(_ARRAY_TASK_ID, jobs))
+    n = len(lines)
+    if shared.count(None) == n and tasks.count(None) == n:
+        return out  # no array task (counted in C)
+    for i in [i for i, (group, task) in enumerate(zip(shared, tasks))
+              if group is not None or task is not None]:
         out[i] = lines[i].label
     return out
 
 
+def _texts(values: Iterable[int]) -> list[str]:
+    """``str`` of each whole number, each distinct one written once (many lines share a
+    few node counts)."""
+    values = list(values)
+    written = {value: str(value) for value in set(values)}
+    return list(map(written.__getitem__, values))
+
+
 def _times_used(lines: Sequence[JobLine], now: float) -> list[str]:
     """squeue's TIME of each line (``elapsed``, in whole seconds); a job that has not
-    started shows no time used.  Each number of seconds is written once: many jobs
-    share one (short jobs, a backlog started in one pass)."""
+    started shows no time used.  The seconds of every line first, then each number of
+    seconds written once: many jobs share one (short jobs, a backlog started in one
+    pass)."""
     jobs = list(map(_JOB, lines))
-    out = [format_duration(0.0)] * len(jobs)
     pending, active = JobState.PENDING.value, _ACTIVE_CODES
-    written: dict[int, str] = {}
-    for i, (start, end, code) in enumerate(zip(map(_START_TIME, jobs), map(_END_TIME, jobs),
-                                               map(_CODE, jobs))):
-        if start is None or code == pending:
-            continue
-        stop = now if code in active or end is None else end
-        seconds = int(stop - start) if stop > start else 0
-        text = written.get(seconds)
-        if text is None:
-            text = written[seconds] = format_duration(seconds)
-        out[i] = text
-    return out
+    seconds = [0 if start is None or code == pending
+               else max(0, int((now if code in active or end is None else end) - start))
+               for start, end, code in zip(map(_START_TIME, jobs), map(_END_TIME, jobs),
+                                           map(_CODE, jobs))]
+    written = {value: format_duration(value) for value in set(seconds)}
+    return list(map(written.__getitem__, seconds))
 
 
 #: The fields some columns and sort keys read.
@@ -188,8 +195,8 @@ _COLUMNS: dict[str, Column] = {
     "l": _job_column("TIME_LIMIT", lambda j: format_duration(j.time_limit),
                 ("time_limit",)),
     "L": Column("TIME_LEFT", _time_left, ("time_limit", *_ELAPSED)),
-    "D": _text_column("NODES", "nodes"),
-    "C": _text_column("CPUS", "cpus"),
+    "D": _text_column("NODES", "nodes", shared=True),
+    "C": _text_column("CPUS", "cpus", shared=True),
     "c": _job_column("MIN_CPUS", min_cpus, ("ntasks", "nodes", "cpus_per_task")),
     "m": _job_column("MIN_MEMORY", lambda j: format_size(j.mem_per_node or 0, "M"),
                 ("mem_per_node",)),
@@ -254,8 +261,10 @@ def _each(key: Callable[[LiveJob, float], Any]) -> Callable[[Sequence[LiveJob], 
 
 
 def _master_ids(jobs: Sequence[LiveJob], now: float = 0.0) -> list[int]:
-    return [job_id if array is None else array
-            for job_id, array in zip(map(_JOB_ID, jobs), map(_ARRAY_JOB_ID, jobs))]
+    ids, arrays = list(map(_JOB_ID, jobs)), list(map(_ARRAY_JOB_ID, jobs))
+    if arrays.count(None) == len(arrays):
+        return ids
+    return [job_id if array is None else array for job_id, array in zip(ids, arrays)]
 
 
 def _id_keys(jobs: Sequence[LiveJob], now: float) -> list[tuple[int, int, int]]:
@@ -309,9 +318,15 @@ def _sort_order(lines: Sequence[JobLine], spec: str, now: float) -> list[int]:
             raise FormatError(f"Invalid sort specification: {item}")
         passes.append((key, item.startswith("-")))
     jobs = list(map(_JOB, lines))
-    ties = [(master, task or -1)
-            for master, task in zip(_master_ids(jobs), map(_ARRAY_TASK_ID, jobs))]
-    order = _sorted_nones_last(list(range(len(jobs))), ties, False)
+    masters, tasks = _master_ids(jobs), list(map(_ARRAY_TASK_ID, jobs))
+    if tasks.count(None) == len(tasks):  # no array task: the job ids alone
+        ties = masters
+        order = list(range(len(jobs)))
+        if ties != sorted(ties):  # (they usually come in order)
+            order.sort(key=ties.__getitem__)
+    else:
+        ties = [(master, task or -1) for master, task in zip(masters, tasks)]
+        order = _sorted_nones_last(list(range(len(jobs))), ties, False)
     for key, descending in passes:
         order = _sorted_nones_last(order, key(jobs, now), descending)
     return order
