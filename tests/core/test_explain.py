@@ -204,3 +204,51 @@ def test_a_job_that_keeps_running_past_its_start_is_not_in_its_way():
     s.schedule(0)
     e = explain(s, 10, 3)
     assert e.start == 100 and [h.job_id for h in e.holders] == [1]
+
+
+def _serial_queue() -> Scheduler:
+    """4 procs, J1 running to 100; J2, J3, J4 (4 procs each, 100 s) start one after the
+    other at 100, 200 and 300: each simulated end is one more pass."""
+    s = Scheduler(Cluster.pool(4), "easy")
+    for k in range(1, 5):
+        s.submit(pool_job(k, 4, 100), 0)
+    s.schedule(0)
+    return s
+
+
+def _stop_after(passes: int):
+    """A ``stop`` that says True from its ``passes``-th question on."""
+    asked = 0
+
+    def stop() -> bool:
+        nonlocal asked
+        asked += 1
+        return asked >= passes
+    return stop
+
+
+def test_a_stopped_forecast_leaves_the_jobs_it_did_not_reach_unknown():
+    from kairos.core.forecast import UNKNOWN, forecast
+
+    s = _serial_queue()
+    assert forecast_starts(s, 0) == {2: 100, 3: 200, 4: 300}
+    # Stopped after the pass at 100: J2 is known, J3 and J4 are not (not "never").
+    assert forecast_starts(s, 0, stop=_stop_after(2)) == {2: 100}
+    found = forecast(s, 0, stop=_stop_after(2))
+    assert found[2].start == 100 and found[2].known
+    assert found[3] is UNKNOWN and found[4] is UNKNOWN and not found[4].known
+    # Held, J4 never starts; a forecast run to the end says so (inf), a stopped one does not.
+    s.hold(4)
+    assert forecast_starts(s, 0)[4] == math.inf
+    assert 4 not in forecast_starts(s, 0, stop=_stop_after(1))
+
+
+def test_an_explanation_whose_forecast_stopped_says_its_start_is_not_known():
+    s = _serial_queue()
+    e = explain(s, 0, 4, stop=lambda: True)  # no time at all: one pass, then stop
+    assert not e.known and math.isnan(e.start)
+    assert all(math.isnan(t) for t in e.interval)
+    assert e.holders == () and e.what_ifs == ()
+    # The reason and the reservations ahead need no forecast.
+    assert e.reason == "Priority" and e.ahead == 2
+    assert explain(s, 0, 4).known and explain(s, 0, 4).start == 300

@@ -159,8 +159,9 @@ def test_predictor_none_means_no_predictor(tmp_path):
 @pytest.mark.parametrize("text, message", [
     ('[controller]\npolcy = "easy"\n',
      r"unknown key 'polcy' in \[controller\]; accepted keys: admins, auto, auto_every, "
-     r"auto_min_jobs, auto_window, backfill_order, cluster_name, correction, kill_wait, "
-     r"max_script_size, order, policy, predictor, predictor_history, scheduler_interval"),
+     r"auto_min_jobs, auto_window, backfill_order, cluster_name, correction, "
+     r"forecast_budget, kill_wait, max_script_size, order, policy, predictor, "
+     r"predictor_history, scheduler_interval"),
     ('[scheduler]\npolicy = "easy"\n', r"unknown section \[scheduler\]; accepted sections: \[controller\]"),
     ('[[partition]]\nname = "p"\nmax_time = "1-xx"\n',
      r"\[\[partition\]\] 'p' max_time = \"1-xx\": invalid time '1-xx': use minutes, .*UNLIMITED"),

@@ -75,3 +75,38 @@ def test_a_running_job_says_since_when_and_where(queued):
 def test_an_unknown_job_is_not_found(queued):
     response = queued[2].get("/api/v1/jobs/99/why")
     assert response.status_code == 404 and response.json()["detail"] == "Invalid job id specified: 99"
+
+
+def test_forecasts_stop_at_the_controllers_budget_and_say_so(make_bench):
+    """``forecast_budget``: a request's forecasts stop once they have had that long; the
+    jobs not reached show no start (squeue --start) and ``why`` says it is not known."""
+    from kairos.cli.why import render
+
+    bench = make_bench('[controller]\norder = "submit"\npolicy = "easy"\n'
+                       'forecast_budget = 1e-9\n')
+    bench.submit(NOBODY, ntasks=4, time_limit=600)
+    bench.step()
+    bench.submit(NOBODY, ntasks=4, time_limit=300)
+    bench.step()
+    assert bench.settings.forecast_budget == 1e-9
+    app = create_app(bench.settings, controller=bench.controller)
+    app.state.default_caller = NOBODY
+    with TestClient(app) as api:
+        info = api.get("/api/v1/jobs/2/why").json()
+        assert info["forecast_known"] is False and info["expected_start"] is None
+        assert info["start_interval"] == [None, None] and info["what_ifs"] == []
+        assert info["reason"] == "Resources"  # what needs no forecast is still there
+        assert "not known: the forecast stopped at the controller's forecast_budget" in render(info)
+        squeue = api.get("/api/v1/jobs", params={"ids": "2", "start": True}).json()
+        assert squeue[0]["expected_start"] is None
+    # With the default budget the same job has its forecast: the end of J1's limit.
+    bench = make_bench('[controller]\norder = "submit"\npolicy = "easy"\n')
+    bench.submit(NOBODY, ntasks=4, time_limit=600)
+    bench.step()
+    bench.submit(NOBODY, ntasks=4, time_limit=300)
+    bench.step()
+    app = create_app(bench.settings, controller=bench.controller)
+    app.state.default_caller = NOBODY
+    with TestClient(app) as api:
+        info = api.get("/api/v1/jobs/2/why").json()
+        assert info["forecast_known"] is True and info["expected_start"] is not None

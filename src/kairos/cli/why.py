@@ -51,10 +51,14 @@ def render(info: dict) -> str:
     lines = [f"job {info['job_id']} ({info['user']}, partition {info['partition']}) is "
              f"PENDING, reason {info['reason']}",
              f"  rule      {info['rule']}"]
-    start = f"  start     {when(info['expected_start'])}"
-    if info["expected_start"] is not None and info["nodes"]:
-        start += f" on {','.join(info['nodes'])}"
-    lines.append(start)
+    if not info.get("forecast_known", True):
+        lines.append("  start     not known: the forecast stopped at the controller's "
+                     "forecast_budget before this job started ([controller] in config.toml)")
+    else:
+        start = f"  start     {when(info['expected_start'])}"
+        if info["expected_start"] is not None and info["nodes"]:
+            start += f" on {','.join(info['nodes'])}"
+        lines.append(start)
     low, high = info["start_interval"]
     if low is not None and low != high:
         lines.append(f"  interval  {when(low)} to {when(high)}: from every job running its "

@@ -92,7 +92,9 @@ class Explanation:
     rule: str  #: the rule that gives that reason, in words
     policy: str
     order: str
-    start: float  #: the forecast (squeue --start): every job runs its expected time
+    #: the forecast (squeue --start): every job runs its expected time (NaN: not
+    #: known, the forecast was stopped before the job started)
+    start: float
     start_at_limits: float  #: the same forecast with every job running to its limit
     nodes: tuple[str, ...]  #: where it is forecast to start
     time_limit: float
@@ -106,19 +108,30 @@ class Explanation:
     what_ifs: tuple[WhatIf, ...] = ()
 
     @property
+    def known(self) -> bool:
+        """Whether both forecasts ran until the job started (or to the end)."""
+        return not (math.isnan(self.start) or math.isnan(self.start_at_limits))
+
+    @property
     def interval(self) -> tuple[float, float]:
         """The forecast start if every job runs its expected time and if every job runs
-        to its time limit, earliest first (backfilling can reverse them)."""
+        to its time limit, earliest first (backfilling can reverse them); NaN both when
+        either is not known."""
+        if not self.known:
+            return (math.nan, math.nan)
         return (min(self.start, self.start_at_limits), max(self.start, self.start_at_limits))
 
 
 def explain(scheduler: Scheduler, now: float, job_id: int, *, granularity: float = 60.0,
-            partition_allowed: Callable[[str], bool] | None = None) -> Explanation:
+            partition_allowed: Callable[[str], bool] | None = None,
+            stop: Callable[[], bool] | None = None) -> Explanation:
     """Explain pending job ``job_id`` at ``now`` (see the module docstring).
 
     ``granularity``: time limits proposed by what-ifs are whole multiples of it (Slurm's
     ``--time`` counts minutes).  ``partition_allowed(name)``: whether the job's owner may
-    submit to that partition (default: any partition).  KeyError for a job the
+    submit to that partition (default: any partition).  ``stop()``: asked between the
+    simulated passes of every forecast it runs (``kairos.core.forecast``); once it says
+    True, what is not known yet stays unknown (a NaN start, no what-ifs).  KeyError for a job the
     scheduler does not hold, ValueError for one that is not pending.
     ``scheduler`` is not changed.
     """
@@ -129,8 +142,8 @@ def explain(scheduler: Scheduler, now: float, job_id: int, *, granularity: float
         raise ValueError(f"job {job_id} is {job.state.name}, not PENDING: only a pending "
                          "job waits")
     reason = job.reason if job.reason != "None" else "Priority"
-    base = forecast(scheduler, now, [job_id])[job_id]
-    at_limits = forecast(scheduler, now, [job_id], to_limits=True)[job_id]
+    base = forecast(scheduler, now, [job_id], stop=stop)[job_id]
+    at_limits = forecast(scheduler, now, [job_id], to_limits=True, stop=stop)[job_id]
     reservations = scheduler.reservations
     ahead: list[Job] = []
     if job.reason in QUEUED_REASONS:
@@ -150,7 +163,7 @@ def explain(scheduler: Scheduler, now: float, job_id: int, *, granularity: float
         holders=_holders(scheduler, base),
         dependencies=_waiting_on(scheduler, job),
         what_ifs=_what_ifs(scheduler, now, job, base, reservations, granularity,
-                           partition_allowed),
+                           partition_allowed, stop),
     )
 
 
@@ -202,7 +215,7 @@ _RULES = {
 
 
 def _holders(scheduler: Scheduler, base: Forecast) -> tuple[Holder, ...]:
-    if math.isinf(base.start):
+    if not base.known or math.isinf(base.start):
         return ()
     wanted = set(base.nodes)
     out = []
@@ -233,14 +246,20 @@ def _waiting_on(scheduler: Scheduler, job: Job) -> tuple[Waiting, ...]:
 
 def _what_ifs(scheduler: Scheduler, now: float, job: Job, base: Forecast,
               reservations: dict[int, float], granularity: float,
-              partition_allowed: Callable[[str], bool] | None) -> tuple[WhatIf, ...]:
+              partition_allowed: Callable[[str], bool] | None,
+              stop: Callable[[], bool] | None) -> tuple[WhatIf, ...]:
+    if not base.known:
+        return ()  # nothing to be sooner than
     found: list[WhatIf | None] = []
 
     def attempt(kind: str, changes: dict, clone: Job) -> WhatIf | None:
+        if stop is not None and stop():
+            return None
         try:
-            f = forecast(scheduler, now, [job.id], changed={job.id: clone})[job.id]
+            f = forecast(scheduler, now, [job.id], changed={job.id: clone}, stop=stop)[job.id]
         except Unsatisfiable:
             return None  # the changed job could never run here
+        # An unknown start (NaN) is never sooner.
         return WhatIf(kind, changes, f.start, f.nodes) if f.start < base.start else None
 
     if job.held:

@@ -12,6 +12,12 @@ Two variations serve explanations (``kairos.core.explain``): ``to_limits`` runs 
 job to its time limit instead (the pessimistic end of a forecast's interval), and
 ``changed`` puts a modified copy of a pending job in its place (a what-if: a shorter
 time limit, fewer nodes, another partition).
+
+Running forward costs a scheduling pass per job that ends: on a large cluster with a
+long queue, minutes.  ``stop``, asked after each pass, lets a caller bound that (the
+live controller gives each request a budget of its own time, as Slurm's backfill
+stops after ``bf_max_time``); a job that has not started when it stops has no
+forecast (``Forecast.known`` is False), which is not the same as never starting.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import copy
 import heapq
 import math
 from collections import ChainMap
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from kairos.core.jobs import Job, JobState
@@ -35,10 +41,21 @@ class Forecast:
     start: float
     nodes: tuple[str, ...] = ()
 
+    @property
+    def known(self) -> bool:
+        """False when the forecast stopped (``stop``) before the job started: ``start``
+        is then NaN."""
+        return not math.isnan(self.start)
+
+
+#: A job the forecast did not reach before it was stopped.
+UNKNOWN = Forecast(math.nan)
+
 
 def forecast_starts(scheduler: Scheduler, now: float,
                     job_ids: Iterable[int] | None = None, *, to_limits: bool = False,
-                    changed: Mapping[int, Job] | None = None) -> dict[int, float]:
+                    changed: Mapping[int, Job] | None = None,
+                    stop: Callable[[], bool] | None = None) -> dict[int, float]:
     """Forecast start times of pending jobs (all of them, or ``job_ids``) from ``now``.
 
     A job that would never start under the assumptions (held, or waiting on a dependency
@@ -46,15 +63,18 @@ def forecast_starts(scheduler: Scheduler, now: float,
     ``to_limits``: every job runs to its time limit rather than its expected end or
     estimate.  ``changed``: pending job id -> the job to queue in its place (a copy
     with other fields; it keeps the id and is planned on its own ``estimate``).
+    ``stop()``: asked after each simulated pass; once it says True the forecast ends,
+    and the jobs not started by then are left out of the answer.
     """
-    found = forecast(scheduler, now, job_ids, to_limits=to_limits, changed=changed)
-    return {job_id: f.start for job_id, f in found.items()}
+    found = forecast(scheduler, now, job_ids, to_limits=to_limits, changed=changed, stop=stop)
+    return {job_id: f.start for job_id, f in found.items() if f.known}
 
 
 def forecast(scheduler: Scheduler, now: float, job_ids: Iterable[int] | None = None, *,
-             to_limits: bool = False,
-             changed: Mapping[int, Job] | None = None) -> dict[int, Forecast]:
-    """As ``forecast_starts``, each start with the nodes the job would start on."""
+             to_limits: bool = False, changed: Mapping[int, Job] | None = None,
+             stop: Callable[[], bool] | None = None) -> dict[int, Forecast]:
+    """As ``forecast_starts``, each start with the nodes the job would start on; a job
+    not started when ``stop`` ended the forecast is ``UNKNOWN``."""
     changed = changed or {}
     pending = scheduler.pending()
     wanted = {j.id for j in pending} if job_ids is None else set(job_ids)
@@ -90,6 +110,8 @@ def forecast(scheduler: Scheduler, now: float, job_ids: Iterable[int] | None = N
             heapq.heappush(ends, (action.expected_end, action.job_id))
         if len(found) == len(wanted) or (not ends and not begins):
             break
+        if stop is not None and stop():
+            return {job_id: found.get(job_id, UNKNOWN) for job_id in wanted}
         t = min(ends[0][0] if ends else math.inf, begins[0] if begins else math.inf)
         if math.isinf(t):
             break  # only jobs without a time limit still run: nothing more ever frees

@@ -18,6 +18,7 @@ make), one QoS ``normal``, EASY backfilling in multifactor priority order.
     backfill_order = "queue"       # queue | shortest | aged | guarded (easy only)
     correction = "limit"           # limit | tsafrir | metastack | remaining (ml, mlq)
     scheduler_interval = 1.0       # seconds between periodic scheduling passes
+    forecast_budget = 2.0          # seconds of its time one request's start forecasts may take
     max_script_size = 4194304      # bytes: a larger batch script is refused (Slurm's default)
     auto = false                   # self-tuning: choose predictor, correction, backfill order
     auto_every = "21-00:00:00"     # how often (Slurm durations)
@@ -142,6 +143,10 @@ class Settings:
     order: str
     predictor: str | None
     scheduler_interval: float  #: seconds between periodic passes
+    #: seconds of the controller's time the start forecasts of one request may take
+    #: (squeue --start, scontrol show job, sbatch --test-only, kairos why): jobs not
+    #: reached by then show no forecast (``kairos.core.forecast``)
+    forecast_budget: float
     max_script_size: int  #: bytes: the largest batch script admitted
     backfill_order: str
     correction: str

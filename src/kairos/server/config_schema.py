@@ -146,6 +146,8 @@ class ControllerConfig(_Table):
     predictor: str | None = Field(None, description="one of: none, " + ", ".join(LIVE_PREDICTORS))
     scheduler_interval: StrictFloat = Field(1.0, gt=0, allow_inf_nan=False,
                                             description="a number of seconds greater than 0")
+    forecast_budget: StrictFloat = Field(2.0, gt=0, allow_inf_nan=False,
+                                         description="a number of seconds greater than 0")
     max_script_size: StrictInt = Field(MAX_SCRIPT_SIZE, ge=1,
                                        description="a number of bytes, 1 or more")
     backfill_order: str = Field("queue", description="one of: " + ", ".join(BACKFILL_ORDERS))

@@ -215,6 +215,10 @@ class WhyInfo(BaseModel):
     start_interval: tuple[float | None, float | None] = Field(
         description="the forecast if every job runs its expected time and if every job "
                     "runs to its time limit, earliest first")
+    forecast_known: bool = Field(
+        True, description="false when the forecasts stopped at the controller's "
+                          "forecast_budget before the job started: then the start is not "
+                          "known (null), rather than never")
     nodes: list[str] = Field(description="where it is forecast to start")
     time_limit: float | None
     estimate: float | None = Field(description="the runtime the scheduler plans it with")

@@ -11,8 +11,9 @@ from __future__ import annotations
 import math
 import operator
 import os
+import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from kairos.core.dependencies import DependencyStatus, dependency_states
 from kairos.core.forecast import forecast_starts
@@ -129,7 +130,8 @@ def _live_values(controller, jobs: list[LiveJob], start: bool,
         out["dependency"] = left
     if start and pending and wants("expected_start"):
         forecasts = forecast_starts(scheduler, controller.clock(),
-                                    [job.job_id for _, job in pending])
+                                    [job.job_id for _, job in pending],
+                                    stop=forecast_stop(controller))
         out["expected_start"] = {i: None if math.isinf(t) else t for i, job in pending
                                  if (t := forecasts.get(job.job_id)) is not None}
     if wants("nodes"):
@@ -139,6 +141,15 @@ def _live_values(controller, jobs: list[LiveJob], start: bool,
 
 
 _PUBLIC = frozenset(PUBLIC_FIELDS)
+
+
+def forecast_stop(controller) -> Callable[[], bool]:
+    """The ``stop`` of the start forecasts one request asks for: true once they have had
+    ``forecast_budget`` seconds (the controller answers nothing else meanwhile; on a
+    large cluster with a long queue a whole forecast takes minutes).  Jobs not reached
+    show no forecast, as Slurm shows none beyond its backfill's reach."""
+    deadline = time.monotonic() + controller.settings.forecast_budget
+    return lambda: time.monotonic() >= deadline
 
 
 def _fewest_nodes(controller, job: LiveJob) -> int:
@@ -161,12 +172,12 @@ def test_only(controller, core: Job, now: float) -> dict:
     scheduler = controller.scheduler
     scheduler.submit(core, now)
     try:
-        t = forecast_starts(scheduler, now, [core.id])[core.id]
+        t = forecast_starts(scheduler, now, [core.id], stop=forecast_stop(controller)).get(core.id)
     finally:
         scheduler.cancel(core.id, now)
         scheduler.outcomes.pop(core.id, None)
     nodes = scheduler.resources.describe(scheduler.resources.claim(core, ()))
-    return {"job_id": core.id, "expected_start": None if math.isinf(t) else t,
+    return {"job_id": core.id, "expected_start": None if t is None or math.isinf(t) else t,
             "node_list": compress(nodes), "cpus": core.request.cpus,
             "partition": core.partition}
 

@@ -36,7 +36,8 @@ def why(controller, label: str, caller: Caller) -> dict:
     controller.permissions.check_owner(job, caller)
     if job.state is not JobState.PENDING:
         raise NotPending(not_pending(job))
-    e = explain(controller.scheduler, controller.clock(), job.job_id)
+    e = explain(controller.scheduler, controller.clock(), job.job_id,
+                stop=views.forecast_stop(controller))
     return to_wire(controller, job, e)
 
 
@@ -59,7 +60,7 @@ def to_wire(controller, job: LiveJob, e: Explanation) -> dict:
         return live.label if live is not None else str(job_id)
 
     def when(t: float | None) -> float | None:
-        return None if t is None or math.isinf(t) else t
+        return None if t is None or not math.isfinite(t) else t
 
     def reservation(r) -> dict:
         return {"job_id": label(r.job_id), "user": r.user, "start": r.start}
@@ -69,6 +70,7 @@ def to_wire(controller, job: LiveJob, e: Explanation) -> dict:
         "job_id": job.label, "user": job.user, "partition": job.partition, "now": e.now,
         "reason": e.reason, "rule": e.rule, "policy": e.policy, "order": e.order,
         "expected_start": when(e.start), "start_interval": (when(low), when(high)),
+        "forecast_known": e.known,
         "nodes": list(e.nodes), "time_limit": when(e.time_limit),
         "estimate": when(e.estimate), "begin": e.begin, "jobs_ahead": e.ahead,
         "reservation": None if e.reservation is None else reservation(e.reservation),
