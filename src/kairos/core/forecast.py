@@ -14,7 +14,9 @@ job to its time limit instead (the pessimistic end of a forecast's interval), an
 time limit, fewer nodes, another partition).
 
 Running forward costs a scheduling pass per job that ends: on a large cluster with a
-long queue, minutes.  ``stop``, asked after each pass, lets a caller bound that (the
+long queue, minutes.  ``stop``, asked after each pass and every ``STOP_EVERY`` jobs of a
+walk in queue order (conservative's first pass alone searches every job's earliest
+slot), lets a caller bound that (the
 live controller gives each request a budget of its own time, as Slurm's backfill
 stops after ``bf_max_time``); a job that has not started when it stops has no
 forecast (``Forecast.known`` is False), which is not the same as never starting.
@@ -83,6 +85,7 @@ def forecast(scheduler: Scheduler, now: float, job_ids: Iterable[int] | None = N
     twin.outcomes = ChainMap({}, scheduler.outcomes)  # reads fall through, writes stay here
     twin._last_recalc = scheduler._last_recalc
     twin.qos_max_jobs_per_user = dict(scheduler.qos_max_jobs_per_user)
+    twin.stop = stop  # asked inside long walks too: a first pass can take minutes
     ends: list[tuple[float, int]] = []
     for job in scheduler.running.values():
         clone = copy.copy(job)
@@ -108,10 +111,11 @@ def forecast(scheduler: Scheduler, now: float, job_ids: Iterable[int] | None = N
                 found[action.job_id] = Forecast(
                     t, tuple(twin.resources.describe(action.placement)))
             heapq.heappush(ends, (action.expected_end, action.job_id))
+        if twin.cut or (stop is not None and len(found) < len(wanted) and (ends or begins)
+                        and stop()):
+            return {job_id: found.get(job_id, UNKNOWN) for job_id in wanted}
         if len(found) == len(wanted) or (not ends and not begins):
             break
-        if stop is not None and stop():
-            return {job_id: found.get(job_id, UNKNOWN) for job_id in wanted}
         t = min(ends[0][0] if ends else math.inf, begins[0] if begins else math.inf)
         if math.isinf(t):
             break  # only jobs without a time limit still run: nothing more ever frees

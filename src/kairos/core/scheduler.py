@@ -42,6 +42,10 @@ from kairos.core.resources import NodeShare, make_resources
 _PENDING, _RUNNING = JobState.PENDING, JobState.RUNNING
 
 
+#: A forecast's copy asks its ``stop`` after every this many jobs of a walk.
+STOP_EVERY = 256
+
+
 class Scheduler:
     """Pending and running jobs of one cluster, and the decisions about them.
 
@@ -107,6 +111,12 @@ class Scheduler:
         self.qos_max_jobs_per_user: dict[str, int] = {}
         #: running jobs per throttle key (array job id; (qos, user)), for the limits above
         self._running_count: dict[object, int] = {}
+        #: a forecast's copy only (``kairos.core.forecast``): asked every ``STOP_EVERY``
+        #: jobs of a walk in queue order; once it says True the pass ends there and
+        #: ``cut`` is set (the starts found so far stand: no job's start depends on the
+        #: jobs behind it in a walk)
+        self.stop: Callable[[], bool] | None = None
+        self.cut = False
 
     # ----------------------------------------------------------------- what happened
 
@@ -380,7 +390,9 @@ class Scheduler:
             if self._stale or walk is None or not self._resumable(walk, now):
                 walk = self._walk = self._fresh_walk(now, walk)
                 self._stale = False
-            for job, placement in self.policy.walk(self._queue, walk, now):
+            found = (self.policy.walk(self._queue, walk, now) if self.stop is None
+                     else self._walk_until_stopped(walk, now))
+            for job, placement in found:
                 if job.dependencies and self._singleton_blocked(job):
                     # A job of the same name started earlier in this very pass.
                     self._drop_pending(job)
@@ -400,6 +412,24 @@ class Scheduler:
             # Starts may satisfy "after:" dependencies: admit those jobs in this same pass.
             if not (actions and self._waiting and self._admit_waiting(now)):
                 return actions
+
+    def _walk_until_stopped(self, walk: Walk, now: float) -> list[tuple[Job, object]]:
+        """``policy.walk`` a stretch of ``STOP_EVERY`` jobs at a time, asking ``stop``
+        in between: each stretch resumes the walk as new arrivals do, so the outcome is
+        one walk's.  Not for backfill orders that sort what is left of the queue (the
+        stretches would sort apart): those walk whole."""
+        queue, policy = self._queue, self.policy
+        if policy.backfill_order != "queue" or policy.guards:
+            return policy.walk(queue, walk, now)
+        found: list[tuple[Job, object]] = []
+        while True:
+            end = walk.scanned + STOP_EVERY
+            if end >= len(queue):
+                return found + policy.walk(queue, walk, now)
+            found += policy.walk(queue[:end], walk, now)
+            if self.stop():
+                self.cut = True
+                return found
 
     def _resumable(self, walk: Walk, now: float) -> bool:
         """Whether the last walk may go on at ``now`` (only new jobs since): nothing

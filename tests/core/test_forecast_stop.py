@@ -1,0 +1,71 @@
+"""A forecast's copy that may be stopped walks its queue a stretch at a time, asking
+``stop`` in between (``Scheduler._walk_until_stopped``): never stopped, it must forecast
+exactly what one whole walk per pass forecasts, on a processor pool and on nodes, for
+every policy; stopped inside its first pass, it must say so rather than guess."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from kairos.core import Cluster, Job, Node, Request, Scheduler
+from kairos.core import scheduler as scheduler_module
+from kairos.core.forecast import UNKNOWN, forecast, forecast_starts
+
+POLICIES = ("fcfs", "easy", "conservative")
+
+
+def _busy(cluster: Cluster, policy: str, seed: int, jobs: int = 60) -> Scheduler:
+    """Random jobs submitted over time and passes run until ``now`` = 400, so some
+    run, some hold promises and some wait behind them."""
+    rng = random.Random(seed)
+    s = Scheduler(cluster, policy)
+    most = max(n.cpus for n in cluster.nodes) if not cluster.is_pool else cluster.total_cpus
+    for k in range(1, jobs + 1):
+        submit = rng.uniform(0, 400)
+        limit = rng.choice((60, 300, 900, 3600))
+        if cluster.is_pool:
+            request = Request.procs(rng.randint(1, most))
+        else:
+            nodes = rng.randint(1, 3)
+            request = Request(nodes=nodes, tasks=nodes * rng.randint(1, most))
+        job = Job(k, f"u{k % 5}", submit, request, time_limit=limit)
+        job.estimate = limit * rng.uniform(0.2, 1.0)
+        s.submit(job, submit)
+        s.schedule(submit)
+    s.schedule(400)
+    return s
+
+
+CLUSTERS = {
+    "pool": lambda: Cluster.pool(16),
+    "nodes": lambda: Cluster([Node(f"n{k}", cpus=4 if k % 2 else 8) for k in range(6)]),
+}
+
+
+@pytest.mark.parametrize("policy", POLICIES)
+@pytest.mark.parametrize("kind", sorted(CLUSTERS))
+def test_a_walk_in_stretches_forecasts_what_one_whole_walk_does(monkeypatch, policy, kind):
+    monkeypatch.setattr(scheduler_module, "STOP_EVERY", 3)
+    for seed in range(8):
+        s = _busy(CLUSTERS[kind](), policy, seed)
+        assert len(s.pending()) > 3 * scheduler_module.STOP_EVERY  # several stretches
+        whole = forecast(s, 400)
+        asked = []
+        stretched = forecast(s, 400, stop=lambda: asked.append(1) and False)
+        assert stretched == whole, (policy, kind, seed)
+        assert asked  # it was asked, between stretches and passes
+
+
+@pytest.mark.parametrize("policy", POLICIES)
+def test_a_first_pass_stopped_midway_knows_only_the_jobs_it_started(monkeypatch, policy):
+    monkeypatch.setattr(scheduler_module, "STOP_EVERY", 3)
+    s = _busy(CLUSTERS["nodes"](), policy, seed=1)
+    whole = forecast(s, 400)
+    cut = forecast(s, 400, stop=lambda: True)
+    started_now = {k for k, f in cut.items() if f is not UNKNOWN}
+    # What it knows is right, and it is only jobs that start in that very pass.
+    assert all(cut[k] == whole[k] and whole[k].start == 400 for k in started_now)
+    assert any(f is UNKNOWN for f in cut.values())
+    assert set(forecast_starts(s, 400, stop=lambda: True)) == started_now
