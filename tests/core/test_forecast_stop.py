@@ -5,12 +5,14 @@ every policy; stopped inside its first pass, it must say so rather than guess.""
 
 from __future__ import annotations
 
+import copy
 import random
+import sys
 
 import pytest
 
 from kairos.core import Cluster, Job, Node, Request, Scheduler
-from kairos.core import scheduler as scheduler_module
+from kairos.core import promises
 from kairos.core.forecast import UNKNOWN, forecast, forecast_starts
 
 POLICIES = ("fcfs", "easy", "conservative")
@@ -47,10 +49,10 @@ CLUSTERS = {
 @pytest.mark.parametrize("policy", POLICIES)
 @pytest.mark.parametrize("kind", sorted(CLUSTERS))
 def test_a_walk_in_stretches_forecasts_what_one_whole_walk_does(monkeypatch, policy, kind):
-    monkeypatch.setattr(scheduler_module, "STOP_EVERY", 3)
+    monkeypatch.setattr(promises, "STOP_EVERY", 3)
     for seed in range(8):
         s = _busy(CLUSTERS[kind](), policy, seed)
-        assert len(s.pending()) > 3 * scheduler_module.STOP_EVERY  # several stretches
+        assert len(s.pending()) > 3 * promises.STOP_EVERY  # several stretches
         whole = forecast(s, 400)
         asked = []
         stretched = forecast(s, 400, stop=lambda: asked.append(1) and False)
@@ -60,7 +62,7 @@ def test_a_walk_in_stretches_forecasts_what_one_whole_walk_does(monkeypatch, pol
 
 @pytest.mark.parametrize("policy", POLICIES)
 def test_a_first_pass_stopped_midway_knows_only_the_jobs_it_started(monkeypatch, policy):
-    monkeypatch.setattr(scheduler_module, "STOP_EVERY", 3)
+    monkeypatch.setattr(promises, "STOP_EVERY", 3)
     s = _busy(CLUSTERS["nodes"](), policy, seed=1)
     whole = forecast(s, 400)
     cut = forecast(s, 400, stop=lambda: True)
@@ -69,3 +71,68 @@ def test_a_first_pass_stopped_midway_knows_only_the_jobs_it_started(monkeypatch,
     assert all(cut[k] == whole[k] and whole[k].start == 400 for k in started_now)
     assert any(f is UNKNOWN for f in cut.values())
     assert set(forecast_starts(s, 400, stop=lambda: True)) == started_now
+
+
+def _run_forward(s: Scheduler, now: float) -> dict:
+    """What the scheduler itself would do if every job ran exactly its expected time and
+    nothing more came: a deep copy of it, run forward.  The forecast's definition."""
+    from kairos.core.forecast import Forecast
+    from kairos.core.jobs import JobState
+
+    twin = copy.deepcopy(s)
+    wanted = {j.id for j in twin.pending()}
+    found: dict[int, Forecast] = {}
+    t = now
+    while True:
+        for action in twin.schedule(t):
+            if action.job_id in wanted:
+                found[action.job_id] = Forecast(
+                    t, tuple(twin.resources.describe(action.placement)))
+        if len(found) == len(wanted) or not twin.running:
+            break
+        t = max(t, min(job.expected_end for job in twin.running.values()))
+        for job in [j for j in twin.running.values() if j.expected_end <= t]:
+            twin.end(job.id, t, JobState.COMPLETED)
+    return found
+
+
+@pytest.mark.parametrize("policy", POLICIES)
+@pytest.mark.parametrize("kind", ["pool", "nodes"])
+def test_a_forecast_is_the_scheduler_itself_run_forward(kind, policy):
+    """At passes all along replays (jobs ending early and late, promises moving), the
+    forecast is what a deep copy of the scheduler does when run forward: conservative's
+    copy starts from the scheduler's own promises, which a search anew would not give
+    (a promise is made around the promises of the jobs behind it)."""
+    from kairos.sim.replay import replay
+    from kairos.sim.workload import lublin, on_nodes
+
+    checked = 0
+    for seed in range(2):
+        workload = lublin(200, 32, seed=seed)
+        cluster = None
+        if kind == "nodes":
+            workload, cluster = on_nodes(workload, 8)
+        passes = 0
+
+        def compare(now, s, starts):
+            nonlocal checked, passes
+            passes += 1
+            if passes % 5 == 0 and s.pending():
+                expected = _run_forward(s, now)
+                got = forecast(s, now)
+                assert {k: f for k, f in got.items() if k in expected} == expected, (seed, now)
+                checked += 1
+
+        replay(workload, policy, cluster=cluster, observe=compare)
+    assert checked > 30
+
+
+def test_a_conservative_copy_stopped_while_putting_promises_back_knows_nothing(monkeypatch):
+    """The copy starts from the scheduler's promises; stopped before they are all back in
+    its profile, it forecasts nothing rather than plan on a partial one."""
+    monkeypatch.setattr(promises, "STOP_EVERY", 3)
+    s = _busy(CLUSTERS["nodes"](), "conservative", seed=2)
+    assert len(s.reservations) > 3  # promises to put back
+    asked = []
+    cut = forecast(s, 400, stop=lambda: asked.append(sys._getframe(1).f_code.co_name) or True)
+    assert asked == ["restore_promises"] and all(f is UNKNOWN for f in cut.values())

@@ -4,9 +4,11 @@ The answer ``squeue --start`` tries to give, computed the only honest way: run a
 the scheduler forward from its current state, assuming no further submissions and that
 every job runs exactly as long as the scheduler expects (running jobs until their
 expected ends, pending ones for their estimates).  The copy uses the same policy, queue
-order, corrections and per-user limits, so a forecast is exactly what the scheduler would
-do if those assumptions held; its error measures the estimates, not a second model of
-the scheduler.
+order, corrections and per-user limits and, under conservative backfilling, starts from
+the scheduler's own promises (a search anew would give other ones: each promise was made
+around those of the jobs behind it), so a forecast is exactly what the scheduler would
+do if those assumptions held (a test runs a deep copy of the scheduler forward to check
+it); its error measures the estimates, not a second model of the scheduler.
 
 Two variations serve explanations (``kairos.core.explain``): ``to_limits`` runs every
 job to its time limit instead (the pessimistic end of a forecast's interval), and
@@ -15,8 +17,8 @@ time limit, fewer nodes, another partition).
 
 Running forward costs a scheduling pass per job that ends: on a large cluster with a
 long queue, minutes.  ``stop``, asked after each pass and every ``STOP_EVERY`` jobs of a
-walk in queue order (conservative's first pass alone searches every job's earliest
-slot), lets a caller bound that (the
+walk in queue order or promises put back (``kairos.core.promises``), lets a caller bound
+that (the
 live controller gives each request a budget of its own time, as Slurm's backfill
 stops after ``bf_max_time``); a job that has not started when it stops has no
 forecast (``Forecast.known`` is False), which is not the same as never starting.
@@ -103,6 +105,17 @@ def forecast(scheduler: Scheduler, now: float, job_ids: Iterable[int] | None = N
         if clone.begin > now:
             begins.append(clone.begin)
     heapq.heapify(begins)
+    live = scheduler._walk
+    if (live is not None and scheduler.policy.keeps_promises and not to_limits and not changed
+            and not scheduler.policy.reference):
+        # Conservative: the copy starts from the promises of the scheduler's last walk,
+        # put back into its own profile and searched again only where something was
+        # freed since (as the scheduler's next fresh walk would), not from a first pass
+        # that searches every job's slot anew (the same promises: minutes on a large
+        # cluster).  Estimates or requests changed here (``to_limits``, ``changed``)
+        # would make those promises another schedule's.
+        twin._walk = live
+        twin._freed = copy.deepcopy(scheduler._freed)
     found: dict[int, Forecast] = {}
     t = now
     while True:

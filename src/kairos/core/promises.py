@@ -22,6 +22,10 @@ from kairos.core.policy.freed import FreedSpans
 
 _PENDING = JobState.PENDING
 
+#: A forecast's copy (``Scheduler.stop``) asks its ``stop`` after every this many jobs of
+#: a walk, and promises put back.
+STOP_EVERY = 256
+
 
 def carried_walk(s, now: float, old: Walk) -> Walk | None:
     """Conservative: the old walk's profile moved on to ``now`` and patched with what
@@ -84,13 +88,20 @@ def restore_promises(s, walk: Walk, old: Walk, now: float) -> None:
     """Put the reservations of still-pending jobs back into a fresh profile.  One that
     no longer fits (a running job was given a later expected end) is dropped.
 
+    A forecast's copy (``Scheduler.stop``) asks its ``stop`` every ``STOP_EVERY``
+    promises and, told to, leaves off with ``cut`` set.
+
     Also says where resources were freed since those promises were searched
     (``walk.freed``): what ended early, promises moved by the old walk after some
     jobs had been walked, promises dropped or shortened here."""
     profile, jobs = walk.profile, s.jobs
     freed = walk.freed = freed_since(s, old, now)
     promises = list(old.held.items()) + list(old.reservations.items())
-    for job_id, (t, promised, end) in promises:
+    stop = s.stop
+    for k, (job_id, (t, promised, end)) in enumerate(promises):
+        if stop is not None and k % STOP_EVERY == STOP_EVERY - 1 and stop():
+            s.cut = True  # a forecast's copy out of time: its profile is not whole
+            return
         job = jobs.get(job_id)
         if job is None or job.state is not _PENDING or job_id in s._waiting or t < now:
             freed.add(max(t, now), end)

@@ -35,15 +35,12 @@ from kairos.core.jobs import DependencyKind, Job, JobState
 from kairos.core.order import QueueOrder, make_order
 from kairos.core.policy import Backfill, Walk, make_policy
 from kairos.core.policy.freed import FreedSpans
+from kairos.core import promises
 from kairos.core.promises import carried_profile, carried_walk, restore_promises
 from kairos.core.profile import Unsatisfiable
 from kairos.core.resources import NodeShare, make_resources
 
 _PENDING, _RUNNING = JobState.PENDING, JobState.RUNNING
-
-
-#: A forecast's copy asks its ``stop`` after every this many jobs of a walk.
-STOP_EVERY = 256
 
 
 class Scheduler:
@@ -112,7 +109,7 @@ class Scheduler:
         #: running jobs per throttle key (array job id; (qos, user)), for the limits above
         self._running_count: dict[object, int] = {}
         #: a forecast's copy only (``kairos.core.forecast``): asked every ``STOP_EVERY``
-        #: jobs of a walk in queue order; once it says True the pass ends there and
+        #: (``kairos.core.promises``) jobs of a walk in queue order or promises put back; once it says True the pass ends there and
         #: ``cut`` is set (the starts found so far stand: no job's start depends on the
         #: jobs behind it in a walk)
         self.stop: Callable[[], bool] | None = None
@@ -390,6 +387,8 @@ class Scheduler:
             if self._stale or walk is None or not self._resumable(walk, now):
                 walk = self._walk = self._fresh_walk(now, walk)
                 self._stale = False
+                if self.cut:
+                    return actions  # a forecast's copy stopped while putting promises back
             found = (self.policy.walk(self._queue, walk, now) if self.stop is None
                      else self._walk_until_stopped(walk, now))
             for job, placement in found:
@@ -423,7 +422,7 @@ class Scheduler:
             return policy.walk(queue, walk, now)
         found: list[tuple[Job, object]] = []
         while True:
-            end = walk.scanned + STOP_EVERY
+            end = walk.scanned + promises.STOP_EVERY
             if end >= len(queue):
                 return found + policy.walk(queue, walk, now)
             found += policy.walk(queue[:end], walk, now)
