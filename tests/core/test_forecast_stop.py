@@ -99,10 +99,10 @@ def _run_forward(s: Scheduler, now: float) -> dict:
 @pytest.mark.parametrize("policy", POLICIES)
 @pytest.mark.parametrize("kind", ["pool", "nodes"])
 def test_a_forecast_is_the_scheduler_itself_run_forward(kind, policy):
-    """At passes all along replays (jobs ending early and late, promises moving), the
-    forecast is what a deep copy of the scheduler does when run forward: conservative's
-    copy starts from the scheduler's own promises, which a search anew would not give
-    (a promise is made around the promises of the jobs behind it)."""
+    """At passes all along replays (jobs ending early and late, promises moving, now and
+    then a job cancelled), the forecast is what a deep copy of the scheduler does when
+    run forward: conservative's copy starts from the scheduler's own promises, which a
+    search anew would not give (a promise is made around those of the jobs behind it)."""
     from kairos.sim.replay import replay
     from kairos.sim.workload import lublin, on_nodes
 
@@ -118,6 +118,10 @@ def test_a_forecast_is_the_scheduler_itself_run_forward(kind, policy):
             nonlocal checked, passes
             passes += 1
             if passes % 5 == 0 and s.pending():
+                if passes % 15 == 0:  # a cancel: the next pass builds its profile anew
+                    s.cancel(s.pending()[-1].id, now)
+                    if not s.pending():
+                        return
                 expected = _run_forward(s, now)
                 got = forecast(s, now)
                 assert {k: f for k, f in got.items() if k in expected} == expected, (seed, now)
@@ -128,11 +132,37 @@ def test_a_forecast_is_the_scheduler_itself_run_forward(kind, policy):
 
 
 def test_a_conservative_copy_stopped_while_putting_promises_back_knows_nothing(monkeypatch):
-    """The copy starts from the scheduler's promises; stopped before they are all back in
-    its profile, it forecasts nothing rather than plan on a partial one."""
+    """The copy starts from the scheduler's promises; when they must be put back into a
+    profile built anew (here after a cancel, as the scheduler's next pass would) and it
+    is stopped before they all are, it forecasts nothing rather than plan on a part."""
     monkeypatch.setattr(promises, "STOP_EVERY", 3)
     s = _busy(CLUSTERS["nodes"](), "conservative", seed=2)
+    s.cancel(s.pending()[-1].id, 400)
     assert len(s.reservations) > 3  # promises to put back
     asked = []
     cut = forecast(s, 400, stop=lambda: asked.append(sys._getframe(1).f_code.co_name) or True)
     assert asked == ["restore_promises"] and all(f is UNKNOWN for f in cut.values())
+
+
+@pytest.mark.parametrize("kind", ["pool", "nodes"])
+def test_forecasts_leave_the_scheduler_as_it_was(kind):
+    """The copy carries on a fork of the scheduler's profile and promises: a replay that
+    forecasts at every third pass starts every job when one that never forecasts does."""
+    from kairos.sim.replay import replay
+    from kairos.sim.workload import lublin, on_nodes
+
+    workload, cluster = lublin(200, 32, seed=3), None
+    if kind == "nodes":
+        workload, cluster = on_nodes(workload, 8)
+    passes = 0
+
+    def forecast_now_and_then(now, s, starts):
+        nonlocal passes
+        passes += 1
+        if passes % 3 == 0:
+            forecast(s, now)
+
+    quiet = replay(workload, "conservative", cluster=cluster)
+    asked = replay(workload, "conservative", cluster=cluster, observe=forecast_now_and_then)
+    assert passes > 50
+    assert [(j.id, j.start) for j in asked.jobs] == [(j.id, j.start) for j in quiet.jobs]

@@ -27,6 +27,7 @@ forecast (``Forecast.known`` is False), which is not the same as never starting.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import heapq
 import math
 from collections import ChainMap
@@ -114,7 +115,16 @@ def forecast(scheduler: Scheduler, now: float, job_ids: Iterable[int] | None = N
         # that searches every job's slot anew (the same promises: minutes on a large
         # cluster).  Estimates or requests changed here (``to_limits``, ``changed``)
         # would make those promises another schedule's.
-        twin._walk = live
+        fork = getattr(live.profile, "fork", None)
+        if fork is None:  # the per-step reference profile: put the promises back
+            twin._walk = live
+        else:  # carried on as the scheduler's next pass would: the same code, cheaply
+            twin._walk = dataclasses.replace(
+                live, profile=fork(twin.resources), held=dict(live.held),
+                reservations=dict(live.reservations), moved=copy.deepcopy(live.moved),
+                changed=None if live.changed is None else set(live.changed))
+            twin._patches = list(scheduler._patches)
+            twin._rebuild = scheduler._rebuild
         twin._freed = copy.deepcopy(scheduler._freed)
     found: dict[int, Forecast] = {}
     t = now

@@ -244,6 +244,15 @@ class PoolProfile:
                 i += 1
         return False
 
+    def fork(self, resources=None) -> PoolProfile:
+        """A copy that changes apart from this one, for a forecast's copy of the
+        scheduler (``kairos.core.forecast``) to carry on instead of building anew."""
+        new = PoolProfile.__new__(PoolProfile)
+        new.T, new.F, new.capacity = list(self.T), list(self.F), self.capacity
+        new._ends, new._next = self._ends, self._next  # read only
+        new._tail, new._compact_at = list(self._tail), self._compact_at
+        return new
+
     def rebase(self, now: float, patches: Sequence[tuple]) -> bool:
         """Move the origin on to ``now`` (dropping the steps before) and apply
         ``patches``, ``(cpus, start, end, sign)`` (+1 frees, -1 takes; clipped to

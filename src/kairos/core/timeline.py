@@ -32,6 +32,7 @@ would reach into the other's state.  ``RoomNow`` (``kairos.core.room``) stands a
 
 from __future__ import annotations
 
+import copy
 import math
 from bisect import bisect_left, bisect_right
 from heapq import heapify, heappop, heappush
@@ -268,6 +269,22 @@ class TimelineProfile:
         if ranges is not None:
             return None
         raise Unsatisfiable(f"job {job.id} never fits on the nodes it may use")
+
+    def fork(self, resources) -> TimelineProfile:
+        """A copy that changes apart from this one, planning with ``resources`` (a
+        forecast's copy of the scheduler carries it on instead of building anew).
+        Timelines are tuples and shared; what changes is copied; the rooms are left
+        behind (they are made again when asked)."""
+        new = copy.copy(self)
+        new.res, new._generation = resources, resources.generation
+        new.T, new.tl = list(self.T), list(self.tl)
+        new.L = None if self.L is None else [dict(step) for step in self.L]
+        new._classes = {key: set(members) for key, members in self._classes.items()}
+        new._eligible, new._good = dict(self._eligible), dict(self._good)
+        new._due, new._cpus_of = list(self._due), list(self._cpus_of)
+        new._cpus_now = None if self._cpus_now is None else dict(self._cpus_now)
+        new._rooms, new._touched, new._failed = {}, [], {}
+        return new
 
     def rebase(self, now: float, patches) -> bool:
         """As ``PoolProfile.rebase``: on to ``now``, with ``patches`` ``(placement,
