@@ -18,9 +18,8 @@ time limit, fewer nodes, another partition).
 Running forward costs a scheduling pass per job that ends: on a large cluster with a
 long queue, minutes.  ``stop``, asked after each pass and every ``STOP_EVERY`` jobs of a
 walk in queue order or promises put back (``kairos.core.promises``), lets a caller bound
-that (the
-live controller gives each request a budget of its own time, as Slurm's backfill
-stops after ``bf_max_time``); a job that has not started when it stops has no
+that (the live controller gives each request a budget of its own time, as Slurm's
+backfill stops after ``bf_max_time``); a job that has not started when it stops has no
 forecast (``Forecast.known`` is False), which is not the same as never starting.
 """
 

@@ -12,11 +12,11 @@ repeat the same answers: those jobs did not fit then and cannot fit now (the sam
 profile, a later window).  So the walk resumes where it stopped (``Walk.scanned``).
 Anything else - a job ending, a cancel, a re-sort, an overdue job - starts a fresh walk.
 
-Size: about 650 lines because it is the one entry point of both clocks: every event the
+Size: about 680 lines because it is the one entry point of both clocks: every event the
 core accepts is a short method here, next to the pass it invalidates and the patch or
 freed span it records for carried profiles and conservative's promises
 (``kairos.core.promises``) and the requested ends it keeps for guarded's; ``reconfigure`` is the self-tuner's one
-way in.  The policies, orders, profiles, dependencies and fair share it calls live in
+way in, ``stop`` a forecast's copy's way out of a long pass.  The policies, orders, profiles, dependencies and fair share it calls live in
 their own modules.
 """
 
@@ -26,6 +26,7 @@ import math
 from bisect import bisect_left, insort
 from collections.abc import Callable, Sequence
 
+from kairos.core import promises
 from kairos.core.actions import KillJob, StartJob
 from kairos.core.cluster import Cluster, Node, NodeState
 from kairos.core.corrections import OVERDUE_SLACK, extend_to_limit, make_correction
@@ -35,7 +36,6 @@ from kairos.core.jobs import DependencyKind, Job, JobState
 from kairos.core.order import QueueOrder, make_order
 from kairos.core.policy import Backfill, Walk, make_policy
 from kairos.core.policy.freed import FreedSpans
-from kairos.core import promises
 from kairos.core.promises import carried_profile, carried_walk, restore_promises
 from kairos.core.profile import Unsatisfiable
 from kairos.core.resources import NodeShare, make_resources
@@ -109,9 +109,9 @@ class Scheduler:
         #: running jobs per throttle key (array job id; (qos, user)), for the limits above
         self._running_count: dict[object, int] = {}
         #: a forecast's copy only (``kairos.core.forecast``): asked every ``STOP_EVERY``
-        #: (``kairos.core.promises``) jobs of a walk in queue order or promises put back; once it says True the pass ends there and
-        #: ``cut`` is set (the starts found so far stand: no job's start depends on the
-        #: jobs behind it in a walk)
+        #: (``kairos.core.promises``) jobs of a walk in queue order or promises put
+        #: back; once it says True the pass ends there and ``cut`` is set (the starts
+        #: found so far stand: no job's start depends on the jobs behind it in a walk)
         self.stop: Callable[[], bool] | None = None
         self.cut = False
 
@@ -409,7 +409,7 @@ class Scheduler:
                     continue
                 actions.append(self._start(job, placement, now))
             # Starts may satisfy "after:" dependencies: admit those jobs in this same pass.
-            if not (actions and self._waiting and self._admit_waiting(now)):
+            if self.cut or not (actions and self._waiting and self._admit_waiting(now)):
                 return actions
 
     def _walk_until_stopped(self, walk: Walk, now: float) -> list[tuple[Job, object]]:

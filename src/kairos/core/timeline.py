@@ -24,7 +24,7 @@ questions with the same answers (a property test compares the two), cheaply:
 The global step times ``T`` are kept exactly as ``NodeProfile`` keeps them, so
 ``advance`` says "stale" at the same moments and the walk resumes or restarts alike.
 
-Size: about 640 lines because the timelines, the node classes over them and what is
+Size: about 650 lines because the timelines, the node classes over them and what is
 kept over both (the caches, the rooms at the origin, the free CPUs counted there, the
 heap of first changes) change together in ``_change`` and ``rebase``; split, each half
 would reach into the other's state.  ``RoomNow`` (``kairos.core.room``) stands alone.
