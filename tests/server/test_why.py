@@ -110,3 +110,25 @@ def test_forecasts_stop_at_the_controllers_budget_and_say_so(make_bench):
     with TestClient(app) as api:
         info = api.get("/api/v1/jobs/2/why").json()
         assert info["forecast_known"] is True and info["expected_start"] is not None
+
+
+def test_test_only_names_the_nodes_of_its_forecast():
+    """``sbatch --test-only`` reports where the job is forecast to start, not the first
+    nodes of its partition (the view, on a two-node core: node1 is busy until 600)."""
+    from types import SimpleNamespace
+
+    from kairos.core import Cluster, Job, Node, Request, Scheduler
+    from kairos.server import views
+
+    s = Scheduler(Cluster([Node("node1", cpus=4), Node("node2", cpus=4)]), "easy")
+    s.submit(Job(1, "u", 0, Request(tasks=4), time_limit=600), 0)
+    s.schedule(0)
+    controller = SimpleNamespace(scheduler=s, settings=SimpleNamespace(forecast_budget=2.0))
+    result = views.test_only(controller, Job(2, "u", 10, Request(tasks=2), time_limit=60), 10)
+    assert (result["expected_start"], result["node_list"]) == (10, "node2")
+    assert list(s.jobs) == [1] and 2 not in s.outcomes  # nothing queued or remembered
+    # Both nodes busy: it starts when node1 frees, there.
+    s.submit(Job(3, "u", 20, Request(tasks=4), time_limit=900), 20)
+    s.schedule(20)
+    result = views.test_only(controller, Job(4, "u", 30, Request(tasks=4), time_limit=60), 30)
+    assert (result["expected_start"], result["node_list"]) == (600, "node1")

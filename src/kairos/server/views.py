@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 
 from kairos.core.dependencies import DependencyStatus, dependency_states
-from kairos.core.forecast import forecast_starts
+from kairos.core.forecast import forecast, forecast_starts
 from kairos.core.jobs import DependencyKind, Job, JobState
 from kairos.model.job import PUBLIC_FIELDS, LiveJob
 from kairos.server.admission import SubmitError
@@ -166,18 +166,21 @@ def _fewest_nodes(controller, job: LiveJob) -> int:
 
 
 def test_only(controller, core: Job, now: float) -> dict:
-    """``sbatch --test-only``: when and where the job would start, queueing nothing."""
+    """``sbatch --test-only``: when and where the job would start (the nodes of its
+    forecast; without one, the first nodes of its partition), queueing nothing."""
     from kairos.slurm.hostlist import compress
 
     scheduler = controller.scheduler
     scheduler.submit(core, now)
     try:
-        t = forecast_starts(scheduler, now, [core.id], stop=forecast_stop(controller)).get(core.id)
+        found = forecast(scheduler, now, [core.id], stop=forecast_stop(controller))[core.id]
     finally:
         scheduler.cancel(core.id, now)
         scheduler.outcomes.pop(core.id, None)
-    nodes = scheduler.resources.describe(scheduler.resources.claim(core, ()))
-    return {"job_id": core.id, "expected_start": None if t is None or math.isinf(t) else t,
+    known = found.known and not math.isinf(found.start)
+    nodes = found.nodes if known else scheduler.resources.describe(
+        scheduler.resources.claim(core, ()))
+    return {"job_id": core.id, "expected_start": found.start if known else None,
             "node_list": compress(nodes), "cpus": core.request.cpus,
             "partition": core.partition}
 
