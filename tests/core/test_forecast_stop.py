@@ -73,13 +73,16 @@ def test_a_first_pass_stopped_midway_knows_only_the_jobs_it_started(monkeypatch,
     assert set(forecast_starts(s, 400, stop=lambda: True)) == started_now
 
 
-def _run_forward(s: Scheduler, now: float) -> dict:
+def _run_forward(s: Scheduler, now: float, extra: Job | None = None) -> dict:
     """What the scheduler itself would do if every job ran exactly its expected time and
-    nothing more came: a deep copy of it, run forward.  The forecast's definition."""
+    nothing more came (but ``extra``, submitted now): a deep copy of it, run forward.
+    The forecast's definition."""
     from kairos.core.forecast import Forecast
     from kairos.core.jobs import JobState
 
     twin = copy.deepcopy(s)
+    if extra is not None:
+        twin.submit(copy.copy(extra), now)
     wanted = {j.id for j in twin.pending()}
     found: dict[int, Forecast] = {}
     t = now
@@ -126,6 +129,11 @@ def test_a_forecast_is_the_scheduler_itself_run_forward(kind, policy):
                 got = forecast(s, now)
                 assert {k: f for k, f in got.items() if k in expected} == expected, (seed, now)
                 checked += 1
+                # A job queued in the copy only (sbatch --test-only), as if submitted now.
+                new = Job(10_000 + passes, "t", now, Request(tasks=4), time_limit=600)
+                expected = _run_forward(s, now, new)
+                got = forecast(s, now, [new.id], extra=[new])
+                assert got[new.id] == expected[new.id], (seed, now)
 
         replay(workload, policy, cluster=cluster, observe=compare)
     assert checked > 30

@@ -124,9 +124,11 @@ def test_test_only_names_the_nodes_of_its_forecast():
     s.submit(Job(1, "u", 0, Request(tasks=4), time_limit=600), 0)
     s.schedule(0)
     controller = SimpleNamespace(scheduler=s, settings=SimpleNamespace(forecast_budget=2.0))
+    walk = s._walk
     result = views.test_only(controller, Job(2, "u", 10, Request(tasks=2), time_limit=60), 10)
     assert (result["expected_start"], result["node_list"]) == (10, "node2")
     assert list(s.jobs) == [1] and 2 not in s.outcomes  # nothing queued or remembered
+    assert s._walk is walk and not s._stale  # the scheduler's next pass goes on as it was
     # Both nodes busy: it starts when node1 frees, there.
     s.submit(Job(3, "u", 20, Request(tasks=4), time_limit=900), 20)
     s.schedule(20)

@@ -76,9 +76,12 @@ def forecast_starts(scheduler: Scheduler, now: float,
 
 def forecast(scheduler: Scheduler, now: float, job_ids: Iterable[int] | None = None, *,
              to_limits: bool = False, changed: Mapping[int, Job] | None = None,
-             stop: Callable[[], bool] | None = None) -> dict[int, Forecast]:
+             stop: Callable[[], bool] | None = None,
+             extra: Iterable[Job] = ()) -> dict[int, Forecast]:
     """As ``forecast_starts``, each start with the nodes the job would start on; a job
-    not started when ``stop`` ended the forecast is ``UNKNOWN``."""
+    not started when ``stop`` ended the forecast is ``UNKNOWN``.  ``extra``: jobs queued
+    in the copy only, as if submitted at ``now`` (``sbatch --test-only``: the scheduler
+    never holds them); ``Unsatisfiable`` for one that could never run."""
     changed = changed or {}
     pending = scheduler.pending()
     wanted = {j.id for j in pending} if job_ids is None else set(job_ids)
@@ -101,6 +104,11 @@ def forecast(scheduler: Scheduler, now: float, job_ids: Iterable[int] | None = N
         clone = copy.copy(changed.get(job.id, job))
         if to_limits:
             clone.estimate = clone.time_limit
+        twin.submit(clone, now)
+        if clone.begin > now:
+            begins.append(clone.begin)
+    for job in extra:
+        clone = copy.copy(job)
         twin.submit(clone, now)
         if clone.begin > now:
             begins.append(clone.begin)

@@ -122,10 +122,7 @@ class Scheduler:
         if job.id in self.jobs or job.id in self.outcomes:
             raise ValueError(f"job id {job.id} is already known")
         self.resources.check(job)
-        if self.estimator is not None and job.time_min is None:
-            # Like Metastack: an explicit --time-min is the user's own estimate.
-            predicted = self.estimator.estimate(job, now)
-            job.estimate = min(max(predicted, MIN_ESTIMATE), job.time_limit)
+        self.plan_estimate(job, now)
         job.state = _PENDING
         self.jobs[job.id] = job
         if self._eligible(job, now):
@@ -134,6 +131,14 @@ class Scheduler:
             self._waiting[job.id] = job
             if job.begin > now:
                 self._next_begin = min(self._next_begin, job.begin)
+
+    def plan_estimate(self, job: Job, now: float) -> None:
+        """Set the runtime ``job`` will be planned with: the predictor's answer (at least
+        ``MIN_ESTIMATE``, at most the time limit); left as it is without a predictor or
+        when the job gives ``--time-min``, which, as in Metastack, is the user's own."""
+        if self.estimator is not None and job.time_min is None:
+            predicted = self.estimator.estimate(job, now)
+            job.estimate = min(max(predicted, MIN_ESTIMATE), job.time_limit)
 
     def adopt(self, job: Job, now: float, nodes: Sequence[str] | None = None,
               cpus: Sequence[int] | None = None) -> None:

@@ -167,16 +167,14 @@ def _fewest_nodes(controller, job: LiveJob) -> int:
 
 def test_only(controller, core: Job, now: float) -> dict:
     """``sbatch --test-only``: when and where the job would start (the nodes of its
-    forecast; without one, the first nodes of its partition), queueing nothing."""
+    forecast; without one, the first nodes of its partition).  Only the forecast's copy
+    queues it: the scheduler is left as it was (its next pass resumes)."""
     from kairos.slurm.hostlist import compress
 
     scheduler = controller.scheduler
-    scheduler.submit(core, now)
-    try:
-        found = forecast(scheduler, now, [core.id], stop=forecast_stop(controller))[core.id]
-    finally:
-        scheduler.cancel(core.id, now)
-        scheduler.outcomes.pop(core.id, None)
+    scheduler.plan_estimate(core, now)  # as a submission would, but queued in the copy only
+    found = forecast(scheduler, now, [core.id], stop=forecast_stop(controller),
+                     extra=(core,))[core.id]
     known = found.known and not math.isinf(found.start)
     nodes = found.nodes if known else scheduler.resources.describe(
         scheduler.resources.claim(core, ()))
