@@ -28,6 +28,10 @@ Two representations share that interface:
 ``NodeProfile``
     Nodes with CPUs, memory and typed GPUs, plus cluster-wide licenses.  Every step holds
     a free vector per node; built eagerly, since such clusters are small.
+
+Size: about 500 lines because the two share the interface above and the exceptions its
+callers catch, and ``NodeProfile`` stays as the reference the fast node profile
+(``kairos.core.timeline``) is tested against; apart, each would import the other.
 """
 
 from __future__ import annotations
