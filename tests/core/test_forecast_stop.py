@@ -76,7 +76,8 @@ def test_a_first_pass_stopped_midway_knows_only_the_jobs_it_started(monkeypatch,
 def _run_forward(s: Scheduler, now: float, extra: Job | None = None) -> dict:
     """What the scheduler itself would do if every job ran exactly its expected time and
     nothing more came (but ``extra``, submitted now): a deep copy of it, run forward.
-    The forecast's definition."""
+    The forecast's definition, written apart from ``kairos.core.forecast`` on purpose
+    (its loop looks alike): a copy made the other way, to compare against."""
     from kairos.core.forecast import Forecast
     from kairos.core.jobs import JobState
 
