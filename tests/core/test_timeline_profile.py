@@ -10,6 +10,7 @@ profile anew at every fresh pass (the fast side carries it on, ``kairos.core.pro
 from __future__ import annotations
 
 import copy
+import math
 import heapq
 from unittest import mock
 
@@ -18,7 +19,7 @@ from hypothesis import strategies as st
 
 from kairos.core import Cluster, Job, Node, NodeState, Partition, Scheduler, promises
 from kairos.core.profile import NodeProfile, Unsatisfiable
-from kairos.core.timeline import TimelineProfile
+from kairos.core.timeline import TimelineProfile, _nested_spans
 from tests.core.node_jobs import job
 
 FEATURES = ("ib", "fast")
@@ -77,7 +78,10 @@ def queues(draw, cluster):
         j = job(job_id, submit=t, limit=estimate, **fields)
         if spread:
             req = j.request
+            per_cpu = 0 if req.mem_per_node else draw(st.sampled_from([0, 0, 300]))
             j.request = type(req)(nodes=1, tasks=req.tasks, mem_per_node=req.mem_per_node,
+                                  cpus_per_task=draw(st.sampled_from([1, 1, 2])),
+                                  mem_per_cpu=per_cpu,
                                   gpus_per_node=req.gpus_per_node, licenses=req.licenses,
                                   features=req.features, any_features=req.any_features,
                                   exclusive=req.exclusive, nodelist=frozenset(list(req.nodelist)[:1]),
@@ -187,3 +191,63 @@ def test_alike_nodes_share_a_class():
     assert sorted(len(members) for members in profile._classes.values()) == [2, 8]
     assert profile.fits_now(job(2, nodes=9, tasks=9), 10) is None
     assert profile.fits_now(job(3, nodes=8, tasks=8), 10) is not None
+
+
+def test_a_carried_profile_keeps_only_the_steps_of_one_built_anew():
+    """Found by the property test above.  Jobs 1 and 2 hold a CPU each until 10 and 20,
+    job 3 (both CPUs) is reserved from 20.  Job 1 ends at 3: the carried profile gives
+    back its CPU until 10, which left a step at 10 where nothing changes; a new job at
+    12 then found the walk stale (a step passed) where the per-step profile, built
+    anew, resumed it, and the two gave different pending reasons."""
+    cluster = Cluster([Node("n0", 2, mem=1000)])
+    jobs = [job(1, limit=10, tasks=1), job(2, limit=20, tasks=1), job(3, limit=5, tasks=2)]
+    profiles = []
+    for reference in (False, True):
+        s = Scheduler(copy.deepcopy(cluster), "easy")
+        s.resources.reference = reference
+        with mock.patch.object(promises, "CARRY_FROM_NODES", 1):
+            for j in copy.deepcopy(jobs):
+                s.submit(j, 0)
+            assert sorted(a.job_id for a in s.schedule(0)) == [1, 2]
+            assert s.reservations == {3: 20}
+            s.end(1, 3)
+            assert s.schedule(3) == []
+        assert s.reservations == {3: 20}
+        profiles.append(list(s._walk.profile.T))
+    assert profiles[0] == profiles[1] == [3, 20, 25]
+
+
+@given(st.lists(st.integers(0, 4), min_size=1, max_size=8), st.data())
+def test_nested_spans_add_up_to_the_least_level_of_a_window(levels, data):
+    """A spread request's bound (``TimelineProfile._task_spans``): the spans holding a
+    window count the tasks a node has room for throughout it."""
+    times = [-math.inf] + [10 * k for k in range(1, len(levels))]
+    spans = _nested_spans(times, levels)
+    first = data.draw(st.integers(0, len(levels) - 1))
+    last = data.draw(st.integers(first, len(levels) - 1))
+    start, end = times[first], (times[last] if last else 0) + 5
+    held = sum(h for a, b, h in spans if a <= start and b >= end)
+    assert held == min(levels[first:last + 1])
+    assert all(h > 0 and a < b for a, b, h in spans)
+
+
+def test_a_spread_request_is_placed_only_where_its_tasks_could_fit():
+    """Five one-CPU nodes busy until 10, 20, 30, 40 and 50, one idle: four tasks spread
+    fit from 30.  The search counts the tasks the nodes have room for, so it tries a
+    placement there only, not at every step where one node has room."""
+    from kairos.core import Request
+
+    cluster = Cluster([Node(f"n{i}", 1, mem=1000) for i in range(6)])
+    s = Scheduler(cluster, "easy")
+    for i in range(5):
+        s.submit(job(i + 1, limit=10 * (i + 1)), 0)
+    assert len(s.schedule(0)) == 5
+    profile = s.resources.profile(0, list(s._ends))
+    wide = Job(9, "u", 0, Request(nodes=1, tasks=4, spread=True), time_limit=5)
+    tried = []
+    place = s.resources.place
+    with mock.patch.object(s.resources, "place",
+                           side_effect=lambda *a, **kw: tried.append(1) or place(*a, **kw)):
+        start, placement = profile.earliest(wide, 5)
+    assert start == 30 and len(placement[0]) == 4
+    assert len(tried) == 1

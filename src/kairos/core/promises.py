@@ -46,6 +46,7 @@ def carried_walk(s, now: float, old: Walk) -> Walk | None:
                 profile.release(promise[1], now, promise[2])
                 s._freed.add(now, promise[2])
         walk.first_promise = min((p[0] for p in walk.held.values()), default=math.inf)
+    _prune(profile)
     walk.freed = freed_since(s, old, now)
     return walk
 
@@ -70,7 +71,17 @@ def carried_profile(s, now: float, old: Walk):
         return None
     for start, placement, end in old.reservations.values():
         profile.release(placement, start, end)
-    return profile if rebase(now, s._patches) else None
+    if not rebase(now, s._patches):
+        return None
+    _prune(profile)
+    return profile
+
+
+def _prune(profile) -> None:
+    """Leave a carried profile with the steps a profile built anew would have."""
+    prune = getattr(profile, "prune", None)
+    if prune is not None:
+        prune()
 
 
 def freed_since(s, old: Walk, now: float) -> FreedSpans:

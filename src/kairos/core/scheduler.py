@@ -539,6 +539,9 @@ class Scheduler:
         self._patches = []
         if profile is None:
             profile = self.resources.profile(now, list(self._ends))
+            adopt = getattr(profile, "adopt_caches", None)
+            if adopt is not None and old is not None:
+                adopt(old.profile)
         walk = Walk(profile)
         if self.policy.guards:  # kairos.core.policy.guarded: promises in requested times
             walk.limits = self._limit_profile

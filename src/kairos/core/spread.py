@@ -41,7 +41,7 @@ def place(resources, job: Job, nodes: Iterable[int], free: list[list[int]], want
     room = 0
     taken = set(required)
     for i in chain(required, (i for i in nodes if i not in taken)):
-        fits = _room(resources, req, i, free[i])
+        fits = task_room(resources, req, i, free[i])
         if fits < 1:
             if i in taken:
                 return None  # a -w node without room: the job does not fit now
@@ -87,10 +87,10 @@ def claim(resources, job: Job, names: Sequence[str], cpus: Sequence[int] | None,
     return (tuple(sorted(per_node)), licenses)
 
 
-def _room(resources, req: Request, i: int, free: list[int]) -> int:
+def task_room(resources, req: Request, i: int, free: list[int]) -> int:
     """How many of ``req``'s tasks node ``i`` has room for when ``free`` is free there
     (an exclusive request's: as many as the idle node's CPUs hold, its memory being
-    the job's whole)."""
+    the job's whole).  More free never means less room (a profile's bounds rely on it)."""
     if req.exclusive:
         capacity = resources.capacity[i]
         if free != capacity:

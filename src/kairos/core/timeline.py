@@ -42,6 +42,7 @@ from kairos.core.cluster import NodeState
 from kairos.core.jobs import Job
 from kairos.core.profile import NodeProfile, Unsatisfiable
 from kairos.core.room import RoomNow
+from kairos.core.spread import task_room
 
 _INF = math.inf
 _UP = NodeState.UP
@@ -125,7 +126,7 @@ class TimelineProfile:
         # Static kinds: what makes two nodes interchangeable apart from their order.
         kinds: dict[tuple, int] = {}
         self._kind_of: list[int] = []
-        self._kinds: list[tuple] = []  # (capacity, node) of each kind
+        self._kinds: list[tuple] = []  # (capacity, node, its index) of each kind
         parts = resources.cluster.partitions
         for i, node in enumerate(nodes):
             key = (tuple(resources.capacity[i]), node.features, node.state,
@@ -133,7 +134,7 @@ class TimelineProfile:
             k = kinds.get(key)
             if k is None:
                 k = kinds[key] = len(self._kinds)
-                self._kinds.append((tuple(resources.capacity[i]), node))
+                self._kinds.append((tuple(resources.capacity[i]), node, i))
             self._kind_of.append(k)
         #: (kind, timeline) -> node indices
         self._classes: dict[tuple, set[int]] = {}
@@ -145,6 +146,10 @@ class TimelineProfile:
         #: (first change, node) of nodes whose timeline changes: ``rebase`` forgets the
         #: past of those whose first change has come, not of every node
         self._due = _first_changes(timelines)
+        #: time -> how many timelines change then: a step no timeline (nor the licenses)
+        #: changes at is one a profile built anew would not have (``prune``; counted
+        #: from its first call on, as only a carried profile asks)
+        self._marks: dict[float, int] | None = None
         #: free CPUs at the origin: nodes per count, and each node's (``headroom``)
         self._cpus_now: dict[int, int] | None = None
         self._cpus_of: list[int] = []
@@ -224,8 +229,13 @@ class TimelineProfile:
         return self.res.place(job, _Window(self.tl, start, duration), self._licenses(i, end))
 
     def earliest(self, job: Job, duration: float, within=None):
-        """As ``PoolProfile.earliest`` (``within``: only start times in those ranges)."""
-        need = _needed(job.request)
+        """As ``PoolProfile.earliest`` (``within``: only start times in those ranges).
+
+        The sweep counts, at each step, what the candidate nodes could hold throughout
+        the window (``_intervals``): nodes, or a spread request's tasks; only where that
+        reaches what the request needs is a placement tried."""
+        req = job.request
+        need = req.tasks if req.spread else _needed(req)
         intervals = self._intervals(job, duration)
         intervals.sort()
         T = list(self.T)
@@ -270,6 +280,14 @@ class TimelineProfile:
             return None
         raise Unsatisfiable(f"job {job.id} never fits on the nodes it may use")
 
+    def adopt_caches(self, old) -> None:
+        """Answer from ``old``'s caches of spans per timeline: a profile built anew at
+        each pass (a small cluster) finds most nodes' timelines as they were."""
+        if (type(old) is TimelineProfile and old.res is self.res
+                and old._generation == self._generation
+                and len(old._good) <= 4 * len(self.tl) + 4096):
+            self._good, self._eligible = old._good, old._eligible
+
     def fork(self, resources) -> TimelineProfile:
         """A copy that changes apart from this one, planning with ``resources`` (a
         forecast's copy of the scheduler carries it on instead of building anew).
@@ -282,6 +300,7 @@ class TimelineProfile:
         new._classes = {key: set(members) for key, members in self._classes.items()}
         new._eligible, new._good = dict(self._eligible), dict(self._good)
         new._due, new._cpus_of = list(self._due), list(self._cpus_of)
+        new._marks = None if self._marks is None else dict(self._marks)
         new._cpus_now = None if self._cpus_now is None else dict(self._cpus_now)
         new._rooms, new._touched, new._failed = {}, [], {}
         return new
@@ -314,6 +333,8 @@ class TimelineProfile:
                     j += 2
                 new = _timeline(tl[j + 1:])
                 tls[n] = new
+                if self._marks is not None:
+                    _remark(self._marks, tl[1:j + 1:2], ())
                 if len(new) > 1:
                     heappush(due, (new[1], n))
                 members = classes[(kind_of[n], tl)]
@@ -341,6 +362,26 @@ class TimelineProfile:
             if licenses and any(v < 0 for step in self.L for v in step.values()):
                 return False
         return True
+
+    def prune(self) -> None:
+        """Drop the steps where nothing changes any more (taken-out reservations, moved
+        promises' old slots, ends that came early): a profile built anew has none, and
+        one left there would make ``advance`` (or, on nodes, the conservative walk's
+        resume) call the walk stale, and give a search a start time of its own."""
+        T, L, marks = self.T, self.L, self._marks
+        if marks is None:
+            marks = self._marks = {}
+            for tl in self.tl:
+                for t in tl[1::2]:
+                    marks[t] = marks.get(t, 0) + 1
+        if len(T) - 1 == len(marks):  # every step past the origin is a change
+            return
+        keep = [i for i in range(1, len(T))
+                if T[i] in marks or (L is not None and L[i] != L[i - 1])]
+        if len(keep) < len(T) - 1:
+            if L is not None:
+                L[1:] = [L[i] for i in keep]
+            T[1:] = [T[i] for i in keep]
 
     def reserve(self, placement, start: float, end: float) -> None:
         self._change(placement, start, end, -1)
@@ -404,11 +445,13 @@ class TimelineProfile:
                     step[name] += sign * amount
         origin = self.T[0]
         lo = -_INF if start <= origin else start
-        classes, kind_of = self._classes, self._kind_of
+        classes, kind_of, marks = self._classes, self._kind_of, self._marks
         for n, vec in per_node:
             old = self.tl[n]
             new = _shifted(old, lo, end, vec, sign)
             self.tl[n] = new
+            if marks is not None:
+                _remark(marks, old[1::2], new[1::2])
             kind = kind_of[n]
             members = classes[(kind, old)]
             members.discard(n)
@@ -433,7 +476,7 @@ class TimelineProfile:
         key = (kind, job.partition, req.features, req.any_features)
         ok = self._eligible.get(key)
         if ok is None:
-            _, node = self._kinds[kind]
+            _, node, _ = self._kinds[kind]
             part = self.res.cluster.partition(job.partition)
             ok = (node.state is _UP and (part.nodes is None or node.name in part.nodes)
                   and req.features <= node.features
@@ -479,30 +522,56 @@ class TimelineProfile:
         good = self._good[key] = tuple(spans)
         return good
 
+    def _task_spans(self, kind: int, tl: tuple, job: Job) -> tuple:
+        """``(a, b, tasks)``: a spread ``job``'s tasks that one node of a timeline has
+        room for, as nested spans whose sum over those holding a window is the least
+        room of the steps it touches (a bound: ``place`` counts the room of the window's
+        minima, never more)."""
+        req = job.request
+        key = (kind, tl, (req.exclusive, req.cpus_per_task, req.mem_per_node, req.mem_per_cpu,
+                          req.gpus_per_node, "tasks"))
+        spans = self._good.get(key)
+        if spans is not None:
+            return spans
+        res, i = self.res, self._kinds[kind][2]
+        rooms = [task_room(res, req, i, list(v)) for v in tl[0::2]]
+        spans = self._good[key] = _nested_spans((-_INF, *tl[1::2]), rooms)
+        return spans
+
     def _intervals(self, job: Job, duration: float) -> list[tuple[float, float, int]]:
-        """``(a, b, nodes)``: for every class of candidate nodes, the spans where one
-        of its nodes could hold a share of ``job`` for ``duration``.  Shorter spans
-        are left out: no window of that length fits in them (under conservative
-        backfilling most spans are the gaps between promises)."""
+        """``(a, b, count)``: for every class of candidate nodes, the spans where one
+        of its nodes could hold a share of ``job`` (count: the class's nodes), or a
+        spread ``job``'s tasks (count: its nodes times the tasks, ``_task_spans``).
+        Spans shorter than ``duration`` are left out: no window of that length fits
+        in them (under conservative backfilling most spans are the gaps between
+        promises)."""
         out = []
         append = out.append
-        eligible, good = self._eligible_kind, self._good_intervals
+        eligible = self._eligible_kind
+        if job.request.spread:
+            for (kind, tl), members in self._classes.items():
+                if eligible(kind, job):
+                    n = len(members)
+                    for a, b, tasks in self._task_spans(kind, tl, job):
+                        if a + duration <= b:  # as the window's end is computed, not b - a
+                            append((a, b, n * tasks))
+            return out
+        good = self._good_intervals
         for (kind, tl), members in self._classes.items():
             if eligible(kind, job):
                 n = len(members)
                 for a, b in good(kind, tl, job):
-                    if a + duration <= b:  # as the window's end is computed, not b - a
+                    if a + duration <= b:
                         append((a, b, n))
         return out
 
     def _roomy(self, job: Job, t: float, duration: float) -> list[int] | None:
-        """The candidate nodes that could hold a share of a request (not spread,
-        ``-w`` or ``-x``) throughout ``[t, t + duration)``, in cluster order: the only
-        ones ``place`` would take.  None (look at all) for other requests, or when most
-        nodes qualify and sorting them costs more than looking.  (At the origin,
-        ``_roomy_now`` answers for spread requests too, from a set kept up to date.)"""
+        """The candidate nodes that could hold a share of a request (of a spread one:
+        a task; without ``-w`` or ``-x``) throughout ``[t, t + duration)``, in cluster
+        order: the only ones ``place`` would take.  None (look at all) for other
+        requests, or when most nodes qualify and sorting them costs more than looking."""
         req = job.request
-        if req.spread or req.nodelist or req.exclude:
+        if req.nodelist or req.exclude:
             return None
         end = t + duration if duration > 0 else math.nextafter(t, _INF)
         roomy: list[int] = []
@@ -565,6 +634,43 @@ class TimelineProfile:
             room = self._rooms[key] = RoomNow(lambda n: room_end(kind_of[n], tls[n]), groups)
             room.seen = len(touched)
         return room
+
+
+def _nested_spans(times, levels) -> tuple[tuple[float, float, int], ...]:
+    """A step function (``levels[k]`` from ``times[k]`` until the next time, the last
+    forever) as ``(a, b, height)`` spans, any two nested or apart, such that the heights
+    of the spans holding a window add up to the function's least value in it.  Made
+    with a stack of the levels open, like the rectangles under a histogram: a span
+    closes when the function falls below its top."""
+    out = []
+    stack: list[list] = []  # [start, level] of the open spans, rising
+    for t, level in zip(times, levels):
+        start = t
+        while stack and stack[-1][1] > level:
+            begun, top = stack.pop()
+            out.append((begun, t, top - max(level, stack[-1][1] if stack else 0)))
+            start = begun
+        if level > (stack[-1][1] if stack else 0):
+            stack.append([start, level])
+    while stack:
+        begun, top = stack.pop()
+        out.append((begun, _INF, top - (stack[-1][1] if stack else 0)))
+    return tuple(out)
+
+
+def _remark(marks: dict[float, int], old, new) -> None:
+    """Count a timeline's change times ``new`` instead of ``old`` in ``marks``."""
+    if old == new:
+        return
+    gone, came = set(old), set(new)
+    for t in gone - came:
+        left = marks[t] - 1
+        if left:
+            marks[t] = left
+        else:
+            del marks[t]
+    for t in came - gone:
+        marks[t] = marks.get(t, 0) + 1
 
 
 def _needed(req) -> int:
