@@ -140,8 +140,10 @@ class TimelineProfile:
         self._classes: dict[tuple, set[int]] = {}
         for i, tl in enumerate(timelines):
             self._classes.setdefault((self._kind_of[i], tl), set()).add(i)
-        self._eligible: dict[tuple, bool] = {}
-        self._good: dict[tuple, tuple] = {}
+        #: (partition, features, any features) -> whether each kind of node may serve
+        self._eligible: dict[tuple, list[bool]] = {}
+        #: request shape -> (kind, timeline) -> spans (``_good_intervals``, ``_task_spans``)
+        self._good: dict[tuple, dict] = {}
         self._version = 0
         #: (first change, node) of nodes whose timeline changes: ``rebase`` forgets the
         #: past of those whose first change has come, not of every node
@@ -280,12 +282,15 @@ class TimelineProfile:
             return None
         raise Unsatisfiable(f"job {job.id} never fits on the nodes it may use")
 
+    def _cached_spans(self) -> int:
+        return sum(map(len, self._good.values()))
+
     def adopt_caches(self, old) -> None:
         """Answer from ``old``'s caches of spans per timeline: a profile built anew at
         each pass (a small cluster) finds most nodes' timelines as they were."""
         if (type(old) is TimelineProfile and old.res is self.res
                 and old._generation == self._generation
-                and len(old._good) <= 4 * len(self.tl) + 4096):
+                and old._cached_spans() <= 4 * len(self.tl) + 4096):
             self._good, self._eligible = old._good, old._eligible
 
     def fork(self, resources) -> TimelineProfile:
@@ -298,7 +303,8 @@ class TimelineProfile:
         new.T, new.tl = list(self.T), list(self.tl)
         new.L = None if self.L is None else [dict(step) for step in self.L]
         new._classes = {key: set(members) for key, members in self._classes.items()}
-        new._eligible, new._good = dict(self._eligible), dict(self._good)
+        new._eligible = dict(self._eligible)
+        new._good = {shape: dict(cache) for shape, cache in self._good.items()}
         new._due, new._cpus_of = list(self._due), list(self._cpus_of)
         new._marks = None if self._marks is None else dict(self._marks)
         new._cpus_now = None if self._cpus_now is None else dict(self._cpus_now)
@@ -311,7 +317,7 @@ class TimelineProfile:
         built or a late job now overlaps a reservation (then rebuild)."""
         if self.res.generation != self._generation:
             return False
-        if len(self._good) > 4 * len(self.tl) + 4096:
+        if self._cached_spans() > 4 * len(self.tl) + 4096:
             self._good.clear()  # spans of timelines long gone: a profile carried for hours
         T = self.T
         k = bisect_right(T, now) - 1
@@ -472,33 +478,44 @@ class TimelineProfile:
     def _eligible_kind(self, kind: int, job: Job) -> bool:
         """Whether nodes of ``kind`` are among ``job``'s candidates (``-w``/``-x``
         aside: a bound counts every node they might add or remove)."""
+        return self._eligible_kinds(job)[kind]
+
+    def _eligible_kinds(self, job: Job) -> list[bool]:
+        """``_eligible_kind`` of every kind, by kind."""
         req = job.request
-        key = (kind, job.partition, req.features, req.any_features)
-        ok = self._eligible.get(key)
-        if ok is None:
-            _, node, _ = self._kinds[kind]
+        key = (job.partition, req.features, req.any_features)
+        oks = self._eligible.get(key)
+        if oks is None:
             part = self.res.cluster.partition(job.partition)
-            ok = (node.state is _UP and (part.nodes is None or node.name in part.nodes)
-                  and req.features <= node.features
-                  and (not req.any_features or not req.any_features.isdisjoint(node.features)))
-            self._eligible[key] = ok
-        return ok
+            oks = self._eligible[key] = [
+                node.state is _UP and (part.nodes is None or node.name in part.nodes)
+                and req.features <= node.features
+                and (not req.any_features or not req.any_features.isdisjoint(node.features))
+                for _, node, _ in self._kinds]
+        return oks
+
+    def _spans_cache(self, shape: tuple) -> dict:
+        """Spans per class (``(kind, timeline)``) already found for a request shape."""
+        cache = self._good.get(shape)
+        if cache is None:
+            cache = self._good[shape] = {}
+        return cache
 
     def _good_intervals(self, kind: int, tl: tuple, job: Job) -> tuple:
         """The maximal ``(a, b)`` spans of a timeline where one node could hold one
         share of ``job`` (``a`` = -inf: from the origin)."""
-        req = job.request
-        shape = (req.exclusive, req.cpus_per_node, req.mem_per_node, req.gpus_per_node)
-        key = (kind, tl, shape)
-        good = self._good.get(key)
-        if good is not None:
-            return good
+        cache = self._spans_cache(_shape(job.request))
+        good = cache.get((kind, tl))
+        if good is None:
+            good = cache[(kind, tl)] = self._find_good(kind, tl, job.request)
+        return good
+
+    def _find_good(self, kind: int, tl: tuple, req) -> tuple:
         capacity = self._kinds[kind][0]
         res = self.res
         cpn, mem, gpus = req.cpus_per_node, req.mem_per_node, req.gpus_per_node
         if req.exclusive and not (capacity[0] >= cpn and capacity[1] >= mem
                                   and res.gpu_share(capacity, gpus) is not None):
-            self._good[key] = ()
             return ()
         vecs = tl[0::2]
         if req.exclusive:
@@ -519,24 +536,23 @@ class TimelineProfile:
                 start = None
         if start is not None:
             spans.append((start, _INF))
-        good = self._good[key] = tuple(spans)
-        return good
+        return tuple(spans)
 
     def _task_spans(self, kind: int, tl: tuple, job: Job) -> tuple:
         """``(a, b, tasks)``: a spread ``job``'s tasks that one node of a timeline has
         room for, as nested spans whose sum over those holding a window is the least
         room of the steps it touches (a bound: ``place`` counts the room of the window's
         minima, never more)."""
-        req = job.request
-        key = (kind, tl, (req.exclusive, req.cpus_per_task, req.mem_per_node, req.mem_per_cpu,
-                          req.gpus_per_node, "tasks"))
-        spans = self._good.get(key)
-        if spans is not None:
-            return spans
+        cache = self._spans_cache(_task_shape(job.request))
+        spans = cache.get((kind, tl))
+        if spans is None:
+            spans = cache[(kind, tl)] = self._find_task_spans(kind, tl, job.request)
+        return spans
+
+    def _find_task_spans(self, kind: int, tl: tuple, req) -> tuple:
         res, i = self.res, self._kinds[kind][2]
         rooms = [task_room(res, req, i, list(v)) for v in tl[0::2]]
-        spans = self._good[key] = _nested_spans((-_INF, *tl[1::2]), rooms)
-        return spans
+        return _nested_spans((-_INF, *tl[1::2]), rooms)
 
     def _intervals(self, job: Job, duration: float) -> list[tuple[float, float, int]]:
         """``(a, b, count)``: for every class of candidate nodes, the spans where one
@@ -547,20 +563,28 @@ class TimelineProfile:
         promises)."""
         out = []
         append = out.append
-        eligible = self._eligible_kind
-        if job.request.spread:
-            for (kind, tl), members in self._classes.items():
-                if eligible(kind, job):
+        oks = self._eligible_kinds(job)
+        req = job.request
+        if req.spread:
+            cache, find = self._spans_cache(_task_shape(req)), self._find_task_spans
+            for key, members in self._classes.items():
+                if oks[key[0]]:
+                    spans = cache.get(key)
+                    if spans is None:
+                        spans = cache[key] = find(key[0], key[1], req)
                     n = len(members)
-                    for a, b, tasks in self._task_spans(kind, tl, job):
+                    for a, b, tasks in spans:
                         if a + duration <= b:  # as the window's end is computed, not b - a
                             append((a, b, n * tasks))
             return out
-        good = self._good_intervals
-        for (kind, tl), members in self._classes.items():
-            if eligible(kind, job):
+        cache, find = self._spans_cache(_shape(req)), self._find_good
+        for key, members in self._classes.items():
+            if oks[key[0]]:
+                spans = cache.get(key)
+                if spans is None:
+                    spans = cache[key] = find(key[0], key[1], req)
                 n = len(members)
-                for a, b in good(kind, tl, job):
+                for a, b in spans:
                     if a + duration <= b:
                         append((a, b, n))
         return out
@@ -575,9 +599,14 @@ class TimelineProfile:
             return None
         end = t + duration if duration > 0 else math.nextafter(t, _INF)
         roomy: list[int] = []
-        for (kind, tl), members in self._classes.items():
-            if self._eligible_kind(kind, job):
-                for a, b in self._good_intervals(kind, tl, job):
+        oks = self._eligible_kinds(job)
+        cache, find = self._spans_cache(_shape(req)), self._find_good
+        for key, members in self._classes.items():
+            if oks[key[0]]:
+                spans = cache.get(key)
+                if spans is None:
+                    spans = cache[key] = find(key[0], key[1], req)
+                for a, b in spans:
                     if a <= t and b >= end:
                         roomy.extend(members)
                         break
@@ -671,6 +700,17 @@ def _remark(marks: dict[float, int], old, new) -> None:
             del marks[t]
     for t in came - gone:
         marks[t] = marks.get(t, 0) + 1
+
+
+def _shape(req) -> tuple:
+    """What decides whether one node could hold one share of ``req``."""
+    return (req.exclusive, req.cpus_per_node, req.mem_per_node, req.gpus_per_node)
+
+
+def _task_shape(req) -> tuple:
+    """What decides how many of a spread ``req``'s tasks one node has room for."""
+    return ("tasks", req.exclusive, req.cpus_per_task, req.mem_per_node, req.mem_per_cpu,
+            req.gpus_per_node)
 
 
 def _needed(req) -> int:
