@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 
 from kairos.core import Cluster, Job, Node, NodeState, Partition, Scheduler, promises
 from kairos.core.profile import NodeProfile, Unsatisfiable
-from kairos.core.timeline import TimelineProfile, _nested_spans
+from kairos.core.node_timeline import nested_spans
+from kairos.core.timeline import TimelineProfile
 from tests.core.node_jobs import job
 
 FEATURES = ("ib", "fast")
@@ -222,7 +223,7 @@ def test_nested_spans_add_up_to_the_least_level_of_a_window(levels, data):
     """A spread request's bound (``TimelineProfile._task_spans``): the spans holding a
     window count the tasks a node has room for throughout it."""
     times = [-math.inf] + [10 * k for k in range(1, len(levels))]
-    spans = _nested_spans(times, levels)
+    spans = nested_spans(times, levels)
     first = data.draw(st.integers(0, len(levels) - 1))
     last = data.draw(st.integers(first, len(levels) - 1))
     start, end = times[first], (times[last] if last else 0) + 5

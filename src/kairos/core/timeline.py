@@ -5,15 +5,16 @@ step, so building it and asking it anything costs nodes x steps: on thousands of
 nodes a pass grows with pending jobs times nodes.  This profile answers the same
 questions with the same answers (a property test compares the two), cheaply:
 
-* Each node keeps only its own changes: a timeline ``(v0, t1, v1, t2, v2, ...)``,
-  free vector ``v0`` from the origin until ``t1``, and so on.  Most nodes change once
-  or twice, so building is linear in nodes plus running jobs.
+* Each node keeps only its own changes: a timeline ``(v0, t1, v1, t2, v2, ...)``, free
+  vector ``v0`` from the origin until ``t1``, and so on (``kairos.core.node_timeline``).
+  Most nodes change once or twice, so building is linear in nodes plus running jobs.
 * Nodes with the same timeline and the same static kind (capacity, features,
   partitions, state) form a class; a question about a request shape is answered once
   per class, not once per node.  A full cluster of thousands of nodes has a few hundred
   classes.
 * ``count`` bounds from below what a placement needs: a request of ``k`` nodes cannot
-  fit unless ``k`` usable nodes qualify throughout the window.  Only when enough do is
+  fit unless ``k`` usable nodes qualify throughout the window (a spread request: unless
+  the nodes have room for all its tasks throughout).  Only when enough do is
   the exact placement made, by ``NodeResources.place`` itself on the window's minima
   of the nodes it looks at (computed on demand), so the chosen nodes and shares are
   the reference's.
@@ -22,12 +23,15 @@ questions with the same answers (a property test compares the two), cheaply:
   remembered, so a long queue of alike jobs costs one answer each.
 
 The global step times ``T`` are kept exactly as ``NodeProfile`` keeps them, so
-``advance`` says "stale" at the same moments and the walk resumes or restarts alike.
+``advance`` says "stale" at the same moments and the walk resumes or restarts alike (a
+carried profile drops the steps where nothing changes any more: ``prune``).
 
 Size: about 650 lines because the timelines, the node classes over them and what is
 kept over both (the caches, the rooms at the origin, the free CPUs counted there, the
-heap of first changes) change together in ``_change`` and ``rebase``; split, each half
-would reach into the other's state.  ``RoomNow`` (``kairos.core.room``) stands alone.
+heap of first changes, the change times) change together in ``_change`` and
+``rebase``; split, each half would reach into the other's state.  ``RoomNow``
+(``kairos.core.room``) and what is asked of one timeline (``kairos.core.node_timeline``)
+stand alone.
 """
 
 from __future__ import annotations
@@ -35,11 +39,13 @@ from __future__ import annotations
 import copy
 import math
 from bisect import bisect_left, bisect_right
-from heapq import heapify, heappop, heappush
-from operator import add, ne
+from heapq import heappop, heappush
 
 from kairos.core.cluster import NodeState
 from kairos.core.jobs import Job
+from kairos.core.node_timeline import (
+    as_timeline, first_changes, flatten, nested_spans, plus, remark, shifted, spans_where,
+    window_min)
 from kairos.core.profile import NodeProfile, Unsatisfiable
 from kairos.core.room import RoomNow
 from kairos.core.spread import task_room
@@ -58,25 +64,7 @@ class _Window:
         self.tl, self.t, self.end = timelines, t, t + d
 
     def __getitem__(self, i: int) -> list[int]:
-        return _window_min(self.tl[i], self.t, self.end)
-
-
-def _window_min(tl: tuple, t: float, end: float) -> list[int]:
-    """Elementwise minimum of a timeline's vectors over the steps that ``[t, end)``
-    touches (the step holding ``t`` always)."""
-    n = len(tl)
-    j = 0  # index of the vector of the step holding t
-    while j + 1 < n and tl[j + 1] <= t:
-        j += 2
-    mins = list(tl[j])
-    j += 1
-    while j < n and tl[j] < end:
-        v = tl[j + 1]
-        for k in range(len(mins)):
-            if v[k] < mins[k]:
-                mins[k] = v[k]
-        j += 2
-    return mins
+        return window_min(self.tl[i], self.t, self.end)
 
 
 class TimelineProfile:
@@ -115,13 +103,13 @@ class TimelineProfile:
             cur = tuple(v)
             times, vecs = [-_INF], [cur]
             for end, vec in on_node:
-                cur = _plus(cur, vec)
+                cur = plus(cur, vec)
                 if times[-1] == end:
                     vecs[-1] = cur
                 else:
                     times.append(end)
                     vecs.append(cur)
-            timelines.append(_flatten(times, vecs))
+            timelines.append(flatten(times, vecs))
         self.tl = timelines
         # Static kinds: what makes two nodes interchangeable apart from their order.
         kinds: dict[tuple, int] = {}
@@ -147,7 +135,7 @@ class TimelineProfile:
         self._version = 0
         #: (first change, node) of nodes whose timeline changes: ``rebase`` forgets the
         #: past of those whose first change has come, not of every node
-        self._due = _first_changes(timelines)
+        self._due = first_changes(timelines)
         #: time -> how many timelines change then: a step no timeline (nor the licenses)
         #: changes at is one a profile built anew would not have (``prune``; counted
         #: from its first call on, as only a carried profile asks)
@@ -179,7 +167,7 @@ class TimelineProfile:
             counts = self._cpus_now = {}
             of = self._cpus_of = []
             for tl in self.tl:
-                cpus = _window_min(tl, t, t)[0] if len(tl) > 1 else tl[0][0]
+                cpus = window_min(tl, t, t)[0] if len(tl) > 1 else tl[0][0]
                 of.append(cpus)
                 counts[cpus] = counts.get(cpus, 0) + 1
         return max(counts, default=0)
@@ -190,7 +178,7 @@ class TimelineProfile:
         if counts is None:
             return
         t, tl = self.T[0], self.tl[n]
-        cpus = _window_min(tl, t, t)[0] if len(tl) > 1 else tl[0][0]
+        cpus = window_min(tl, t, t)[0] if len(tl) > 1 else tl[0][0]
         old = self._cpus_of[n]
         if cpus != old:
             self._cpus_of[n] = cpus
@@ -337,10 +325,10 @@ class TimelineProfile:
                 j = 1
                 while j + 2 < len(tl) and tl[j + 2] <= now:
                     j += 2
-                new = _timeline(tl[j + 1:])
+                new = as_timeline(tl[j + 1:])
                 tls[n] = new
                 if self._marks is not None:
-                    _remark(self._marks, tl[1:j + 1:2], ())
+                    remark(self._marks, tl[1:j + 1:2], ())
                 if len(new) > 1:
                     heappush(due, (new[1], n))
                 members = classes[(kind_of[n], tl)]
@@ -350,7 +338,7 @@ class TimelineProfile:
                 classes.setdefault((kind_of[n], new), set()).add(n)
                 self._recount(n)
             if len(due) > 2 * len(tls) + 1024:
-                self._due = _first_changes(tls)
+                self._due = first_changes(tls)
         taken = []
         for placement, a, b, sign in patches:
             if a < now:
@@ -432,7 +420,7 @@ class TimelineProfile:
         for n, vec in per_node:
             if nodes[n].state is not _UP:
                 return False
-            free = _window_min(self.tl[n], start, end)
+            free = window_min(self.tl[n], start, end)
             if any(f < v for f, v in zip(free, vec)):
                 return False
         licenses = self._licenses(i, end)
@@ -454,10 +442,10 @@ class TimelineProfile:
         classes, kind_of, marks = self._classes, self._kind_of, self._marks
         for n, vec in per_node:
             old = self.tl[n]
-            new = _shifted(old, lo, end, vec, sign)
+            new = shifted(old, lo, end, vec, sign)
             self.tl[n] = new
             if marks is not None:
-                _remark(marks, old[1::2], new[1::2])
+                remark(marks, old[1::2], new[1::2])
             kind = kind_of[n]
             members = classes[(kind, old)]
             members.discard(n)
@@ -525,18 +513,7 @@ class TimelineProfile:
             oks = [v[0] >= cpn and v[1] >= mem and gpu_share(v, gpus) is not None for v in vecs]
         else:
             oks = [v[0] >= cpn and v[1] >= mem for v in vecs]
-        spans = []
-        start = None
-        for t, ok in zip((-_INF, *tl[1::2]), oks):
-            if ok:
-                if start is None:
-                    start = t
-            elif start is not None:
-                spans.append((start, t))
-                start = None
-        if start is not None:
-            spans.append((start, _INF))
-        return tuple(spans)
+        return spans_where(tl, oks)
 
     def _task_spans(self, kind: int, tl: tuple, job: Job) -> tuple:
         """``(a, b, tasks)``: a spread ``job``'s tasks that one node of a timeline has
@@ -552,7 +529,7 @@ class TimelineProfile:
     def _find_task_spans(self, kind: int, tl: tuple, req) -> tuple:
         res, i = self.res, self._kinds[kind][2]
         rooms = [task_room(res, req, i, list(v)) for v in tl[0::2]]
-        return _nested_spans((-_INF, *tl[1::2]), rooms)
+        return nested_spans((-_INF, *tl[1::2]), rooms)
 
     def _intervals(self, job: Job, duration: float) -> list[tuple[float, float, int]]:
         """``(a, b, count)``: for every class of candidate nodes, the spans where one
@@ -665,43 +642,6 @@ class TimelineProfile:
         return room
 
 
-def _nested_spans(times, levels) -> tuple[tuple[float, float, int], ...]:
-    """A step function (``levels[k]`` from ``times[k]`` until the next time, the last
-    forever) as ``(a, b, height)`` spans, any two nested or apart, such that the heights
-    of the spans holding a window add up to the function's least value in it.  Made
-    with a stack of the levels open, like the rectangles under a histogram: a span
-    closes when the function falls below its top."""
-    out = []
-    stack: list[list] = []  # [start, level] of the open spans, rising
-    for t, level in zip(times, levels):
-        start = t
-        while stack and stack[-1][1] > level:
-            begun, top = stack.pop()
-            out.append((begun, t, top - max(level, stack[-1][1] if stack else 0)))
-            start = begun
-        if level > (stack[-1][1] if stack else 0):
-            stack.append([start, level])
-    while stack:
-        begun, top = stack.pop()
-        out.append((begun, _INF, top - (stack[-1][1] if stack else 0)))
-    return tuple(out)
-
-
-def _remark(marks: dict[float, int], old, new) -> None:
-    """Count a timeline's change times ``new`` instead of ``old`` in ``marks``."""
-    if old == new:
-        return
-    gone, came = set(old), set(new)
-    for t in gone - came:
-        left = marks[t] - 1
-        if left:
-            marks[t] = left
-        else:
-            del marks[t]
-    for t in came - gone:
-        marks[t] = marks.get(t, 0) + 1
-
-
 def _shape(req) -> tuple:
     """What decides whether one node could hold one share of ``req``."""
     return (req.exclusive, req.cpus_per_node, req.mem_per_node, req.gpus_per_node)
@@ -716,85 +656,6 @@ def _task_shape(req) -> tuple:
 def _needed(req) -> int:
     """The fewest nodes a placement of ``req`` holds."""
     return max(req.nodes, len(req.nodelist)) if req.spread else req.nodes
-
-
-def _first_changes(timelines: list[tuple]) -> list[tuple[float, int]]:
-    """A heap of (first change time, node) of the timelines that change."""
-    due = [(tl[1], n) for n, tl in enumerate(timelines) if len(tl) > 1]
-    heapify(due)
-    return due
-
-
-class _Timeline(tuple):
-    """A long timeline ``(v0, t1, v1, ...)``, hashed once: timelines key the node classes
-    and the caches of good spans, and under conservative backfilling they grow as long
-    as the promises on their node (hashing a tuple reads all of it, every time).  Short
-    ones stay plain tuples, whose hash costs less than a method call; the two kinds
-    hash and compare alike."""
-
-    def __hash__(self) -> int:
-        try:
-            return self._hash
-        except AttributeError:
-            h = self._hash = tuple.__hash__(self)
-            return h
-
-
-def _flatten(times: list[float], vecs: list[tuple]) -> tuple:
-    """``(vecs[0], times[1], vecs[1], ...)``, interleaved by slice assignment."""
-    out = [None] * (2 * len(vecs) - 1)
-    out[0::2] = vecs
-    out[1::2] = times[1:]
-    return _timeline(out)
-
-
-#: timelines with more elements than this hash once (``_Timeline``)
-LONG_TIMELINE = 16
-
-
-def _timeline(items) -> tuple:
-    """``items`` as a timeline: a ``_Timeline`` when long, else a plain tuple."""
-    items = tuple(items)
-    return _Timeline(items) if len(items) > LONG_TIMELINE else items
-
-
-def _plus(v, delta) -> tuple:
-    """``v + delta`` elementwise; the shorter padded with zeros (a share recorded before
-    GPU types were added is shorter than the free vectors)."""
-    if len(v) != len(delta):
-        width = max(len(v), len(delta))
-        v = (*v, *[0] * (width - len(v)))
-        delta = (*delta, *[0] * (width - len(delta)))
-    return tuple(map(add, v, delta))
-
-
-def _shifted(tl: tuple, a: float, b: float, vec, sign: int) -> tuple:
-    """Timeline ``tl`` with ``sign * vec`` added over ``[a, b)`` (``a`` = -inf: from the
-    origin), equal neighbouring steps merged.  (The slices and ``map`` run in C: under
-    conservative backfilling a timeline is as long as the promises on its node.)"""
-    times = [-_INF, *tl[1::2]]
-    vecs = list(tl[0::2])
-    for t in (a, b):
-        if t == -_INF or t == _INF:
-            continue
-        j = bisect_right(times, t) - 1
-        if times[j] != t:
-            times.insert(j + 1, t)
-            vecs.insert(j + 1, vecs[j])
-    lo = bisect_left(times, a)
-    hi = len(times) if b == _INF else bisect_left(times, b)
-    delta = [sign * amount for amount in vec]
-    for j in range(lo, hi):
-        vecs[j] = _plus(vecs[j], delta)
-    if not all(map(ne, vecs[1:], vecs)):  # equal neighbours: merge them
-        merged_t, merged_v = [times[0]], [vecs[0]]
-        for t, v in zip(times[1:], vecs[1:]):
-            if v == merged_v[-1]:
-                continue
-            merged_t.append(t)
-            merged_v.append(v)
-        times, vecs = merged_t, merged_v
-    return _flatten(times, vecs)
 
 
 __all__ = ["TimelineProfile"]

@@ -1,0 +1,172 @@
+"""One node's free resources over time, as a flat tuple ``(v0, t1, v1, t2, v2, ...)``:
+free vector ``v0`` from the profile's origin until ``t1``, ``v1`` until ``t2``, and so on.
+
+``TimelineProfile`` (``kairos.core.timeline``) keeps one per node; what is asked of a
+single timeline (its minimum over a window, the spans where a request fits, the same
+timeline with a share added or taken) lives here, apart from the node classes and
+caches the profile keeps over all of them.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left, bisect_right
+from heapq import heapify
+from operator import add, ne
+
+_INF = math.inf
+
+
+def window_min(tl: tuple, t: float, end: float) -> list[int]:
+    """Elementwise minimum of a timeline's vectors over the steps that ``[t, end)``
+    touches (the step holding ``t`` always)."""
+    n = len(tl)
+    j = 0  # index of the vector of the step holding t
+    while j + 1 < n and tl[j + 1] <= t:
+        j += 2
+    mins = list(tl[j])
+    j += 1
+    while j < n and tl[j] < end:
+        v = tl[j + 1]
+        for k in range(len(mins)):
+            if v[k] < mins[k]:
+                mins[k] = v[k]
+        j += 2
+    return mins
+
+
+def nested_spans(times, levels) -> tuple[tuple[float, float, int], ...]:
+    """A step function (``levels[k]`` from ``times[k]`` until the next time, the last
+    forever) as ``(a, b, height)`` spans, any two nested or apart, such that the heights
+    of the spans holding a window add up to the function's least value in it.  Made
+    with a stack of the levels open, like the rectangles under a histogram: a span
+    closes when the function falls below its top."""
+    out = []
+    stack: list[list] = []  # [start, level] of the open spans, rising
+    for t, level in zip(times, levels):
+        start = t
+        while stack and stack[-1][1] > level:
+            begun, top = stack.pop()
+            out.append((begun, t, top - max(level, stack[-1][1] if stack else 0)))
+            start = begun
+        if level > (stack[-1][1] if stack else 0):
+            stack.append([start, level])
+    while stack:
+        begun, top = stack.pop()
+        out.append((begun, _INF, top - (stack[-1][1] if stack else 0)))
+    return tuple(out)
+
+
+def remark(marks: dict[float, int], old, new) -> None:
+    """Count a timeline's change times ``new`` instead of ``old`` in ``marks``."""
+    if old == new:
+        return
+    gone, came = set(old), set(new)
+    for t in gone - came:
+        left = marks[t] - 1
+        if left:
+            marks[t] = left
+        else:
+            del marks[t]
+    for t in came - gone:
+        marks[t] = marks.get(t, 0) + 1
+
+
+def first_changes(timelines: list[tuple]) -> list[tuple[float, int]]:
+    """A heap of (first change time, node) of the timelines that change."""
+    due = [(tl[1], n) for n, tl in enumerate(timelines) if len(tl) > 1]
+    heapify(due)
+    return due
+
+
+class LongTimeline(tuple):
+    """A long timeline ``(v0, t1, v1, ...)``, hashed once: timelines key the node classes
+    and the caches of good spans, and under conservative backfilling they grow as long
+    as the promises on their node (hashing a tuple reads all of it, every time).  Short
+    ones stay plain tuples, whose hash costs less than a method call; the two kinds
+    hash and compare alike."""
+
+    def __hash__(self) -> int:
+        try:
+            return self._hash
+        except AttributeError:
+            h = self._hash = tuple.__hash__(self)
+            return h
+
+
+def flatten(times: list[float], vecs: list[tuple]) -> tuple:
+    """``(vecs[0], times[1], vecs[1], ...)``, interleaved by slice assignment."""
+    out = [None] * (2 * len(vecs) - 1)
+    out[0::2] = vecs
+    out[1::2] = times[1:]
+    return as_timeline(out)
+
+
+#: timelines with more elements than this hash once (``LongTimeline``)
+LONG_TIMELINE = 16
+
+
+def as_timeline(items) -> tuple:
+    """``items`` as a timeline: a ``LongTimeline`` when long, else a plain tuple."""
+    items = tuple(items)
+    return LongTimeline(items) if len(items) > LONG_TIMELINE else items
+
+
+def plus(v, delta) -> tuple:
+    """``v + delta`` elementwise; the shorter padded with zeros (a share recorded before
+    GPU types were added is shorter than the free vectors)."""
+    if len(v) != len(delta):
+        width = max(len(v), len(delta))
+        v = (*v, *[0] * (width - len(v)))
+        delta = (*delta, *[0] * (width - len(delta)))
+    return tuple(map(add, v, delta))
+
+
+def shifted(tl: tuple, a: float, b: float, vec, sign: int) -> tuple:
+    """Timeline ``tl`` with ``sign * vec`` added over ``[a, b)`` (``a`` = -inf: from the
+    origin), equal neighbouring steps merged.  (The slices and ``map`` run in C: under
+    conservative backfilling a timeline is as long as the promises on its node.)"""
+    times = [-_INF, *tl[1::2]]
+    vecs = list(tl[0::2])
+    for t in (a, b):
+        if t == -_INF or t == _INF:
+            continue
+        j = bisect_right(times, t) - 1
+        if times[j] != t:
+            times.insert(j + 1, t)
+            vecs.insert(j + 1, vecs[j])
+    lo = bisect_left(times, a)
+    hi = len(times) if b == _INF else bisect_left(times, b)
+    delta = [sign * amount for amount in vec]
+    for j in range(lo, hi):
+        vecs[j] = plus(vecs[j], delta)
+    if not all(map(ne, vecs[1:], vecs)):  # equal neighbours: merge them
+        merged_t, merged_v = [times[0]], [vecs[0]]
+        for t, v in zip(times[1:], vecs[1:]):
+            if v == merged_v[-1]:
+                continue
+            merged_t.append(t)
+            merged_v.append(v)
+        times, vecs = merged_t, merged_v
+    return flatten(times, vecs)
+
+
+def spans_where(tl: tuple, oks) -> tuple[tuple[float, float], ...]:
+    """The maximal ``(a, b)`` spans of a timeline whose steps are ``oks`` (``a`` = -inf:
+    from the origin; ``b`` = inf: forever)."""
+    spans = []
+    start = None
+    for t, ok in zip((-_INF, *tl[1::2]), oks):
+        if ok:
+            if start is None:
+                start = t
+        elif start is not None:
+            spans.append((start, t))
+            start = None
+    if start is not None:
+        spans.append((start, _INF))
+    return tuple(spans)
+
+
+__all__ = ["LONG_TIMELINE", "LongTimeline", "as_timeline", "first_changes", "flatten",
+           "nested_spans", "plus", "remark", "shifted", "spans_where", "window_min"]
