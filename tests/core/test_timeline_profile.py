@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from kairos.core import Cluster, Job, Node, NodeState, Partition, Scheduler, promises
 from kairos.core.profile import NodeProfile, Unsatisfiable
-from kairos.core.node_timeline import nested_spans, spans_where
+from kairos.core.node_timeline import nested_spans
 from kairos.core.timeline import TimelineProfile
 from tests.core.node_jobs import job
 
@@ -220,7 +220,7 @@ def test_a_carried_profile_keeps_only_the_steps_of_one_built_anew():
 
 @given(st.lists(st.integers(0, 4), min_size=1, max_size=8), st.data())
 def test_nested_spans_add_up_to_the_least_level_of_a_window(levels, data):
-    """A spread request's bound (``TimelineProfile._task_spans``): the spans holding a
+    """A spread request's bound (``TimelineProfile._find_task_spans``): the spans holding a
     window count the tasks a node has room for throughout it."""
     times = [-math.inf] + [10 * k for k in range(1, len(levels))]
     spans = nested_spans(times, levels)
@@ -252,20 +252,3 @@ def test_a_spread_request_is_placed_only_where_its_tasks_could_fit():
         start, placement = profile.earliest(wide, 5)
     assert start == 30 and len(placement[0]) == 4
     assert len(tried) == 1
-
-
-@given(st.lists(st.booleans(), min_size=1, max_size=12))
-def test_spans_where_are_the_runs_of_steps_that_qualify(oks):
-    times = [10.0 * k for k in range(1, len(oks))]
-    tl = tuple(x for k, ok in enumerate(oks) for x in ((k, ok),) + ((times[k],) if k < len(times) else ()))
-    bounds = [-math.inf, *times, math.inf]
-    expected, start = [], None
-    for k, ok in enumerate(oks):
-        if ok and start is None:
-            start = bounds[k]
-        if not ok and start is not None:
-            expected.append((start, bounds[k]))
-            start = None
-    if start is not None:
-        expected.append((start, math.inf))
-    assert spans_where(tl, oks) == tuple(expected)

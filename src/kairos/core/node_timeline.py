@@ -151,22 +151,5 @@ def shifted(tl: tuple, a: float, b: float, vec, sign: int) -> tuple:
     return flatten(times, vecs)
 
 
-def spans_where(tl: tuple, oks) -> tuple[tuple[float, float], ...]:
-    """The maximal ``(a, b)`` spans of a timeline whose steps are ``oks`` (``a`` = -inf:
-    from the origin; ``b`` = inf: forever)."""
-    spans = []
-    start = None
-    for t, ok in zip((-_INF, *tl[1::2]), oks):
-        if ok:
-            if start is None:
-                start = t
-        elif start is not None:
-            spans.append((start, t))
-            start = None
-    if start is not None:
-        spans.append((start, _INF))
-    return tuple(spans)
-
-
 __all__ = ["LONG_TIMELINE", "LongTimeline", "as_timeline", "first_changes", "flatten",
-           "nested_spans", "plus", "remark", "shifted", "spans_where", "window_min"]
+           "nested_spans", "plus", "remark", "shifted", "window_min"]

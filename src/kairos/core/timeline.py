@@ -44,8 +44,7 @@ from heapq import heappop, heappush
 from kairos.core.cluster import NodeState
 from kairos.core.jobs import Job
 from kairos.core.node_timeline import (
-    as_timeline, first_changes, flatten, nested_spans, plus, remark, shifted, spans_where,
-    window_min)
+    as_timeline, first_changes, flatten, nested_spans, plus, remark, shifted, window_min)
 from kairos.core.profile import NodeProfile, Unsatisfiable
 from kairos.core.room import RoomNow
 from kairos.core.spread import task_room
@@ -130,7 +129,7 @@ class TimelineProfile:
             self._classes.setdefault((self._kind_of[i], tl), set()).add(i)
         #: (partition, features, any features) -> whether each kind of node may serve
         self._eligible: dict[tuple, list[bool]] = {}
-        #: request shape -> (kind, timeline) -> spans (``_good_intervals``, ``_task_spans``)
+        #: request shape -> (kind, timeline) -> spans (``_class_spans``)
         self._good: dict[tuple, dict] = {}
         self._version = 0
         #: (first change, node) of nodes whose timeline changes: ``rebase`` forgets the
@@ -490,7 +489,7 @@ class TimelineProfile:
         return cache
 
     def _good_intervals(self, kind: int, tl: tuple, job: Job) -> tuple:
-        """The maximal ``(a, b)`` spans of a timeline where one node could hold one
+        """The maximal ``(a, b, 1)`` spans of a timeline where one node could hold one
         share of ``job`` (``a`` = -inf: from the origin)."""
         cache = self._spans_cache(_shape(job.request))
         good = cache.get((kind, tl))
@@ -513,57 +512,45 @@ class TimelineProfile:
             oks = [v[0] >= cpn and v[1] >= mem and gpu_share(v, gpus) is not None for v in vecs]
         else:
             oks = [v[0] >= cpn and v[1] >= mem for v in vecs]
-        return spans_where(tl, oks)
+        return nested_spans((-_INF, *tl[1::2]), oks)  # levels 0 and 1: the runs of oks
 
-    def _task_spans(self, kind: int, tl: tuple, job: Job) -> tuple:
-        """``(a, b, tasks)``: a spread ``job``'s tasks that one node of a timeline has
+    def _find_task_spans(self, kind: int, tl: tuple, req) -> tuple:
+        """``(a, b, tasks)``: a spread request's tasks that one node of a timeline has
         room for, as nested spans whose sum over those holding a window is the least
         room of the steps it touches (a bound: ``place`` counts the room of the window's
         minima, never more)."""
-        cache = self._spans_cache(_task_shape(job.request))
-        spans = cache.get((kind, tl))
-        if spans is None:
-            spans = cache[(kind, tl)] = self._find_task_spans(kind, tl, job.request)
-        return spans
-
-    def _find_task_spans(self, kind: int, tl: tuple, req) -> tuple:
         res, i = self.res, self._kinds[kind][2]
         rooms = [task_room(res, req, i, list(v)) for v in tl[0::2]]
         return nested_spans((-_INF, *tl[1::2]), rooms)
 
-    def _intervals(self, job: Job, duration: float) -> list[tuple[float, float, int]]:
-        """``(a, b, count)``: for every class of candidate nodes, the spans where one
-        of its nodes could hold a share of ``job`` (count: the class's nodes), or a
-        spread ``job``'s tasks (count: its nodes times the tasks, ``_task_spans``).
-        Spans shorter than ``duration`` are left out: no window of that length fits
-        in them (under conservative backfilling most spans are the gaps between
-        promises)."""
-        out = []
-        append = out.append
-        oks = self._eligible_kinds(job)
+    def _class_spans(self, job: Job, tasks: bool = False):
+        """``(members, spans)`` of every class of candidate nodes: where one of its
+        nodes could hold a share of ``job`` (``_find_good``), or with ``tasks`` how
+        many of a spread ``job``'s tasks (``_find_task_spans``); cached per shape."""
         req = job.request
-        if req.spread:
-            cache, find = self._spans_cache(_task_shape(req)), self._find_task_spans
-            for key, members in self._classes.items():
-                if oks[key[0]]:
-                    spans = cache.get(key)
-                    if spans is None:
-                        spans = cache[key] = find(key[0], key[1], req)
-                    n = len(members)
-                    for a, b, tasks in spans:
-                        if a + duration <= b:  # as the window's end is computed, not b - a
-                            append((a, b, n * tasks))
-            return out
-        cache, find = self._spans_cache(_shape(req)), self._find_good
+        oks = self._eligible_kinds(job)
+        cache = self._spans_cache(_task_shape(req) if tasks else _shape(req))
+        find = self._find_task_spans if tasks else self._find_good
         for key, members in self._classes.items():
             if oks[key[0]]:
                 spans = cache.get(key)
                 if spans is None:
                     spans = cache[key] = find(key[0], key[1], req)
-                n = len(members)
-                for a, b in spans:
-                    if a + duration <= b:
-                        append((a, b, n))
+                yield members, spans
+
+    def _intervals(self, job: Job, duration: float) -> list[tuple[float, float, int]]:
+        """``(a, b, count)``: for every class of candidate nodes, the spans where one
+        of its nodes could hold a share of ``job`` (count: the class's nodes), or a
+        spread ``job``'s tasks (count: its nodes times the tasks).  Spans shorter than
+        ``duration`` are left out: no window of that length fits in them (under
+        conservative backfilling most spans are the gaps between promises)."""
+        out = []
+        append = out.append
+        for members, spans in self._class_spans(job, job.request.spread):
+            n = len(members)
+            for a, b, height in spans:
+                if a + duration <= b:  # as the window's end is computed, not b - a
+                    append((a, b, n * height))
         return out
 
     def _roomy(self, job: Job, t: float, duration: float) -> list[int] | None:
@@ -576,17 +563,11 @@ class TimelineProfile:
             return None
         end = t + duration if duration > 0 else math.nextafter(t, _INF)
         roomy: list[int] = []
-        oks = self._eligible_kinds(job)
-        cache, find = self._spans_cache(_shape(req)), self._find_good
-        for key, members in self._classes.items():
-            if oks[key[0]]:
-                spans = cache.get(key)
-                if spans is None:
-                    spans = cache[key] = find(key[0], key[1], req)
-                for a, b in spans:
-                    if a <= t and b >= end:
-                        roomy.extend(members)
-                        break
+        for members, spans in self._class_spans(job):
+            for a, b, _ in spans:
+                if a <= t and b >= end:
+                    roomy.extend(members)
+                    break
         if 2 * len(roomy) > len(self.tl):
             return None
         roomy.sort()
@@ -627,7 +608,7 @@ class TimelineProfile:
 
             def room_end(kind: int, tl: tuple) -> float | None:
                 if eligible(kind, job):
-                    for a, b in good(kind, tl, job):
+                    for a, b, _ in good(kind, tl, job):
                         if a <= t < b:
                             return b
                 return None
