@@ -310,3 +310,52 @@ def test_ml_on_kth(trace_path):
     assert err["ml"] < err["user"]
     bsld = {name: summarize(replay(w, "easy", predictor=name))["avg_bsld"] for name in ("user", "ml")}
     assert bsld["ml"] < bsld["user"]
+
+
+def test_forest_on_distinct_rows_is_scikit_learns():
+    """``fit_forest`` fits RandomForestRegressor's trees on merged copies of equal rows:
+    the same bootstrap draws and splits, answers apart only where scikit-learn's own
+    rounding broke a tie between equal splits."""
+    from sklearn.ensemble import RandomForestRegressor
+
+    from kairos.predict.forest import FlatForest, fit_forest
+
+    rng = np.random.default_rng(0)
+    n = 4000
+    X = np.column_stack([rng.integers(0, 30, n), rng.integers(0, 3, n),
+                         rng.choice([1, 2, 4, 8, 64], n), rng.choice([600.0, 3600.0, 86400.0], n)])
+    y = rng.lognormal(7, 2, n) + 50 * X[:, 0]
+    assert len(np.unique(X, axis=0)) < n / 2  # requests repeat, as in a job window
+    theirs = RandomForestRegressor(n_estimators=50, max_depth=10, random_state=0).fit(X, y)
+    other_seed = RandomForestRegressor(n_estimators=50, max_depth=10, random_state=1).fit(X, y)
+    ours = FlatForest(fit_forest(X, y, n_estimators=50, max_depth=10, seed=0))
+    threaded = FlatForest(fit_forest(X, y, n_estimators=50, max_depth=10, seed=0, threads=3))
+    rows = np.vstack([X[:300], rng.integers(0, 40, (300, 4)) * [1.0, 0.1, 3.0, 3000.0]])
+    expected = theirs.predict(rows)
+    got = np.array([ours.predict_one(r) for r in rows.tolist()])
+    assert [threaded.predict_one(r) for r in rows.tolist()] == got.tolist()
+    same = np.isclose(got, expected, rtol=1e-9, atol=0)
+    assert same.mean() > 0.9
+    assert not np.isclose(other_seed.predict(rows), expected, rtol=1e-9, atol=0).any()
+    ours_off = np.mean(np.abs(got - expected) / expected)
+    seed_off = np.mean(np.abs(other_seed.predict(rows) - expected) / expected)
+    assert ours_off < seed_off / 20
+
+
+def test_rf_loads_a_folder_saved_with_a_scikit_learn_forest(tmp_path):
+    """Folders saved before ``fit_forest`` hold a ``RandomForestRegressor``: they load,
+    and answer with that forest."""
+    import joblib
+    from sklearn.ensemble import RandomForestRegressor
+
+    w = small_workload(600)
+    p = train_from_workload(w, "rf", **QUICK["rf"])
+    folder = save(p, tmp_path / "model")
+    assert isinstance(joblib.load(folder / "model.joblib"), list)
+    rows = np.array([r for _, r, _ in p.training_set()])
+    runtimes = np.array([v for _, _, v in p.training_set()])
+    old = RandomForestRegressor(n_estimators=5, max_depth=10, random_state=7).fit(rows, runtimes)
+    joblib.dump(old, folder / "model.joblib")
+    q = load(folder)
+    np.testing.assert_allclose([q.flat.predict_one(r) for r in rows.tolist()], old.predict(rows),
+                               rtol=1e-12)

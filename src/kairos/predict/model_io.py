@@ -8,7 +8,7 @@ A saved predictor is a folder:
 * ``state.json``: what it learned that is not a model (label encodings, per-user
   histories, counters);
 * ``model.txt`` (``ml``: LightGBM's own text format) or ``model.joblib`` (``rf``: the
-  scikit-learn forest);
+  scikit-learn trees, a list, or a ``RandomForestRegressor`` in folders saved before);
 * ``window.npz``: the recent finished jobs it refits on, so that it keeps learning online
   after loading (for ``ml`` also the errors of their predictions: ``residual``, ``ratio``).
 
