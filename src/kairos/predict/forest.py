@@ -74,6 +74,8 @@ def fit_forest(X: np.ndarray, y: np.ndarray, *, n_estimators: int, max_depth: in
     distinct = keys.view(np.float64).reshape(-1, X.shape[1])
     which = which.ravel()
     m = len(distinct)
+    # Converted once, as the forest converts before fitting its trees, not at every tree.
+    distinct32 = np.ascontiguousarray(distinct, dtype=np.float32)
     seeds = np.random.RandomState(seed)  # as scikit-learn seeds the forest's trees
     tree_seeds = [int(seeds.randint(np.iinfo(np.int32).max)) for _ in range(n_estimators)]
 
@@ -83,7 +85,7 @@ def fit_forest(X: np.ndarray, y: np.ndarray, *, n_estimators: int, max_depth: in
         total = np.bincount(which, weights=drawn * y, minlength=m)
         mean = np.divide(total, weight, out=np.zeros(m), where=weight > 0)
         tree = DecisionTreeRegressor(max_depth=max_depth, random_state=tree_seed)
-        return tree.fit(distinct, mean, sample_weight=weight)
+        return tree.fit(distinct32, mean, sample_weight=weight, check_input=False)
 
     if threads <= 1:
         return [fit_tree(s) for s in tree_seeds]
