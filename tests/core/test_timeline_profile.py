@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from kairos.core import Cluster, Job, Node, NodeState, Partition, Scheduler, promises
 from kairos.core.profile import NodeProfile, Unsatisfiable
-from kairos.core.node_timeline import nested_spans
+from kairos.core.node_timeline import nested_spans, runs
 from kairos.core.timeline import TimelineProfile
 from tests.core.node_jobs import job
 
@@ -230,6 +230,17 @@ def test_nested_spans_add_up_to_the_least_level_of_a_window(levels, data):
     held = sum(h for a, b, h in spans if a <= start and b >= end)
     assert held == min(levels[first:last + 1])
     assert all(h > 0 and a < b for a, b, h in spans)
+
+
+@settings(max_examples=300)
+@given(st.lists(st.booleans(), max_size=12))
+def test_runs_are_the_nested_spans_of_room_or_none(oks):
+    """Where one node has room for a request (``TimelineProfile._find_good``): the runs
+    of true, apart and in time order, as the general stack would make them."""
+    times = [-math.inf] + [10 * k for k in range(1, len(oks))]
+    spans = runs(times, oks)
+    assert spans == nested_spans(times, oks)
+    assert all(b1 <= a2 for (_, b1, _), (a2, _, _) in zip(spans, spans[1:]))
 
 
 def test_a_spread_request_is_placed_only_where_its_tasks_could_fit():

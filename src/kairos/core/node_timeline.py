@@ -57,6 +57,27 @@ def nested_spans(times, levels) -> tuple[tuple[float, float, int], ...]:
     return tuple(out)
 
 
+def runs(times, oks: list[bool]) -> tuple[tuple[float, float, int], ...]:
+    """``nested_spans(times, oks)`` of a function that is only true or false (the
+    spans where a node has room for a request): its maximal runs of true, as
+    ``(a, b, 1)`` in time order, apart.  Under conservative backfilling a node's
+    timeline alternates at nearly every step, between its promises, so this is done
+    again for every change: a third of the stack's cost."""
+    out = []
+    start = None
+    prev = False
+    for t, ok in zip(times, oks):
+        if ok != prev:
+            if ok:
+                start = t
+            else:
+                out.append((start, t, 1))
+            prev = ok
+    if prev:
+        out.append((start, _INF, 1))
+    return tuple(out)
+
+
 def remark(marks: dict[float, int], old, new) -> None:
     """Count a timeline's change times ``new`` instead of ``old`` in ``marks``."""
     if old == new:
@@ -152,4 +173,4 @@ def shifted(tl: tuple, a: float, b: float, vec, sign: int) -> tuple:
 
 
 __all__ = ["LONG_TIMELINE", "LongTimeline", "as_timeline", "first_changes", "flatten",
-           "nested_spans", "plus", "remark", "shifted", "window_min"]
+           "nested_spans", "plus", "remark", "runs", "shifted", "window_min"]

@@ -44,7 +44,7 @@ from heapq import heappop, heappush
 from kairos.core.cluster import NodeState
 from kairos.core.jobs import Job
 from kairos.core.node_timeline import (
-    as_timeline, first_changes, flatten, nested_spans, plus, remark, shifted, window_min)
+    as_timeline, first_changes, flatten, nested_spans, plus, remark, runs, shifted, window_min)
 from kairos.core.profile import NodeProfile, Unsatisfiable
 from kairos.core.room import RoomNow
 from kairos.core.spread import task_room
@@ -508,11 +508,14 @@ class TimelineProfile:
         if req.exclusive:
             oks = [v == capacity for v in vecs]
         elif gpus:
+            # The GPU test once per distinct free vector: a long timeline has few.
             gpu_share = res.gpu_share
-            oks = [v[0] >= cpn and v[1] >= mem and gpu_share(v, gpus) is not None for v in vecs]
+            ok_of = {v: v[0] >= cpn and v[1] >= mem and gpu_share(v, gpus) is not None
+                     for v in set(vecs)}
+            oks = [ok_of[v] for v in vecs]
         else:
             oks = [v[0] >= cpn and v[1] >= mem for v in vecs]
-        return nested_spans((-_INF, *tl[1::2]), oks)  # levels 0 and 1: the runs of oks
+        return runs((-_INF, *tl[1::2]), oks)
 
     def _find_task_spans(self, kind: int, tl: tuple, req) -> tuple:
         """``(a, b, tasks)``: a spread request's tasks that one node of a timeline has
@@ -563,11 +566,13 @@ class TimelineProfile:
             return None
         end = t + duration if duration > 0 else math.nextafter(t, _INF)
         roomy: list[int] = []
+        last_begun = (t, _INF, _INF)  # sorts after every span (a, b, 1) with a <= t
         for members, spans in self._class_spans(job):
-            for a, b, _ in spans:
-                if a <= t and b >= end:
-                    roomy.extend(members)
-                    break
+            # Runs of room (``runs``), apart and in order: only the last one begun by
+            # t can hold the window.
+            k = bisect_right(spans, last_begun) - 1
+            if k >= 0 and spans[k][1] >= end:
+                roomy.extend(members)
         if 2 * len(roomy) > len(self.tl):
             return None
         roomy.sort()
