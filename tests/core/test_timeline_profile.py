@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from kairos.core import Cluster, Job, Node, NodeState, Partition, Scheduler, promises
 from kairos.core.profile import NodeProfile, Unsatisfiable
-from kairos.core.node_timeline import nested_spans, runs
+from kairos.core.node_timeline import flatten, nested_spans, runs, shifted
 from kairos.core.timeline import TimelineProfile
 from tests.core.node_jobs import job
 
@@ -241,6 +241,45 @@ def test_runs_are_the_nested_spans_of_room_or_none(oks):
     spans = runs(times, oks)
     assert spans == nested_spans(times, oks)
     assert all(b1 <= a2 for (_, b1, _), (a2, _, _) in zip(spans, spans[1:]))
+
+
+def _shifted_step_by_step(tl, a, b, vec, sign):
+    """``shifted`` the plain way: every step listed, the change split in, added, and
+    every pair of equal neighbours merged."""
+    times, vecs = [-math.inf, *tl[1::2]], list(tl[0::2])
+    for t in (a, b):
+        if t not in (-math.inf, math.inf):
+            j = max(k for k, s in enumerate(times) if s <= t)
+            if times[j] != t:
+                times.insert(j + 1, t)
+                vecs.insert(j + 1, vecs[j])
+    for j, t in enumerate(times):
+        end = times[j + 1] if j + 1 < len(times) else math.inf
+        if a <= t and end <= b:
+            vecs[j] = tuple(v + sign * d for v, d in zip(vecs[j], vec))
+    merged_t, merged_v = [times[0]], [vecs[0]]
+    for t, v in zip(times[1:], vecs[1:]):
+        if v != merged_v[-1]:
+            merged_t.append(t)
+            merged_v.append(v)
+    return tuple(x for pair in zip(merged_v, [*merged_t[1:], None]) for x in pair)[:-1]
+
+
+@settings(max_examples=300)
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 2)), min_size=1, max_size=8),
+       st.one_of(st.sampled_from(range(0, 100, 10)), st.integers(0, 90)),
+       st.one_of(st.sampled_from(range(10, 110, 10)), st.integers(1, 100)), st.booleans(),
+       st.booleans(),
+       st.tuples(st.integers(0, 2), st.integers(0, 2)), st.sampled_from([1, -1]))
+def test_shifted_changes_only_the_window_and_merges_equal_steps(vecs, a, length, from_origin,
+                                                                 forever, vec, sign):
+    """A node's timeline with a share added or taken over ``[a, b)``: as listing every
+    step would give, equal neighbours merged, on timelines built with none (the
+    invariant ``shifted`` keeps and relies on), ``a`` and ``b`` on or between steps."""
+    tl = flatten([-math.inf] + [10 * k for k in range(1, len(vecs))], vecs)
+    a = -math.inf if from_origin else a
+    b = math.inf if forever else (0 if from_origin else a) + length
+    assert shifted(tl, a, b, vec, sign) == _shifted_step_by_step(tl, a, b, vec, sign)
 
 
 def test_a_spread_request_is_placed_only_where_its_tasks_could_fit():

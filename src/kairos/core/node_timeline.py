@@ -10,7 +10,7 @@ caches the profile keeps over all of them.
 from __future__ import annotations
 
 import math
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from heapq import heapify
 from operator import add, ne
 
@@ -116,7 +116,15 @@ class LongTimeline(tuple):
 
 
 def flatten(times: list[float], vecs: list[tuple]) -> tuple:
-    """``(vecs[0], times[1], vecs[1], ...)``, interleaved by slice assignment."""
+    """``(vecs[0], times[1], vecs[1], ...)``, interleaved by slice assignment, equal
+    neighbouring steps merged (a timeline never holds two: ``shifted`` relies on it)."""
+    if not all(map(ne, vecs[1:], vecs)):
+        merged_t, merged_v = [times[0]], [vecs[0]]
+        for t, v in zip(times[1:], vecs[1:]):
+            if v != merged_v[-1]:
+                merged_t.append(t)
+                merged_v.append(v)
+        times, vecs = merged_t, merged_v
     out = [None] * (2 * len(vecs) - 1)
     out[0::2] = vecs
     out[1::2] = times[1:]
@@ -145,31 +153,49 @@ def plus(v, delta) -> tuple:
 
 def shifted(tl: tuple, a: float, b: float, vec, sign: int) -> tuple:
     """Timeline ``tl`` with ``sign * vec`` added over ``[a, b)`` (``a`` = -inf: from the
-    origin), equal neighbouring steps merged.  (The slices and ``map`` run in C: under
-    conservative backfilling a timeline is as long as the promises on its node.)"""
-    times = [-_INF, *tl[1::2]]
-    vecs = list(tl[0::2])
-    for t in (a, b):
-        if t == -_INF or t == _INF:
-            continue
-        j = bisect_right(times, t) - 1
-        if times[j] != t:
-            times.insert(j + 1, t)
-            vecs.insert(j + 1, vecs[j])
-    lo = bisect_left(times, a)
-    hi = len(times) if b == _INF else bisect_left(times, b)
-    delta = [sign * amount for amount in vec]
-    for j in range(lo, hi):
-        vecs[j] = plus(vecs[j], delta)
-    if not all(map(ne, vecs[1:], vecs)):  # equal neighbours: merge them
-        merged_t, merged_v = [times[0]], [vecs[0]]
-        for t, v in zip(times[1:], vecs[1:]):
-            if v == merged_v[-1]:
-                continue
-            merged_t.append(t)
-            merged_v.append(v)
-        times, vecs = merged_t, merged_v
-    return flatten(times, vecs)
+    origin), equal neighbouring steps merged.
+
+    Under conservative backfilling a timeline is as long as the promises on its node and
+    a change touches about one step of it: the new timeline is the old one's slices
+    around the steps that change, and since a timeline never holds equal neighbours
+    (this keeps it so), a merge can only be needed where the change begins and ends."""
+    delta = tuple([sign * amount for amount in vec])
+    if not any(delta):
+        return tl
+    times = tl[1::2]
+    m = len(times)
+    # Step k runs from times[k - 1] (k = 0: the origin) with vector tl[2k].
+    if a == -_INF:
+        k, split_a = 0, False
+    else:
+        k = bisect_right(times, a)
+        split_a = k == 0 or times[k - 1] != a
+    if b == _INF:
+        e, split_b = m, False
+    else:
+        kb = bisect_right(times, b)
+        split_b = kb == 0 or times[kb - 1] != b
+        e = kb if split_b else kb - 1  # the last step that changes
+    middle = list(tl[2 * k: 2 * e + 1])  # v_k, t_k+1, ..., v_e
+    middle[0::2] = [plus(v, delta) for v in middle[0::2]]
+    if split_a:  # step k keeps its vector until a
+        out = [*tl[: 2 * k + 1], a, *middle]
+        left = 2 * k + 2  # index in ``out`` of the first changed vector
+    else:
+        out = [*tl[: 2 * k], *middle]
+        left = 2 * k
+    if split_b:  # step e goes on with its old vector from b
+        right = len(out) - 1
+        out += (b, tl[2 * e], *tl[2 * e + 1:])
+    else:
+        right = len(out) - 1
+        out += tl[2 * e + 1:]
+    # Merge at the edges: the later of two equal neighbours goes, with its start.
+    if right + 2 < len(out) and out[right + 2] == out[right]:
+        del out[right + 1: right + 3]
+    if left >= 2 and out[left - 2] == out[left]:
+        del out[left - 1: left + 1]
+    return as_timeline(out)
 
 
 __all__ = ["LONG_TIMELINE", "LongTimeline", "as_timeline", "first_changes", "flatten",
