@@ -60,9 +60,9 @@ def nested_spans(times, levels) -> tuple[tuple[float, float, int], ...]:
 def runs(times, oks: list[bool]) -> tuple[tuple[float, float, int], ...]:
     """``nested_spans(times, oks)`` of a function that is only true or false (the
     spans where a node has room for a request): its maximal runs of true, as
-    ``(a, b, 1)`` in time order, apart.  Under conservative backfilling a node's
-    timeline alternates at nearly every step, between its promises, so this is done
-    again for every change: a third of the stack's cost."""
+    ``(a, b, 1)`` in time order, apart, in one loop (``nested_spans``'s stack costs
+    three times as much).  Under conservative backfilling a node's timeline alternates
+    at nearly every step, between its promises, and this is done again after each."""
     out = []
     start = None
     prev = False
@@ -184,11 +184,10 @@ def shifted(tl: tuple, a: float, b: float, vec, sign: int) -> tuple:
     else:
         out = [*tl[: 2 * k], *middle]
         left = 2 * k
+    right = len(out) - 1  # index in ``out`` of the last changed vector
     if split_b:  # step e goes on with its old vector from b
-        right = len(out) - 1
         out += (b, tl[2 * e], *tl[2 * e + 1:])
     else:
-        right = len(out) - 1
         out += tl[2 * e + 1:]
     # Merge at the edges: the later of two equal neighbours goes, with its start.
     if right + 2 < len(out) and out[right + 2] == out[right]:
