@@ -75,7 +75,8 @@ def test_the_models_trained_on_the_worker_are_those_trained_in_place(name, workl
 def test_the_loop_goes_on_while_a_forest_is_trained(workload):
     predictor = make_predictor("rf", n_estimators=60, max_depth=12, every_jobs=10**9)
     walk_trace(workload, predictor)
-    rows = predictor.training_set() * 8  # a few thousand rows: a training of a while
+    X, y = predictor.training_set()
+    rows = np.tile(X, (8, 1)), np.tile(y, 8)  # a few thousand rows: a training of a while
     ticks = 0
 
     async def tick():

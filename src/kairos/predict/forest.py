@@ -30,13 +30,13 @@ from __future__ import annotations
 
 import math
 import os
-from collections import deque
 
 import numpy as np
 
 from kairos.core.jobs import Job
 from kairos.predict.features import LabelEncoder, job_queue, job_req_mem, job_runtime
 from kairos.predict.fitting import fit_now
+from kairos.predict.window import TimeWindow
 
 __all__ = ["FOREST_FEATURES", "FlatForest", "ForestPredictor", "fit_forest"]
 
@@ -164,7 +164,7 @@ class ForestPredictor:
         self.threads = threads
         self.encoders = tuple(LabelEncoder() for _ in range(3))
         #: (end time, row, runtime) of recently finished jobs, oldest first
-        self.window: deque[tuple[float, list[float], float]] = deque()
+        self.window = TimeWindow(len(FOREST_FEATURES))
         self.model = None  # the fitted trees (a list of scikit-learn's)
         self.flat: FlatForest | None = None
         #: the current model's answers, by request: a window repeats its requests
@@ -178,7 +178,7 @@ class ForestPredictor:
         #: runs a refit that fell due: ``fitter(self, self.training_set())``
         self.fitter = fit_now
         #: while ``learn_past`` runs: the rows of the last fit due with any, or None
-        self._deferred: list | None = None
+        self._deferred: tuple | None = None
         self._deferring = False
 
     def row(self, job: Job) -> list[float]:
@@ -202,7 +202,7 @@ class ForestPredictor:
         return min(max(value, 1.0), job.time_limit)
 
     def observe(self, job: Job, now: float) -> None:
-        self.window.append((now, self.row(job), job_runtime(job, now)))
+        self.window.append(now, self.row(job), job_runtime(job, now))
         self.finished += 1
         self.since_fit += 1
         o = self.options
@@ -227,13 +227,10 @@ class ForestPredictor:
         """Refit on the jobs that finished in the last ``window_days`` before ``now`` (by
         ``fitter``; an empty window leaves the model as it was)."""
         o = self.options
-        horizon = now - o["window_days"] * _DAY
-        w = self.window
-        while w and w[0][0] < horizon:
-            w.popleft()
+        self.window.drop_before(now - o["window_days"] * _DAY)
         self.since_fit = 0
         self.last_fit = now
-        if not w:
+        if not len(self.window):
             return
         if self._deferring:
             self._deferred = self.training_set()
@@ -243,22 +240,23 @@ class ForestPredictor:
     def prepare(self) -> None:
         import sklearn.tree  # noqa: F401 - a second or more, once
 
-    def training_set(self) -> list:
-        """A copy of the window: (end time, row, runtime), oldest first."""
-        return list(self.window)
+    def training_set(self) -> tuple[np.ndarray, np.ndarray]:
+        """The window's rows and runtimes, oldest first (views that the window, going
+        on, leaves as they are: ``TimeWindow.arrays``)."""
+        _, X, y = self.window.arrays()
+        return X, y
 
-    def train(self, rows: list) -> tuple[object, FlatForest, int, float]:
+    def train(self, rows: tuple[np.ndarray, np.ndarray]) -> tuple[object, FlatForest, int, float]:
         """(forest, its flat copy, rows learned, seconds) for a ``training_set()``."""
         import time
 
         o = self.options
         began = time.perf_counter()
-        X = np.array([r for _, r, _ in rows], dtype=np.float64)
-        y = np.array([v for _, _, v in rows], dtype=np.float64)
+        X, y = rows
         model = fit_forest(X, y, n_estimators=o["n_estimators"], max_depth=o["max_depth"],
                            seed=o["seed"], threads=self.threads or os.cpu_count() or 1)
         flat = FlatForest(model)
-        return model, flat, len(rows), time.perf_counter() - began
+        return model, flat, len(y), time.perf_counter() - began
 
     def install(self, model: tuple[object, FlatForest, int, float]) -> None:
         self.model, self.flat, rows, seconds = model

@@ -29,7 +29,6 @@ import heapq
 import json
 import math
 import os
-from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
@@ -107,8 +106,8 @@ def train_from_workload(workload, name: str = "ml", **options):
     walk_trace(workload, predictor, drain=True)
     if name in ("ml", "mlq"):
         predictor.fit()
-    elif name == "rf" and predictor.window:
-        predictor.fit(predictor.window[-1][0])
+    elif name == "rf" and len(predictor.window):
+        predictor.fit(predictor.window.last_time())
     predictor.source = workload.name
     return predictor
 
@@ -163,9 +162,7 @@ def save(predictor, path: str | os.PathLike) -> Path:
             import joblib
 
             joblib.dump(predictor.model, folder / "model.joblib")
-        t = np.array([e for e, _, _ in predictor.window], dtype=np.float64)
-        X = np.array([r for _, r, _ in predictor.window], dtype=np.float64).reshape(-1, len(FOREST_FEATURES))
-        y = np.array([v for _, _, v in predictor.window], dtype=np.float64)
+        t, X, y = predictor.window.arrays()
         np.savez_compressed(folder / "window.npz", t=t, X=X, y=y)
     meta = {
         "format": FORMAT,
@@ -258,6 +255,6 @@ def load(path: str | os.PathLike):
             p.model = joblib.load(model)
             p.flat = FlatForest(p.model)
         with np.load(folder / "window.npz") as w:
-            p.window = deque(zip(w["t"].tolist(), w["X"].tolist(), w["y"].tolist()))
+            p.window.extend(w["t"], w["X"].reshape(-1, len(FOREST_FEATURES)), w["y"])
     p.source = meta.get("trained_on")
     return p

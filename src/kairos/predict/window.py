@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["Window"]
+__all__ = ["TimeWindow", "Window"]
 
 
 class Window:
@@ -66,3 +66,72 @@ class Window:
         ratio = np.full(n, np.nan) if ratio is None else np.asarray(ratio, dtype=np.float64)
         for i in range(n):
             self.append(X[i], float(y[i]), float(residual[i]), float(ratio[i]))
+
+
+class TimeWindow:
+    """The jobs that ended in a span of time, as NumPy rows: (end time, row, label),
+    oldest first, the oldest dropped by time (``drop_before``).  ``rf`` refits on the
+    last 90 days: kept as the arrays the fit reads, not as a deque of lists turned into
+    an array at every refit."""
+
+    def __init__(self, ncol: int, capacity: int = 1024) -> None:
+        self.ncol = int(ncol)
+        self._t = np.empty(capacity, dtype=np.float64)
+        self._X = np.empty((capacity, self.ncol), dtype=np.float64)
+        self._y = np.empty(capacity, dtype=np.float64)
+        self._start = self._stop = 0
+
+    def __len__(self) -> int:
+        return self._stop - self._start
+
+    def append(self, t: float, row, label: float) -> None:
+        i = self._stop
+        if i == len(self._t):
+            i = self._make_room(1)
+        self._t[i] = t
+        self._X[i] = row
+        self._y[i] = label
+        self._stop = i + 1
+
+    def extend(self, t, X, y) -> None:
+        """Append many jobs, oldest first (a loaded predictor's window)."""
+        X = np.asarray(X, dtype=np.float64).reshape(-1, self.ncol)
+        n = len(X)
+        i = self._stop
+        if i + n > len(self._t):
+            i = self._make_room(n)
+        self._t[i:i + n] = t
+        self._X[i:i + n] = X
+        self._y[i:i + n] = y
+        self._stop = i + n
+
+    def _make_room(self, n: int) -> int:
+        """Move the jobs held to the front of arrays with room for ``n`` more (twice as
+        large when more than half full); where the next one goes."""
+        held = len(self)
+        size = len(self._t)
+        if 2 * (held + n) > size:
+            size = max(2 * size, 2 * (held + n))
+        t, X, y = (np.empty(size), np.empty((size, self.ncol)), np.empty(size))
+        lo, hi = self._start, self._stop
+        t[:held], X[:held], y[:held] = self._t[lo:hi], self._X[lo:hi], self._y[lo:hi]
+        self._t, self._X, self._y = t, X, y
+        self._start, self._stop = 0, held
+        return held
+
+    def drop_before(self, horizon: float) -> None:
+        """Drop the oldest jobs while they ended before ``horizon`` (in the order they
+        came, as a deque's popleft would)."""
+        t = self._t[self._start:self._stop]
+        late = np.flatnonzero(t >= horizon)
+        self._start += int(late[0]) if len(late) else len(t)
+
+    def last_time(self) -> float:
+        return float(self._t[self._stop - 1])
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(end times, rows, labels) of the jobs held, oldest first, as views: a row is
+        never written again once appended (new ones go after it, or into new arrays),
+        so they hold while the window goes on, on any thread."""
+        lo, hi = self._start, self._stop
+        return self._t[lo:hi], self._X[lo:hi], self._y[lo:hi]
