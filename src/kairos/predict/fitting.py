@@ -1,9 +1,10 @@
 """Where a learned predictor's refits run.
 
-A refit is three steps.  The predictor copies what it learns from (``training_set()``,
-on the caller's thread: its window goes on changing as jobs end); a model is trained on
-that copy (``train(rows)``, which reads nothing else of the predictor and may run on any
-thread); and the predictor answers with the model from then on (``install(model)``).
+A refit is three steps.  The predictor takes what it learns from (``training_set()``,
+on the caller's thread: a copy, or views its window never writes again, as its window
+goes on changing as jobs end); a model is trained on that (``train(rows)``, which reads
+nothing else of the predictor and may run on any thread); and the predictor answers
+with the model from then on (``install(model)``).
 
 The twin, ``kairos predict`` and a controller's start run the three at once
 (``fit_now``, every predictor's default ``fitter``), so that a replay is the same on
