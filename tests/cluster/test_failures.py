@@ -22,6 +22,7 @@ def fresh():
         yield made
 
 
+@pytest.mark.slow  # 12 to 21 s: waits out node and controller timeouts
 def test_a_lost_node_fails_its_jobs_requeues_them_and_spares_the_others(fresh):
     # kn3 goes silent.  On it: a job with --no-requeue (NODE_FAIL, final) and a 2-node
     # job on kn2+kn3 (NODE_FAIL, requeued: pending again, Restarts=1).  On kn1 and kn2
@@ -44,6 +45,7 @@ def test_a_lost_node_fails_its_jobs_requeues_them_and_spares_the_others(fresh):
     assert fresh.wait_state(spanning, {"RUNNING"}, timeout=60)["node_list"] == "kn[2-3]"
 
 
+@pytest.mark.slow  # 12 to 21 s: waits out node and controller timeouts
 def test_a_returning_node_lets_go_of_jobs_that_ended_while_it_was_away(fresh):
     # A 2-node job whose step also runs on kn3; kn3's daemon dies, the job is requeued
     # and then cancelled.  When kn3 comes back it must not keep the job's cores nor its
@@ -76,6 +78,7 @@ def _wait_for(condition, what: str, timeout: float = 30.0) -> None:
         time.sleep(0.2)
 
 
+@pytest.mark.slow  # 12 to 21 s: waits out node and controller timeouts
 def test_a_restarted_node_daemon_adopts_its_running_job(fresh):
     job = fresh.submit("-w", "kn2", "--wrap", "sleep 4; echo survived")
     fresh.wait_state(job, {"RUNNING"})
@@ -150,6 +153,7 @@ def _ran_once_more(output: Path) -> None:
     assert all(line.startswith(("kairos-supervisor: ", "srun: ")) for line in lines[:-1]), lines
 
 
+@pytest.mark.slow  # 12 to 21 s: waits out node and controller timeouts
 def test_a_node_daemon_killed_mid_step_ends_the_step_everywhere(fresh):
     # A step of srun's own allocation and one of a batch job, each on the 3 nodes; kn2's
     # daemon is killed.  The tasks on kn1 and kn3 end, srun says the node failed, the
@@ -181,6 +185,7 @@ def test_a_node_daemon_killed_mid_step_ends_the_step_everywhere(fresh):
     _ran_once_more(fresh.workdir / "lost.out")
 
 
+@pytest.mark.slow  # 12 to 21 s: waits out node and controller timeouts
 def test_a_node_cut_off_the_network_goes_down_and_returns_clean(fresh):
     # kn3's veth is set down on the host's side mid-job: kn3 goes DOWN "Not responding"
     # after node_timeout and the job is requeued; once the link is up again the node
@@ -206,6 +211,7 @@ def test_a_node_cut_off_the_network_goes_down_and_returns_clean(fresh):
     _ran_once_more(fresh.workdir / "cut.out")
 
 
+@pytest.mark.slow  # 12 to 21 s: waits out node and controller timeouts
 def test_kill_9_of_the_controller_right_after_sbatch_runs_the_job_once(fresh):
     # Killed while it launches (or just before, or just after): the job's script and
     # its step run once, whatever the controller had sent.

@@ -398,6 +398,7 @@ def test_srun_from_login_matches_slurm(kairos_side, slurm_side, name):
     assert run_login(kairos_side, name) == run_login(slurm_side, name)
 
 
+@pytest.mark.slow  # 12 to 21 s: waits out node and controller timeouts
 def test_node_failure_on_kairos(kairos_side):
     failure = run_node_failure(kairos_side)
     assert failure.job == "JobState=PENDING NodeList= Reason=BeginTime Restarts=1"

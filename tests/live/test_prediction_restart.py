@@ -11,6 +11,7 @@ import pytest
 from kairos.server.store import Store
 
 
+@pytest.mark.slow  # 13 s: two controllers, one after the other, and their trainings
 def test_a_restarted_controller_predicts_from_the_jobs_that_ended_before_it(make_live):
     live = make_live('predictor = "last2"\n')
     config = live.home / "config.toml"
