@@ -88,6 +88,15 @@ def test_every_column_round_trips(store):
     assert store.get(999) is None
 
 
+def test_json_columns_keep_what_orjson_cannot_write(store):
+    # orjson refuses integers beyond 64 bits: such a value is written all the same
+    huge = Submission("#!/bin/sh\n", "/tmp", mem_per_node=2**70, environment={"É": "ü 🚀"})
+    store.write([job(7, submission=huge, node_cpus=(2**65,))], [])
+    again = store.get(7)
+    assert again.submission.mem_per_node == 2**70 and again.node_cpus == (2**65,)
+    assert again.submission.environment == {"É": "ü 🚀"}
+
+
 def test_an_insert_without_a_stamp_gets_the_write_time(store):
     store.write([job(5, updated=0.0)], [], now=11.0)
     assert store.get(5).updated == 11.0
