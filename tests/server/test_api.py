@@ -4,6 +4,7 @@ queued, and job lists that the commands read back into the same record."""
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 from fastapi.testclient import TestClient
@@ -35,12 +36,33 @@ def api(bench):
     ({"script": "#!/bin/sh\n", "work_dir": "/tmp", "time_limit": -5}, "time_limit"),
     ({"script": "#!/bin/sh\n", "work_dir": "/tmp", "colour": "red"}, "colour"),
     ({"work_dir": "/tmp"}, "script"),
+    ({"script": "#!/bin/sh\n", "work_dir": "/tmp", "time_limit": float("inf")}, "time_limit"),
+    ({"script": "#!/bin/sh\n", "work_dir": "/tmp", "begin": float("nan")}, "begin"),
 ])
 def test_a_malformed_submission_is_refused_at_the_edge(api, bench, body, field):
-    response = api.post("/api/v1/jobs", json=body)
+    # json.dumps writes NaN and Infinity as the standard library reads them
+    response = api.post("/api/v1/jobs", content=json.dumps(body),
+                        headers={"Content-Type": "application/json"})
     assert response.status_code == 422
-    assert any(field in error["loc"] for error in response.json()["detail"])
+    assert any(error["loc"][:2] == ["body", field] for error in response.json()["detail"])
     assert bench.controller.next_id == 1 and bench.controller.jobs == {}
+
+
+@pytest.mark.parametrize("raw", [b"", b"{not json", b"[1, 2]"])
+def test_a_body_that_is_no_submission_is_refused_saying_so(api, bench, raw):
+    response = api.post("/api/v1/jobs", content=raw, headers={"Content-Type": "application/json"})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"][0] == "body"
+    assert response.json()["detail"][0]["msg"]
+    assert bench.controller.next_id == 1 and bench.controller.jobs == {}
+
+
+def test_the_api_document_shows_the_submit_body(api):
+    spec = api.get("/openapi.json").json()
+    body = spec["paths"]["/api/v1/jobs"]["post"]["requestBody"]
+    assert body["required"] is True
+    ref = body["content"]["application/json"]["schema"]["$ref"]
+    assert spec["components"]["schemas"][ref.rsplit("/", 1)[1]]["title"] == "JobSubmit"
 
 
 def test_jobs_go_out_as_job_info_and_come_back_as_the_same_record(api, bench):

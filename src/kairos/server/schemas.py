@@ -46,9 +46,11 @@ def _fields(cls, names: typing.Iterable[str] | None = None,
     return out
 
 
-#: One ``sbatch``: a script and what it asks for (``kairos.model.Submission``).
+#: One ``sbatch``: a script and what it asks for (``kairos.model.Submission``).  No NaN
+#: or infinity: no option means one, and JSON (the database's included) has none.
 JobSubmit = create_model(
-    "JobSubmit", __config__=ConfigDict(extra="forbid"), **_fields(Submission))
+    "JobSubmit", __config__=ConfigDict(extra="forbid", allow_inf_nan=False),
+    **_fields(Submission))
 
 _STATE_NAMES = Literal[tuple(s.name for s in JobState)]  # type: ignore[valid-type]
 

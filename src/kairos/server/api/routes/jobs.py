@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
 
 from kairos.model.job import PUBLIC_FIELDS
 from kairos.server import views, why
-from kairos.server.api.deps import CallerDep, ControllerDep, split, split_states
-from kairos.server.api.json import JSONList, collector_paused, json_response
+from kairos.server.api.deps import (
+    CallerDep, ControllerDep, get_caller, split, split_states,
+)
+from kairos.server.api.json import (
+    JSONList, body_schema, collector_paused, json_response, validated_body,
+)
 from kairos.server.schemas import (
     BatchResult, Cancelled, CancelRequest, Done, JobBatch, JobIds, JobInfo, JobSubmit,
     JobUpdate, SubmitResult, WhyInfo, to_submission,
@@ -21,8 +25,14 @@ router = APIRouter(prefix="/jobs", tags=["jobs"])
 Strings = Annotated[list[str] | None, Query()]
 
 
-@router.post("", response_model=SubmitResult, summary="Submit a batch job (sbatch)")
-async def submit(body: JobSubmit, controller: ControllerDep, caller: CallerDep):  # type: ignore[valid-type]
+@router.post("", response_model=SubmitResult, summary="Submit a batch job (sbatch)",
+             openapi_extra=body_schema(JobSubmit))
+async def submit(request: Request):
+    """The body is a ``JobSubmit``: the job ids it became, or why it was refused."""
+    # The body is read by validated_body, not declared as a parameter: a busy cluster
+    # calls this route thousands of times a second (see docs/scale-benchmarks.md).
+    body = await validated_body(request, JobSubmit)
+    controller, caller = request.app.state.controller, await get_caller(request)
     submission = to_submission(body)
     result = controller.submit(submission, caller)
     if not submission.test_only:

@@ -11,8 +11,9 @@ and answered exactly as if it had come alone, and all of them share one commit.
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
+
+import orjson
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -136,7 +137,7 @@ async def bundle(request: Request, controller: ControllerDep):
         raise HTTPException(404, "this controller runs no cluster: add [cluster] to its "
                                  "config.toml")
     try:
-        parts = parts_of(json.loads(await request.body()))
+        parts = parts_of(orjson.loads(await request.body()))
     except ValueError as e:
         raise HTTPException(400, f"malformed bundle: {e}") from None
     peer = request.client.host if request.client else None
