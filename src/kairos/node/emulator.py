@@ -20,16 +20,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from kairos import __version__
 from kairos.node.emulation import EMULATED_FEATURE, EmulatedNode, Emulation
-from kairos.node.wire import Deliveries, decode_command, encode
+from kairos.node.wire import Deliveries, decode_command, dumps, encode
 
 log = logging.getLogger("kairos.emulator")
 
@@ -145,7 +146,8 @@ class Emulator:
             host, port = self.options.controller
             self._client = httpx.AsyncClient(base_url=f"http://{host}:{port}", timeout=120.0)
         try:
-            response = await self._client.post(BUNDLE, json={"parts": parts})
+            response = await self._client.post(BUNDLE, content=dumps({"parts": parts}),
+                                               headers={"Content-Type": "application/json"})
         except httpx.TransportError as e:
             log.warning("controller unreachable (%s)", e or type(e).__name__)
             return None
@@ -153,13 +155,13 @@ class Emulator:
             log.error("the controller refused a bundle (HTTP %s): %s", response.status_code,
                       response.text[:300])
             return None
-        answers = response.json().get("answers")
+        answers = orjson.loads(response.content).get("answers")
         return answers if isinstance(answers, list) and len(answers) == len(parts) else None
 
     def part(self, name: str, path: str, payload: Any) -> dict:
         from kairos.trust.bundle import sign_part
 
-        return sign_part(self.trust.of(name).signer, path, json.dumps(payload).encode())
+        return sign_part(self.trust.of(name).signer, path, dumps(payload))
 
     def registration(self, name: str) -> dict:
         return {

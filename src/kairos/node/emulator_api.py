@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 
-from fastapi import FastAPI, HTTPException, Request
+import orjson
+from fastapi import FastAPI, HTTPException, Request, Response
 
+from kairos.node.wire import dumps
 from kairos.trust import AuthError, TrustUnavailable
 from kairos.trust.bundle import check_part, parts_of
 
@@ -42,7 +43,7 @@ def create_emulator_app(emulator) -> FastAPI:
 
     def carry_out(name: str, body: bytes) -> dict:
         try:
-            payload = json.loads(body)
+            payload = orjson.loads(body)
             return {"done": emulator.carry_out(name, payload["commands"],
                                                payload.get("session"), payload.get("first"))}
         except (ValueError, KeyError, TypeError) as e:
@@ -63,7 +64,7 @@ def create_emulator_app(emulator) -> FastAPI:
     @app.post("/node/v1/bundle", summary="Several nodes' commands, one signed part each")
     async def bundle(request: Request):
         try:
-            parts = parts_of(json.loads(await request.body()))
+            parts = parts_of(orjson.loads(await request.body()))
         except ValueError as e:
             raise HTTPException(400, f"malformed bundle: {e}") from None
         peer = request.client.host if request.client else None
@@ -78,7 +79,7 @@ def create_emulator_app(emulator) -> FastAPI:
                 answers.append({"status": e.status_code, "body": {"detail": e.detail}})
             except ValueError as e:
                 answers.append({"status": 400, "body": {"detail": str(e)}})
-        return {"answers": answers}
+        return Response(dumps({"answers": answers}), media_type="application/json")
 
     @app.post("/node/v1/{name}/commands", summary="One node's commands, in order")
     async def commands(name: str, request: Request):

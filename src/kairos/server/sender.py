@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
+
+import orjson
+
+from kairos.node.wire import dumps
 
 
 log = logging.getLogger("kairos.sender")
@@ -109,7 +112,7 @@ class Sender:
             while link.outbox:
                 batch, payload = link.batch(BATCH)
                 path = commands_path(link.name)
-                body = json.dumps(payload).encode()
+                body = dumps(payload)
                 headers = {"Content-Type": "application/json",
                            **self.trust.signer(link.name).sign("POST", path, body)}
                 try:
@@ -149,7 +152,7 @@ class Sender:
                     if link is None or not link.outbox:
                         continue
                     batch, payload = link.batch(BATCH)
-                    body = json.dumps(payload).encode()
+                    body = dumps(payload)
                     parts.append(sign_part(self.trust.signer(name), commands_path(name), body))
                     sent.append((link, batch))
                 if not parts:
@@ -157,9 +160,11 @@ class Sender:
                 url = f"http://{endpoint[0]}:{endpoint[1]}{BUNDLE_PATH}"
                 response = None
                 try:
-                    response = await self._client.post(url, json={"parts": parts},
-                                                       timeout=BUNDLE_TIMEOUT)
-                    answers = response.json()["answers"] if response.status_code == 200 else None
+                    response = await self._client.post(
+                        url, content=dumps({"parts": parts}), timeout=BUNDLE_TIMEOUT,
+                        headers={"Content-Type": "application/json"})
+                    answers = (orjson.loads(response.content)["answers"]
+                               if response.status_code == 200 else None)
                 except (OSError, httpx.TransportError, ValueError, KeyError) as e:
                     log.warning("%s did not take the commands of %d node(s): %s", url,
                                 len(parts), e or type(e).__name__)
