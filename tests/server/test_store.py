@@ -209,6 +209,15 @@ def test_accounting_ids_select_jobs_and_whole_arrays(history):
     assert history.accounting(ids=[]) == []
 
 
+@pytest.mark.parametrize("query", [{}, {"users": ["alice"], "start": 100.0}, {"ids": [6]},
+                                   {"states": [RUNNING, PENDING], "limit": 1}])
+def test_accounting_info_is_the_jobs_wire_form(history, query):
+    history.write([job(8, state=RUNNING, gpus=(("a100", 2), (None, 1)), node_list="n[1-2]",
+                       node_cpus=(4, 4), cpu_ids=(0, 1, 2, 3), gpu_ids=(0, 1))], [])
+    wire = [j.to_wire() for j in history.accounting(**query)]
+    assert history.accounting_info(**query) == wire and wire
+
+
 def test_usage_since_counts_allocated_cpu_seconds_after_t(history):
     # 4 CPUs each: bob's job 2 ran 60..100 and job 5 202..210; alice's job 3 runs from 160,
     # job 7 ran 125..140; job 6 never started.

@@ -51,7 +51,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine
 
 from kairos.core.jobs import JobState
-from kairos.model.job import LiveJob
+from kairos.model.job import PUBLIC_FIELDS, LiveJob
 from kairos.model.step import LiveStep
 from kairos.server.tables import jobs, meta, nodes, steps
 
@@ -327,12 +327,29 @@ class Store:
           ``None`` leaves that side open (``sacct -j`` without ``-S`` passes neither).
         * ``limit``: at most this many rows, the lowest ids first.
         """
-        query = sa.select(jobs).where(*_accounting_filters(ids, array_ids, users, states, start, end))
-        query = query.order_by(jobs.c.job_id)
-        if limit is not None:
-            query = query.limit(limit)
+        query = _accounting_query(sa.select(jobs), ids, array_ids, users, states, start, end, limit)
         with self.engine.connect() as conn:
             return [LiveJob.from_row(row._mapping) for row in conn.execute(query)]
+
+    def accounting_info(self, *, ids: Iterable[int] | None = None,
+                        array_ids: Iterable[tuple[int, int]] | None = None,
+                        users: Iterable[str] | None = None,
+                        states: Iterable[JobState] | None = None, start: float | None = None,
+                        end: float | None = None, limit: int | None = None) -> list[dict]:
+        """The jobs ``accounting()`` selects, as ``LiveJob.to_wire`` gives them (the API's
+        ``JobInfo``), read from their public columns only: ``sacct`` over a cluster's
+        history need not decode every job's submission (its script and environment) to
+        drop it again."""
+        query = _accounting_query(sa.select(*_PUBLIC_COLUMNS), ids, array_ids, users, states,
+                                  start, end, limit)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        out = []
+        for row in rows:
+            info = dict(zip(PUBLIC_FIELDS, row))
+            info["gpus"] = [[kind or None, int(count)] for kind, count in info["gpus"] or ()]
+            out.append(info)
+        return out
 
     def usage_since(self, t: float, *, now: float | None = None) -> dict[str, float]:
         """Allocated CPU-seconds per user from ``t`` to ``now`` (default: the wall clock).
@@ -426,6 +443,17 @@ def _group_updates(updates: Iterable[Mapping], stamp: float) -> dict[tuple[str, 
         columns = tuple(sorted(k[4:] for k in params if k != "key_job_id"))
         groups.setdefault(columns, []).append(params)
     return groups
+
+
+#: The columns of ``JobInfo``, in its order.
+_PUBLIC_COLUMNS = tuple(jobs.c[name] for name in PUBLIC_FIELDS)
+
+
+def _accounting_query(query, ids, array_ids, users, states, start, end, limit):
+    """``query`` narrowed to what ``accounting()`` selects, by job id."""
+    query = query.where(*_accounting_filters(ids, array_ids, users, states, start, end))
+    query = query.order_by(jobs.c.job_id)
+    return query if limit is None else query.limit(limit)
 
 
 def _accounting_filters(ids, array_ids, users, states, start, end) -> list:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from kairos.server import views
 from kairos.server.api.deps import ControllerDep, split, split_states
-from kairos.server.api.json import json_response
+from kairos.server.api.json import collector_paused, json_response
 
 router = APIRouter(tags=["accounting"])
 
@@ -25,17 +25,17 @@ async def accounting(controller: ControllerDep, ids: Strings = None, users: Stri
     job_ids, array_ids = None, None
     if id_list:
         job_ids, array_ids = _parse_ids(id_list)
-    found = controller.store.accounting(ids=job_ids, array_ids=array_ids, users=split(users),
-                                        states=split_states(states), start=start, end=end,
-                                        limit=limit)
-    out = [job.to_wire() for job in found]
-    if steps and found:
-        by_job: dict[int, list] = {}
-        for step in controller.store.steps([job.job_id for job in found]):
-            by_job.setdefault(step.job_id, []).append(step.to_wire())
-        for info in out:
-            info["steps"] = by_job.get(info["job_id"], [])
-    return json_response(out)
+    with collector_paused():  # a whole cluster's history: see collector_paused
+        out = controller.store.accounting_info(
+            ids=job_ids, array_ids=array_ids, users=split(users), states=split_states(states),
+            start=start, end=end, limit=limit)
+        if steps and out:
+            by_job: dict[int, list] = {}
+            for step in controller.store.steps([info["job_id"] for info in out]):
+                by_job.setdefault(step.job_id, []).append(step.to_wire())
+            for info in out:
+                info["steps"] = by_job.get(info["job_id"], [])
+        return json_response(out)
 
 
 def _parse_ids(labels: list[str]) -> tuple[list[int], list[tuple[int, int]]]:
