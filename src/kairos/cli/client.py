@@ -1,5 +1,5 @@
 """The CLI's side of the API: HTTP over the controller's Unix socket, standard library only
-(and orjson, imported by the one call whose answers are large).
+(and orjson, imported by the calls whose answers are large: squeue's and sacct's).
 
 The Slurm-compatible commands import this and nothing heavier, so ``squeue`` starts in
 tens of milliseconds.  ``connect()`` finds the socket (``socket_path()`` from
@@ -165,13 +165,19 @@ class Client:
 
     def accounting(self, *, ids=None, users=None, states=None, start=None, end=None,
                    all_users: bool = False) -> list[dict]:
-        return self.request("GET", "/accounting", query={
+        """Jobs from the database (``JobInfo`` dicts); a cluster's history can be tens of
+        thousands, decoded with orjson as ``job_table``'s."""
+        import orjson
+
+        return self.request("GET", "/accounting", decode=orjson.loads, query={
             "ids": ids, "users": users, "states": states, "start": start, "end": end})
 
     def accounting_with_steps(self, *, ids=None, users=None, states=None, start=None,
                               end=None) -> list[dict]:
         """As ``accounting``, each job with its ``steps`` (``LiveStep`` wire dicts)."""
-        return self.request("GET", "/accounting", query={
+        import orjson
+
+        return self.request("GET", "/accounting", decode=orjson.loads, query={
             "ids": ids, "users": users, "states": states, "start": start, "end": end,
             "steps": True})
 

@@ -22,6 +22,7 @@ line, as in Slurm (see ``kairos.slurm.output.sacct``).
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import sys
@@ -232,6 +233,18 @@ def help_format_text() -> str:
 
 
 def _run(client: Any, options: SacctOptions) -> int:
+    # A cluster's history is tens of thousands of jobs and lines, no cycles among them:
+    # collections would only walk them again and again (as in squeue).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _show(client, options)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _show(client: Any, options: SacctOptions) -> int:
     from kairos.model import LiveJob
 
     if client is None:
