@@ -84,3 +84,5 @@ def test_a_request_without_credentials_is_refused(bench):
         assert response.status_code == 200  # reading needs no identity
         response = client.post("/api/v1/jobs", json={"script": "#!/bin/sh\n", "work_dir": "/"})
         assert response.status_code == 401
+        response = client.post("/api/v1/jobs", json={"colour": "red"})  # nor its body read
+        assert response.status_code == 401

@@ -31,8 +31,9 @@ async def submit(request: Request):
     """The body is a ``JobSubmit``: the job ids it became, or why it was refused."""
     # The body is read by validated_body, not declared as a parameter: a busy cluster
     # calls this route thousands of times a second (see docs/scale-benchmarks.md).
+    caller = await get_caller(request)  # who asks, before what is asked is read
     body = await validated_body(request, JobSubmit)
-    controller, caller = request.app.state.controller, await get_caller(request)
+    controller = request.app.state.controller
     submission = to_submission(body)
     result = controller.submit(submission, caller)
     if not submission.test_only:
