@@ -64,7 +64,10 @@ def alive(proc: Detached) -> bool:
             state = f.read().rsplit(b")", 1)[1].split()[0]
     except (OSError, IndexError):
         return False
-    return state not in (b"Z", b"X")
+    if state in (b"Z", b"X"):
+        _reap(proc.pid)  # it ended after the first look: a child of ours is collected now
+        return False
+    return True
 
 
 def stop(procs: Iterable[Detached], grace: float = 5.0) -> None:
