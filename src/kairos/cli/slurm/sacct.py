@@ -22,7 +22,6 @@ line, as in Slurm (see ``kairos.slurm.output.sacct``).
 
 from __future__ import annotations
 
-import gc
 import os
 import re
 import sys
@@ -35,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from kairos.cli.slurm._clusters import add_clusters_option, checked_cluster
 from kairos.cli.slurm._query import (
     SlurmArgumentParser, UsageError, add_list_option, current_user, parse_job_ids,
-    resolve_users, run_command, write,
+    resolve_users, run_command, without_collections, write,
 )
 from kairos.core.jobs import JobState
 from kairos.slurm.output.columns import FormatError
@@ -233,15 +232,7 @@ def help_format_text() -> str:
 
 
 def _run(client: Any, options: SacctOptions) -> int:
-    # A cluster's history is tens of thousands of jobs and lines, no cycles among them:
-    # collections would only walk them again and again (as in squeue).
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        return _show(client, options)
-    finally:
-        if collecting:
-            gc.enable()
+    return without_collections(_show, client, options)  # a cluster's whole history
 
 
 def _show(client: Any, options: SacctOptions) -> int:

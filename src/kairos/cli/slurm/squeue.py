@@ -14,7 +14,6 @@ see ``_clusters``).
 
 from __future__ import annotations
 
-import gc
 import os
 import sys
 import time
@@ -26,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from kairos.cli.slurm._clusters import add_clusters_option, checked_cluster, cluster_line
 from kairos.cli.slurm._query import (
     SlurmArgumentParser, UsageError, add_list_option, current_user, fail, parse_job_ids,
-    resolve_users, run_command, write,
+    resolve_users, run_command, without_collections, write,
 )
 from kairos.core.jobs import JobState
 from kairos.slurm.output.columns import FormatError
@@ -193,15 +192,7 @@ def wire_fields(options: SqueueOptions) -> list[str]:
 
 
 def _run(client: Any, options: SqueueOptions) -> int:
-    # Tens of thousands of rows and lines, no cycles among them: collections would only
-    # walk them again and again (a third of the command's time at 60,000 jobs).
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        return _show(client, options)
-    finally:
-        if collecting:
-            gc.enable()
+    return without_collections(_show, client, options)
 
 
 def _show(client: Any, options: SqueueOptions) -> int:
