@@ -29,8 +29,9 @@ from typing import Any
 import orjson
 
 from kairos import __version__
+from kairos.model.json_text import dumps
 from kairos.node.emulation import EMULATED_FEATURE, EmulatedNode, Emulation
-from kairos.node.wire import Deliveries, decode_command, dumps, encode
+from kairos.node.wire import Deliveries, decode_command, encode
 
 log = logging.getLogger("kairos.emulator")
 

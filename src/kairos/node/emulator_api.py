@@ -18,7 +18,7 @@ import contextlib
 import orjson
 from fastapi import FastAPI, HTTPException, Request, Response
 
-from kairos.node.wire import dumps
+from kairos.model.json_text import dumps
 from kairos.trust import AuthError, TrustUnavailable
 from kairos.trust.bundle import check_part, parts_of
 

@@ -10,11 +10,8 @@ node's events exactly as those of its in-process agent.
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass
 from typing import Any
-
-import orjson
 
 from kairos.core.jobs import JobState
 from kairos.node.agent import Finished, Launched, LaunchSpec
@@ -123,17 +120,6 @@ EVENTS = {cls.__name__: cls for cls in (Launched, LaunchFailed, Finished, StepLa
                                         StepLaunchFailed, StepFinished)}
 
 # ------------------------------------------------------------------------ encoding
-
-
-def dumps(value: Any) -> bytes:
-    """``value`` (plain data: ``encode``'s output, a bundle) as JSON bytes: orjson's, a
-    few times faster than the standard library on a controller that sends thousands of
-    commands a second, or the standard library's for what orjson cannot write
-    (integers beyond 64 bits)."""
-    try:
-        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
-    except TypeError:
-        return json.dumps(value).encode()
 
 
 def encode(message: Any) -> dict[str, Any]:

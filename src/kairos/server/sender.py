@@ -19,7 +19,7 @@ import logging
 
 import orjson
 
-from kairos.node.wire import dumps
+from kairos.model.json_text import dumps
 
 
 log = logging.getLogger("kairos.sender")

@@ -32,15 +32,14 @@ the WAL file), and the file stays consistent after a crash of the machine, thoug
 last few commits before a power loss may be lost.  PostgreSQL is reached with a
 ``postgresql+psycopg://`` URL.
 
-JSON columns are encoded with orjson (``_json_text``), several times faster than the
-standard library on the submit path, which writes five per job.  JSON has no NaN or
-infinity: orjson writes them as ``null`` (the standard library's ``NaN`` is refused by
-PostgreSQL anyway), and submissions holding them are refused at the API's edge.
+JSON columns are written by ``kairos.model.json_text`` (orjson; the submit path writes
+five per job) and read by orjson.  JSON has no NaN or infinity: they are written as
+``null`` (the standard library's ``NaN`` is refused by PostgreSQL anyway), and
+submissions holding them are refused at the API's edge.
 """
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -52,6 +51,7 @@ from sqlalchemy.engine import URL, Engine
 
 from kairos.core.jobs import JobState
 from kairos.model.job import PUBLIC_FIELDS, LiveJob
+from kairos.model.json_text import dumps
 from kairos.model.step import LiveStep
 from kairos.server.tables import jobs, meta, nodes, steps
 
@@ -390,12 +390,8 @@ def _parse_url(url: str) -> URL:
 
 
 def _json_text(value) -> str:
-    """A JSON column's text: orjson's, or the standard library's for what orjson cannot
-    write (integers beyond 64 bits), so that nothing a job carries is refused here."""
-    try:
-        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
-    except TypeError:
-        return json.dumps(value)
+    """A JSON column's text (``kairos.model.json_text``)."""
+    return dumps(value).decode()
 
 
 #: How JSON columns are written and read (``sa.create_engine``'s options).
