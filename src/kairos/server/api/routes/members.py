@@ -14,7 +14,6 @@ from __future__ import annotations
 from typing import Annotated
 
 import orjson
-
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
 
